@@ -1,0 +1,1 @@
+"""Boot entries for moss states: kernel discovery, command lines, BLS and clr-boot-manager."""

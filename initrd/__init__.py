@@ -1,0 +1,1 @@
+"""The pivot agent that runs in the initramfs (standard library only)."""

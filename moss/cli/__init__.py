@@ -1,0 +1,79 @@
+"""Command-line entry point: global flags, dispatch, and error reporting.
+
+Each command group lives in its own module and exposes ``register(subparsers)``;
+the handlers it installs take the parsed arguments and return an exit status.
+The handlers only parse and print: the work is done by library functions that
+tests call directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from moss import __version__
+from moss.errors import MossError
+
+Handler = Callable[[argparse.Namespace], int]
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _registrars() -> list[Registrar]:
+    """The command groups, imported here so a new group is one line."""
+    from moss.cli import stone_commands
+
+    return [stone_commands.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moss",
+        description=(
+            "moss installs packages into atomic, numbered states of /usr. "
+            "Every transaction can be rolled back, from here or from the boot menu."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"moss {__version__}")
+    parser.add_argument(
+        "-D",
+        "--directory",
+        type=Path,
+        default=Path("/"),
+        metavar="ROOT",
+        help="root of the system to operate on (default: /)",
+    )
+    parser.add_argument("-y", "--yes-all", action="store_true", help="never ask, assume yes")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="say more; show tracebacks on errors"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--cache", type=Path, metavar="DIR", help="cache directory (default: ROOT/.moss/cache)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for register in _registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except MossError as exc:
+        if args.verbose:
+            raise
+        print(f"moss: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("moss: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
