@@ -1,0 +1,157 @@
+"""``moss repo add|list|remove|update|enable|disable`` and real moss's ``ar lr rr ur``."""
+
+from __future__ import annotations
+
+import argparse
+
+from moss.cli.output import print_json, print_table
+from moss.errors import MossError
+from moss.progress import Progress
+from moss.repo import config
+from moss.repo.index import index_path, update_repository
+
+SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    return Progress(enabled=False) if args.quiet else Progress()
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    repo = config.add_repository(
+        args.directory,
+        args.name,
+        args.uri,
+        priority=args.priority,
+        description=args.comment,
+        key=args.key,
+    )
+    signed = " (signed index required)" if repo.key else ""
+    print(f"added repository {repo.id} -> {repo.uri}, priority {repo.priority}{signed}")
+    print(f"run 'moss repo update {repo.id}' to fetch its index")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    repos = config.load_repositories(args.directory)
+    if args.json:
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "uri": r.uri,
+                    "description": r.description,
+                    "priority": r.priority,
+                    "active": r.active,
+                    "signed": r.key is not None,
+                    "fetched": index_path(args.directory, r.id).is_file(),
+                }
+                for r in repos
+            ]
+        )
+        return 0
+    if not repos:
+        print("no repositories configured; add one with 'moss repo add NAME URI'")
+        return 0
+    rows = [
+        (
+            r.id,
+            r.priority,
+            "yes" if r.active else "no",
+            "yes" if r.key else "no",
+            r.uri,
+        )
+        for r in repos
+    ]
+    print_table(("NAME", "PRIORITY", "ACTIVE", "SIGNED", "URI"), rows)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    config.remove_repository(args.directory, args.name)
+    print(f"removed repository {args.name}")
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    root = args.directory
+    if args.name:
+        repos = [config.get_repository(root, args.name)]
+    else:
+        repos = [r for r in config.load_repositories(root) if r.active]
+        if not repos:
+            raise MossError("no active repositories to update")
+    progress = _progress(args)
+    failures: list[str] = []
+    for repo in repos:
+        try:
+            count = update_repository(root, repo, progress)
+        except MossError as exc:
+            failures.append(str(exc))
+            continue
+        print(f"{repo.id}: {count} packages")
+    if failures:
+        # Other repositories were still updated; report every failure, in one error.
+        raise MossError("; ".join(failures))
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    config.set_active(args.directory, args.name, True)
+    print(f"enabled repository {args.name}")
+    return 0
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    config.set_active(args.directory, args.name, False)
+    print(f"disabled repository {args.name}")
+    return 0
+
+
+def _add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="repository id (letters, digits, '-', '_')")
+    p.add_argument("uri", help="URL of the stone.index (https://, http:// or file://)")
+    p.add_argument(
+        "-p", "--priority", type=int, default=0, help="higher number is preferred (default 0)"
+    )
+    p.add_argument("-c", "--comment", default="", help="description")
+    p.add_argument(
+        "--key", metavar="PUBKEY", help="minisign public key (text or file): require signed index"
+    )
+    p.set_defaults(handler=cmd_add)
+
+
+def _list_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_list)
+
+
+def _remove_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_remove)
+
+
+def _update_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="only this repository (default: all active)")
+    p.set_defaults(handler=cmd_update)
+
+
+def register(sub: SubParsers) -> None:
+    repo = sub.add_parser("repo", help="manage repositories")
+    repo_sub = repo.add_subparsers(dest="repo_command", metavar="ACTION")
+    repo_sub.required = True
+    _add_args(repo_sub.add_parser("add", help="add a repository"))
+    _list_args(repo_sub.add_parser("list", help="list repositories"))
+    _remove_args(repo_sub.add_parser("remove", help="remove a repository"))
+    _update_args(repo_sub.add_parser("update", help="fetch repository indexes"))
+    enable = repo_sub.add_parser("enable", help="use a repository again")
+    enable.add_argument("name")
+    enable.set_defaults(handler=cmd_enable)
+    disable = repo_sub.add_parser("disable", help="stop using a repository, keep its config")
+    disable.add_argument("name")
+    disable.set_defaults(handler=cmd_disable)
+    # Real moss's short forms, as top-level commands.
+    _add_args(sub.add_parser("ar", help="repo add"))
+    _list_args(sub.add_parser("lr", help="repo list"))
+    _remove_args(sub.add_parser("rr", help="repo remove"))
+    _update_args(sub.add_parser("ur", help="repo update"))

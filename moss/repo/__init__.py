@@ -1,0 +1,1 @@
+"""Repositories: configuration, index fetch and verification, and the download cache."""

@@ -1,0 +1,104 @@
+"""The download cache: ``.stone`` files by sha256, fetched in parallel and verified.
+
+Layout (shared with real moss): ``CACHE/downloads/v1/<sha[0:5]>/<sha[-5:]>/<sha>``.
+A file is only ever placed there by renaming a verified ``.part``, so anything
+present is trusted after a re-hash; a damaged one is fetched again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss.errors import MossError
+from moss.progress import QUIET, Progress
+from moss.repo.fetch import FetchOptions, download, sha256_file
+
+DEFAULT_JOBS = 4
+
+
+@dataclass(frozen=True)
+class Download:
+    """What to fetch: a URL and the digest (and size) the index promised for it."""
+
+    name: str
+    url: str
+    sha256: str
+    size: int | None = None
+
+
+def cache_root(root: Path, cache: Path | None = None) -> Path:
+    return cache if cache is not None else root / ".moss" / "cache"
+
+
+def cached_path(cache: Path, sha256: str) -> Path:
+    sha = sha256.lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise MossError(f"invalid sha256 {sha256!r} in the repository index")
+    return cache / "downloads" / "v1" / sha[:5] / sha[-5:] / sha
+
+
+def _is_cached(path: Path, sha256: str) -> bool:
+    return path.is_file() and sha256_file(path) == sha256.lower()
+
+
+def fetch_packages(
+    downloads: Sequence[Download],
+    cache: Path,
+    progress: Progress = QUIET,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    options: FetchOptions | None = None,
+) -> dict[str, Path]:
+    """Make every download present in the cache; returns sha256 -> cached path.
+
+    Runs up to ``jobs`` transfers at once.  The first failure is raised (as a
+    MossError naming the URL) after the other transfers finish, so no thread
+    is left writing; completed files stay cached for the next attempt.
+    """
+    result: dict[str, Path] = {}
+    wanted: list[Download] = []
+    for item in downloads:
+        path = cached_path(cache, item.sha256)
+        result[item.sha256.lower()] = path
+        if not _is_cached(path, item.sha256) and all(w.sha256 != item.sha256 for w in wanted):
+            wanted.append(item)
+    if not wanted:
+        return result
+
+    lock = threading.Lock()
+    known_sizes = all(w.size is not None for w in wanted)
+    total = sum(w.size or 0 for w in wanted) if known_sizes else len(wanted)
+
+    def on_bytes(n: int) -> None:
+        if known_sizes:
+            with lock:
+                progress.advance(n)
+
+    def fetch_one(item: Download) -> None:
+        download(
+            item.url,
+            cached_path(cache, item.sha256),
+            sha256=item.sha256,
+            size=item.size,
+            options=options,
+            on_bytes=on_bytes,
+        )
+        if not known_sizes:
+            with lock:
+                progress.advance()
+
+    progress.start(f"Fetching {len(wanted)} packages", total)
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(fetch_one, item) for item in wanted]:
+            exc = future.exception()
+            if exc is not None:
+                errors.append(exc)
+    progress.done()
+    if errors:
+        raise errors[0]
+    return result

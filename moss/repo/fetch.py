@@ -1,0 +1,171 @@
+"""Downloading indexes and packages: resumable, retried where that can help, verified.
+
+A download goes to ``DEST.part`` and is renamed over ``DEST`` only when it is
+complete and matches what the index promised, so an interrupted or corrupt
+transfer never looks like a usable file.  A ``.part`` left by an earlier
+attempt is resumed with an HTTP ``Range`` request.
+
+Retried (a few times, with growing pauses): timeouts, connection resets, a
+body shorter than announced, and 5xx answers.  Not retried: 4xx answers (a 404
+will still be a 404) and a complete file with the wrong digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss import __version__
+from moss.errors import MossError
+
+CHUNK = 1 << 16
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.5
+
+OnBytes = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How patient to be; tests shrink these so failures are quick."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    backoff: float = DEFAULT_BACKOFF
+
+
+class _Retryable(Exception):
+    """A failure another attempt may fix; carries the user-facing reason."""
+
+
+def part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_file_url(url: str, part: Path, on_bytes: OnBytes) -> None:
+    source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    try:
+        with source.open("rb") as src, part.open("wb") as out:
+            for block in iter(lambda: src.read(CHUNK), b""):
+                out.write(block)
+                on_bytes(len(block))
+    except FileNotFoundError:
+        raise MossError(f"{url}: not found") from None
+    except OSError as exc:
+        raise MossError(f"{url}: {exc.strerror or exc}") from None
+
+
+def _http_attempt(url: str, part: Path, options: FetchOptions, on_bytes: OnBytes) -> None:
+    """One request; appends to ``part`` when the server honours our Range."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": f"moss/{__version__}"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=options.timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:
+            # Our partial file is no prefix of the current one: start over.
+            part.unlink()
+            raise _Retryable("the server refused to resume") from None
+        if exc.code >= 500:
+            raise _Retryable(f"server error {exc.code} {exc.reason}") from None
+        raise MossError(f"{url}: {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, (TimeoutError, ConnectionError)):
+            raise _Retryable(f"connection failed: {reason}") from None
+        raise MossError(f"{url}: {reason}") from None
+    except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from None
+    with response:
+        resuming = response.status == 206
+        if not resuming and have:
+            on_bytes(-have)
+        expected = response.headers.get("Content-Length")
+        received = 0
+        try:
+            with part.open("ab" if resuming else "wb") as out:
+                while block := response.read(CHUNK):
+                    out.write(block)
+                    received += len(block)
+                    on_bytes(len(block))
+        except http.client.IncompleteRead:
+            raise _Retryable("transfer cut short") from None
+        except TimeoutError:
+            raise _Retryable("timed out while receiving") from None
+        except ConnectionError as exc:
+            raise _Retryable(f"connection lost: {exc}") from None
+    # http.client does not report a body shorter than Content-Length on read(n).
+    if expected is not None and expected.isdigit() and received < int(expected):
+        raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    options: FetchOptions | None = None,
+    on_bytes: OnBytes | None = None,
+) -> None:
+    """Fetch ``url`` into ``dest`` (via ``dest.part``); checks ``size`` and ``sha256`` if given.
+
+    Raises MossError naming the URL on failure; ``dest`` is then untouched.
+    """
+    options = options or FetchOptions()
+    report: OnBytes = on_bytes or (lambda _n: None)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = part_path(dest)
+    if url.startswith("file://"):
+        _copy_file_url(url, part, report)
+    elif url.startswith(("http://", "https://")):
+        attempt = 0
+        while True:
+            try:
+                _http_attempt(url, part, options, report)
+                break
+            except _Retryable as exc:
+                attempt += 1
+                if attempt > options.retries:
+                    raise MossError(f"{url}: {exc} (gave up after {attempt} attempts)") from None
+                time.sleep(options.backoff * 2 ** (attempt - 1))
+    else:
+        raise MossError(f"unsupported URL {url!r}: use https://, http:// or file://")
+    _verify_and_commit(url, part, dest, sha256, size)
+
+
+def _verify_and_commit(
+    url: str, part: Path, dest: Path, sha256: str | None, size: int | None
+) -> None:
+    actual_size = part.stat().st_size
+    if size is not None and actual_size != size:
+        # Too long cannot be resumed; too short was already retried.
+        part.unlink()
+        raise MossError(f"{url}: expected {size} bytes, got {actual_size}")
+    if sha256 is not None:
+        actual = sha256_file(part)
+        if actual != sha256.lower():
+            part.unlink()
+            raise MossError(f"{url}: sha256 {actual} does not match the index ({sha256})")
+    with part.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(part, dest)
