@@ -10,8 +10,6 @@ from moss.progress import Progress
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
 
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
 
 def _progress(args: argparse.Namespace) -> Progress:
     return Progress(enabled=False) if args.quiet else Progress()
@@ -136,7 +134,7 @@ def _update_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_update)
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     repo = sub.add_parser("repo", help="manage repositories")
     repo_sub = repo.add_subparsers(dest="repo_command", metavar="ACTION")
     repo_sub.required = True

@@ -8,7 +8,6 @@ index in use.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -16,7 +15,6 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from moss.errors import MossError
 from moss.fs import fsync_dir
@@ -25,6 +23,7 @@ from moss.repo import signature
 from moss.repo.cache import Download
 from moss.repo.config import Repository
 from moss.repo.fetch import FetchOptions, download
+from moss.stone import PackageMeta, StoneError, open_stone
 
 INDEX_NAME = "stone.index"
 SIGNATURE_SUFFIX = ".minisig"
@@ -34,7 +33,7 @@ SIGNATURE_SUFFIX = ".minisig"
 class Offer:
     """A package as a repository offers it, with what resolution needs to rank it."""
 
-    meta: Any  # moss.stone.PackageMeta
+    meta: PackageMeta
     repository: str
     priority: int
 
@@ -51,13 +50,12 @@ def forget_index(root: Path, repo_id: str) -> None:
     shutil.rmtree(repo_dir(root, repo_id), ignore_errors=True)
 
 
-def read_index(path: Path) -> list[Any]:
+def read_index(path: Path) -> list[PackageMeta]:
     """The PackageMeta records of a ``stone.index``; a damaged file is a MossError."""
-    stone = importlib.import_module("moss.stone")
     try:
-        reader = stone.open_stone(path)
-        return list(reader.repository_metas())
-    except stone.StoneError as exc:
+        with open_stone(path) as reader:
+            return list(reader.repository_metas())
+    except StoneError as exc:
         raise MossError(f"{path}: not a valid repository index: {exc}") from None
 
 
