@@ -3,7 +3,280 @@
 from __future__ import annotations
 
 import argparse
+import stat
+from pathlib import Path
+from typing import Any
+
+from moss.errors import MossError
+from moss.extract import extract_packages
+from moss.pack import pack_tree
+from moss.progress import Progress
+from moss.repo_index import build_index
+from moss.stone import (
+    Dependency,
+    FileKind,
+    FileType,
+    LayoutEntry,
+    MetaTag,
+    PackageMeta,
+    PayloadHeader,
+    PayloadKind,
+    StoneError,
+    StoneReader,
+    open_stone,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Filled in by the stone-format work (issue 2)."""
+    p = sub.add_parser("inspect", help="show what a .stone file holds")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_inspect)
+
+    p = sub.add_parser("extract", help="unpack packages' /usr trees into a directory")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument(
+        "-C", dest="dest", type=Path, default=Path("."), metavar="DIR", help="into DIR/usr"
+    )
+    p.set_defaults(handler=cmd_extract)
+
+    p = sub.add_parser("pack", help="build a package from a directory taken as /usr")
+    p.add_argument("tree", type=Path, metavar="DIR")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.stone")
+    p.add_argument("--name", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--release", type=int, required=True)
+    p.add_argument("--build-release", type=int, default=1)
+    p.add_argument("--architecture", default="x86_64")
+    p.add_argument("--summary", default="")
+    p.add_argument("--description", default="")
+    p.add_argument("--homepage", default="")
+    p.add_argument("--license", action="append", default=[], dest="licenses")
+    for kind in ("depends", "provides", "conflicts"):
+        p.add_argument(
+            f"--{kind}", action="append", default=[], metavar="X", help="name or kind(target)"
+        )
+    p.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
+    p.set_defaults(handler=cmd_pack)
+
+    p = sub.add_parser("index", help="write DIR/stone.index for the packages below DIR")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.set_defaults(handler=cmd_index)
+
+
+# --- pack, index, extract -----------------------------------------------------------
+
+
+def _dependencies(values: list[str], option: str) -> list[Dependency]:
+    try:
+        return [Dependency.parse(v) for v in values]
+    except ValueError as exc:
+        raise MossError(f"--{option}: {exc}") from None
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    meta = PackageMeta(
+        name=args.name,
+        version=args.version,
+        release=args.release,
+        build_release=args.build_release,
+        architecture=args.architecture,
+        summary=args.summary,
+        description=args.description,
+        homepage=args.homepage,
+        source_id=args.name,
+        licenses=args.licenses,
+        depends=_dependencies(args.depends, "depends"),
+        provides=_dependencies(args.provides, "provides"),
+        conflicts=_dependencies(args.conflicts, "conflicts"),
+    )
+    out = pack_tree(args.tree, meta, args.output, level=args.level)
+    if not args.quiet:
+        print(f"Wrote {out} ({meta.id})")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    out = build_index(args.dir)
+    if not args.quiet:
+        with open_stone(out) as reader:
+            count = len(reader.payload_headers())
+        print(f"Wrote {out} ({count} packages)")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    progress = Progress(enabled=False if args.quiet else None)
+    usr = extract_packages(args.files, args.dest, progress)
+    if not args.quiet:
+        print(f"Extracted {len(args.files)} package(s) into {usr}")
+    return 0
+
+
+# --- inspect ------------------------------------------------------------------------
+
+
+def _savings(h: PayloadHeader) -> float:
+    return 100.0 * (1 - h.stored_size / h.plain_size) if h.plain_size else 0.0
+
+
+def _payload_json(h: PayloadHeader) -> dict[str, Any]:
+    return {
+        "kind": h.kind.name.lower(),
+        "compression": h.compression.name.lower(),
+        "stored_size": h.stored_size,
+        "plain_size": h.plain_size,
+        "records": h.records,
+        "checksum": f"{h.checksum:016x}",
+    }
+
+
+def _meta_json(meta: PackageMeta) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": meta.id,
+        "name": meta.name,
+        "version": meta.version,
+        "release": meta.release,
+        "build_release": meta.build_release,
+        "architecture": meta.architecture,
+        "summary": meta.summary,
+        "description": meta.description,
+        "homepage": meta.homepage,
+        "source_id": meta.source_id,
+        "licenses": meta.licenses,
+        "depends": [str(d) for d in meta.depends],
+        "provides": [str(d) for d in meta.provides],
+        "conflicts": [str(d) for d in meta.conflicts],
+        "extra": [
+            {"tag": r.tag, "type": r.type, "value": _value_text(r.value)} for r in meta.extra
+        ],
+    }
+    for key in ("uri", "hash", "size"):
+        if getattr(meta, key) is not None:
+            out[key] = getattr(meta, key)
+    return out
+
+
+def _value_text(value: object) -> str | int:
+    if isinstance(value, bytes):
+        return value.hex()
+    return value if isinstance(value, int) else str(value)
+
+
+def _layout_json(entry: LayoutEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "target": "/usr/" + entry.target,
+        "kind": entry.file_kind.name.lower(),
+        "mode": f"{entry.mode:o}",
+        "uid": entry.uid,
+        "gid": entry.gid,
+    }
+    if entry.file_kind is FileKind.REGULAR:
+        out["digest"] = f"{entry.digest:032x}"
+    elif entry.file_kind is FileKind.SYMLINK:
+        out["link"] = entry.source
+    return out
+
+
+def _inspect_json(reader: StoneReader) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "path": str(reader.path),
+        "file_type": reader.file_type.name.lower(),
+        "version": reader.version,
+        "payloads": [_payload_json(h) for h in reader.payload_headers()],
+    }
+    if reader.file_type is FileType.REPOSITORY:
+        out["packages"] = [_meta_json(m) for m in reader.repository_metas()]
+        return out
+    if any(h.kind is PayloadKind.META for h in reader.payload_headers()):
+        out["meta"] = _meta_json(reader.package_meta())
+    out["layout"] = [_layout_json(e) for e in reader.layout()]
+    return out
+
+
+def _print_meta(meta: PackageMeta) -> None:
+    rows: list[tuple[str, object]] = [
+        ("Name", meta.name),
+        ("Version", meta.version),
+        ("Release", meta.release),
+        ("Build Release", meta.build_release),
+        ("Architecture", meta.architecture),
+        ("Summary", meta.summary),
+        ("Description", meta.description),
+        ("Homepage", meta.homepage),
+        ("Source ID", meta.source_id),
+    ]
+    rows += [("License", lic) for lic in meta.licenses]
+    rows += [("Package URI", meta.uri), ("Package Hash", meta.hash), ("Package Size", meta.size)]
+    for r in meta.extra:
+        try:
+            label = MetaTag(r.tag).name.replace("_", " ").title()
+        except ValueError:
+            label = f"Tag {r.tag}"
+        rows.append((label, _value_text(r.value)))
+    for label, value in rows:
+        if value is not None and value != "":
+            print(f"{label:<15} : {value}")
+    for title, deps in (
+        ("Dependencies", meta.depends),
+        ("Providers", meta.provides),
+        ("Conflicts", meta.conflicts),
+    ):
+        if deps:
+            print(f"\n{title}:")
+            for dep in deps:
+                print(f"    - {dep}")
+
+
+def _print_layout_entry(entry: LayoutEntry) -> None:
+    mode = f"{stat.filemode(entry.mode)} {entry.uid}:{entry.gid}"
+    if entry.file_kind is FileKind.REGULAR:
+        print(f"    - /usr/{entry.target} - [Regular] {entry.digest:032x} ({mode})")
+    elif entry.file_kind is FileKind.SYMLINK:
+        link = entry.source if isinstance(entry.source, str) else entry.source.hex()
+        print(f"    - /usr/{entry.target} -> {link} [Symlink] ({mode})")
+    else:
+        print(f"    - /usr/{entry.target} [{entry.file_kind.name.title()}] ({mode})")
+
+
+def _inspect_text(reader: StoneReader) -> None:
+    print(f"{reader.path}: {reader.file_type.name.replace('_', ' ').title()}, v{reader.version}")
+    for h in reader.payload_headers():
+        print(
+            f"Payload: {h.kind.name.title()} [Records: {h.records} "
+            f"Compression: {h.compression.name.title()}, Savings: {_savings(h):.2f}%, "
+            f"Size: {h.plain_size} bytes]"
+        )
+    if reader.file_type is FileType.REPOSITORY:
+        for meta in reader.repository_metas():
+            print()
+            _print_meta(meta)
+        return
+    if any(h.kind is PayloadKind.META for h in reader.payload_headers()):
+        print()
+        _print_meta(reader.package_meta())
+    layout = reader.layout()
+    if layout:
+        print(f"\nLayout entries ({len(layout)}):")
+        for entry in layout:
+            _print_layout_entry(entry)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    results = []
+    for n, path in enumerate(args.files):
+        try:
+            with open_stone(path) as reader:
+                if args.json:
+                    results.append(_inspect_json(reader))
+                else:
+                    if n:
+                        print()
+                    _inspect_text(reader)
+        except StoneError as exc:
+            raise MossError(str(exc)) from exc
+    if args.json:
+        from moss.cli.output import print_json
+
+        print_json(results if len(results) > 1 else results[0])
+    return 0
