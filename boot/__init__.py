@@ -1,1 +1,52 @@
-"""Boot entries for moss states: kernel discovery, command lines, BLS and clr-boot-manager."""
+"""Boot entries for moss states: kernel discovery, command lines, BLS and clr-boot-manager.
+
+The installer calls three functions: :func:`load_config` to learn where $BOOT
+is, :func:`sync` after every transaction (and for ``moss boot sync``), and
+:func:`status` for ``moss boot status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from boot import bls, cbm
+from boot.config import BootConfig, load_config
+from boot.model import BootState, BootStatus, EntryStatus, SyncReport
+from moss.progress import QUIET, Progress
+
+__all__ = [
+    "BootConfig",
+    "BootState",
+    "BootStatus",
+    "EntryStatus",
+    "SyncReport",
+    "load_config",
+    "status",
+    "sync",
+]
+
+
+def sync(
+    root: Path,
+    states: Sequence[BootState],
+    active: int,
+    pending: int | None,
+    config: BootConfig,
+    progress: Progress = QUIET,
+) -> SyncReport:
+    """Make $BOOT (or clr-boot-manager's staging) match the states on disk."""
+    backend = cbm.sync if config.backend == "cbm" else bls.sync
+    return backend(root, states, active, pending, config, progress)
+
+
+def status(
+    root: Path,
+    config: BootConfig,
+    *,
+    booted: int | None,
+    pending: int | None,
+    active: int | None,
+) -> BootStatus:
+    """$BOOT's entries, the default, and the booted/pending/active states passed in."""
+    return bls.status(root, config, booted=booted, pending=pending, active=active)

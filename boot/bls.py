@@ -1,0 +1,364 @@
+"""Boot Loader Specification Type #1 entries on $BOOT, for systemd-boot.
+
+A sync runs in an order that keeps the old set bootable at every instant:
+kernels first (new files only), then entries, then ``loader.conf``, then the
+boot loader, then the ``LoaderEntryLastBooted`` variable, and only at the end
+removes entries and kernels that nothing uses any more.  Tests stop a sync at
+each of these points through :func:`checkpoint`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+import jinja2
+
+from boot import efivars, esp
+from boot.cmdline import assemble
+from boot.config import BootConfig
+from boot.kernels import Kernel, _version_key
+from boot.model import BootState, BootStatus, EntryStatus, SyncReport
+from boot.plan import choose
+from moss.errors import MossError
+from moss.progress import QUIET, Progress
+
+PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+PENDING_TRIES = 3
+CRASH_ENV = "MOSS_BOOT_CRASH_AT"
+
+# name[+left[-done]].conf: systemd-boot's boot counting suffix.
+_ENTRY_NAME = re.compile(r"^(?P<base>.+?)(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?\.conf$")
+_EFI_ARCH = {"x86_64": "x64", "aarch64": "aa64", "i686": "ia32", "riscv64": "riscv64"}
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised at a checkpoint named in $MOSS_BOOT_CRASH_AT (fault-injection tests)."""
+
+
+def checkpoint(step: str) -> None:
+    """A point where a crash must leave $BOOT bootable; tests make it raise."""
+    if os.environ.get(CRASH_ENV) == step:
+        raise SimulatedCrash(step)
+
+
+@dataclass(frozen=True)
+class EntryName:
+    base: str
+    tries_left: int | None
+    tries_done: int | None
+
+
+def parse_entry_name(name: str) -> EntryName | None:
+    match = _ENTRY_NAME.match(name)
+    if not match:
+        return None
+    left, done = match["left"], match["done"]
+    return EntryName(
+        match["base"], int(left) if left else None, int(done) if done is not None else None
+    )
+
+
+def entry_base(os_id: str, kver: str, state_id: int) -> str:
+    return f"{os_id}-{kver}-{state_id}"
+
+
+def state_of(os_id: str, base: str) -> tuple[str, int] | None:
+    """``(kver, state)`` of one of our entry bases, or None for someone else's."""
+    prefix = f"{os_id}-"
+    head, _, tail = base.rpartition("-")
+    if not base.startswith(prefix) or not tail.isdigit() or len(head) <= len(prefix):
+        return None
+    return head[len(prefix):], int(tail)
+
+
+def existing_entries(entries_dir: Path, os_id: str) -> dict[str, str]:
+    """Our entry files on $BOOT by base name (whatever counter suffix they carry)."""
+    found: dict[str, str] = {}
+    if entries_dir.is_dir():
+        for path in sorted(entries_dir.iterdir()):
+            parsed = parse_entry_name(path.name)
+            if parsed and path.is_file() and state_of(os_id, parsed.base):
+                found[parsed.base] = path.name
+    return found
+
+
+def template_env(config: BootConfig) -> jinja2.Environment:
+    """Templates from the distribution's override folder first, then moss's own."""
+    folders = [str(config.template_dir)] if config.template_dir else []
+    folders.append(str(PACKAGED_TEMPLATES))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+@dataclass(frozen=True)
+class KernelFiles:
+    """Where one distinct kernel (image + initrds) goes below $BOOT."""
+
+    folder: str  # relative to $BOOT, e.g. EFI/serpentos/6.6.7
+    files: tuple[tuple[Path, str], ...]  # (source, name in folder)
+
+
+def kernel_identity(kernel: Kernel) -> str:
+    parts = [esp.digest(kernel.image)] + [f"{p.name}:{esp.digest(p)}" for p in kernel.initrds]
+    return ":".join(parts)
+
+
+def place_kernels(config: BootConfig, kernels: list[Kernel]) -> dict[Kernel, KernelFiles]:
+    """One folder per distinct kernel: ``EFI/<os-id>/<kver>``, or with a digest
+    suffix when states ship different builds under the same version."""
+    identity = {k: kernel_identity(k) for k in kernels}
+    builds: dict[str, set[str]] = {}
+    for kernel in kernels:
+        builds.setdefault(kernel.kver, set()).add(identity[kernel])
+    placed = {}
+    for kernel in kernels:
+        name = kernel.kver
+        if len(builds[kernel.kver]) > 1:
+            name += "-" + blake3.blake3(identity[kernel].encode()).hexdigest()[:12]
+        files = [(kernel.image, "vmlinuz")] + [(p, p.name) for p in kernel.initrds]
+        placed[kernel] = KernelFiles(f"EFI/{config.os_id}/{name}", tuple(files))
+    return placed
+
+
+def sync(
+    root: Path,
+    states: Sequence[BootState],
+    active: int,
+    pending: int | None,
+    config: BootConfig,
+    progress: Progress = QUIET,
+) -> SyncReport:
+    boot_dir = config.boot_dir
+    if boot_dir is None:
+        raise MossError("no $BOOT configured: set esp = ... in /etc/moss/boot.conf")
+    loader_dir = (config.esp or boot_dir) / "loader"
+    entries_dir = boot_dir / "loader" / "entries"
+    report = SyncReport(boot_dir)
+
+    chosen, default_key = choose(states, active, pending, config.keep)
+    all_kernels = [k for c in chosen for k in c.kernels]
+    placed = place_kernels(config, all_kernels)
+    existing = existing_entries(entries_dir, config.os_id)
+
+    # What the finished $BOOT holds: entries by file name, kernel files by path.
+    env = template_env(config)
+    entries: dict[str, str] = {}
+    wanted_files: dict[Path, Path] = {}
+    for c in chosen:
+        for kernel in c.kernels:
+            where = placed[kernel]
+            for src, name in where.files:
+                wanted_files[boot_dir / where.folder / name] = src
+            base = entry_base(config.os_id, kernel.kver, c.state.id)
+            # An existing entry keeps its name: a counter systemd-boot has
+            # already decremented is never reset.
+            filename = existing.get(base) or (
+                f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
+            )
+            entries[filename] = env.get_template("entry.conf.j2").render(
+                state=c.state,
+                kernel=kernel,
+                os_id=config.os_id,
+                os_name=config.os_name,
+                version=f"{c.state.id}.{kernel.kver}",
+                linux=f"/{where.folder}/vmlinuz",
+                initrds=[f"/{where.folder}/{name}" for _src, name in where.files[1:]],
+                options=assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root),
+            )
+            if default_key == (c.state.id, kernel.kver):
+                report.default = filename
+    report.entries = sorted(entries)
+
+    bootloader = _bootloader_files(states, active, config)
+    to_copy = {d: s for d, s in {**wanted_files, **bootloader}.items() if not esp.same_file(s, d)}
+    _check_space(to_copy)
+
+    # 1. kernels (and nothing else) — on failure, take back what we added.
+    progress.start("Copying kernels", len(to_copy))
+    created: list[Path] = []
+    try:
+        for dest, src in to_copy.items():
+            if dest in bootloader:
+                continue
+            existed = dest.exists()
+            esp.copy_file(src, dest)
+            if not existed:
+                created.append(dest)
+            report.copied.append(dest)
+            progress.advance()
+            checkpoint("kernel-copied")
+    except MossError:
+        esp.remove_files(created)
+        esp.prune_empty_dirs(boot_dir / "EFI" / config.os_id)
+        raise
+    finally:
+        progress.done()
+
+    # 2. entries, 3. loader.conf
+    for filename, text in entries.items():
+        if esp.write_text(entries_dir / filename, text):
+            report.written.append(entries_dir / filename)
+            checkpoint("entry-written")
+    loader_text = env.get_template("loader.conf.j2").render(timeout=config.timeout)
+    if esp.write_text(loader_dir / "loader.conf", loader_text):
+        report.written.append(loader_dir / "loader.conf")
+    checkpoint("loader-written")
+
+    # 4. the boot loader itself, from the active state's tree
+    for dest, src in bootloader.items():
+        if dest in to_copy:
+            esp.copy_file(src, dest)
+            report.copied.append(dest)
+    checkpoint("bootloader-installed")
+
+    # 5. make a new default win over the menu choice systemd-boot remembers
+    if config.efivars is not None and report.default is not None:
+        current = efivars.read(config.efivars, "LoaderEntryLastBooted")
+        if (current or "").lower() != report.default.lower():
+            efivars.write(config.efivars, "LoaderEntryLastBooted", report.default)
+            report.written.append(efivars.var_path(config.efivars, "LoaderEntryLastBooted"))
+    checkpoint("efivar-written")
+
+    # 6. stale entries, then kernels no entry uses
+    stale = [entries_dir / name for name in existing.values() if name not in entries]
+    for path in stale:
+        report.removed.extend(esp.remove_files([path]))
+        checkpoint("entry-removed")
+    kernel_root = boot_dir / "EFI" / config.os_id
+    if kernel_root.is_dir():
+        files = sorted(kernel_root.rglob("*"))
+        unused = [p for p in files if p.is_file() and p not in wanted_files]
+        report.removed.extend(esp.remove_files(unused))
+        esp.prune_empty_dirs(kernel_root)
+    checkpoint("kernels-removed")
+    return report
+
+
+def _bootloader_files(
+    states: Sequence[BootState], active: int, config: BootConfig
+) -> dict[Path, Path]:
+    """systemd-boot's binary from the active state, for both places firmware looks."""
+    arch = _EFI_ARCH.get(platform.machine())
+    target = config.esp or config.boot_dir
+    if not config.bootloader or arch is None or target is None:
+        return {}
+    usr = next(s.usr for s in states if s.id == active)
+    src = usr / "lib" / "systemd" / "boot" / "efi" / f"systemd-boot{arch}.efi"
+    if not src.is_file():
+        return {}
+    return {
+        target / "EFI" / "systemd" / f"systemd-boot{arch}.efi": src,
+        target / "EFI" / "BOOT" / f"BOOT{arch.upper()}.EFI": src,
+    }
+
+
+def _check_space(to_copy: dict[Path, Path]) -> None:
+    """Check each filesystem that will receive files before writing any."""
+    needed: dict[Path, int] = {}
+    for dest, src in to_copy.items():
+        anchor = dest
+        while not anchor.exists():
+            anchor = anchor.parent
+        key = _mount_anchor(anchor)
+        needed[key] = needed.get(key, 0) + src.stat().st_size
+    for where, size in needed.items():
+        esp.check_space(where, size)
+
+
+def _mount_anchor(path: Path) -> Path:
+    dev = path.stat().st_dev
+    while path.parent != path and path.parent.stat().st_dev == dev:
+        path = path.parent
+    return path
+
+
+def _entry_fields(path: Path) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key and not key.startswith("#"):
+            fields.setdefault(key, value.strip())
+    return fields
+
+
+def status(
+    root: Path,
+    config: BootConfig,
+    *,
+    booted: int | None,
+    pending: int | None,
+    active: int | None,
+) -> BootStatus:
+    """What is on $BOOT now and which entry systemd-boot would start."""
+    boot_dir = config.boot_dir
+    entries: list[EntryStatus] = []
+    versions: dict[str, str] = {}
+    if boot_dir is not None:
+        entries_dir = boot_dir / "loader" / "entries"
+        for _base, name in existing_entries(entries_dir, config.os_id).items():
+            parsed = parse_entry_name(name)
+            assert parsed is not None
+            kver, state = state_of(config.os_id, parsed.base) or ("", None)
+            fields = _entry_fields(entries_dir / name)
+            versions[name] = fields.get("version", "")
+            entries.append(
+                EntryStatus(name, state, kver, fields.get("title", ""),
+                            parsed.tries_left, parsed.tries_done)
+            )
+    # systemd-boot's order: entries out of tries last, then newest version first.
+    entries.sort(key=lambda e: _version_key(versions[e.file]), reverse=True)
+    entries.sort(key=lambda e: e.tries_left == 0)
+    last_booted = None
+    variables: dict[str, str | None] = {}
+    if config.efivars is not None:
+        for name in ("LoaderEntryOneShot", "LoaderEntryDefault", "LoaderEntryLastBooted"):
+            variables[name] = efivars.read(config.efivars, name)
+        last_booted = variables["LoaderEntryLastBooted"]
+    loader_default = None
+    loader_conf = ((config.esp or boot_dir) or Path("/nonexistent")) / "loader" / "loader.conf"
+    if loader_conf.is_file():
+        loader_default = _entry_fields(loader_conf).get("default")
+    default = _pick_default([e.file for e in entries], variables, loader_default)
+    for e in entries:
+        e.default = e.file == default
+    return BootStatus(
+        backend=config.backend, boot_dir=boot_dir, entries=entries, default=default,
+        booted=booted, pending=pending, active=active, last_booted=last_booted,
+    )
+
+
+def _pick_default(
+    names: list[str], variables: dict[str, str | None], loader_default: str | None
+) -> str | None:
+    """The selection order of systemd-boot 252 (names matched case-insensitively)."""
+
+    def find(pattern: str | None) -> str | None:
+        if not pattern:
+            return None
+        for name in names:
+            if fnmatch.fnmatch(name.lower(), pattern.lower()):
+                return name
+        return None
+
+    saved = variables.get("LoaderEntryLastBooted")
+    efi_default = variables.get("LoaderEntryDefault")
+    for pattern in (
+        variables.get("LoaderEntryOneShot"),
+        saved if efi_default == "@saved" else efi_default,
+        saved if loader_default == "@saved" else loader_default,
+    ):
+        found = find(pattern)
+        if found:
+            return found
+    return names[0] if names else None

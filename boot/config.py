@@ -1,0 +1,163 @@
+"""Boot configuration: ``ROOT/etc/moss/boot.conf`` plus what the live system says.
+
+The format is ``key = value`` lines, ``#`` starts a comment line::
+
+    backend = bls            # or "cbm" for clr-boot-manager
+    keep = 5                 # older states that keep an entry beside the active one
+    esp = /efi               # the EFI system partition (where systemd-boot lives)
+    xbootldr = /boot         # the XBOOTLDR partition; $BOOT is this when set
+    root = root=UUID=... rw  # the root= part of every command line
+    os-id = serpentos        # names entries and EFI/<os-id>/
+    os-name = Serpent OS     # named in entry titles
+    templates = /etc/moss/boot/templates
+    efivars = /sys/firmware/efi/efivars   # where to write LoaderEntryLastBooted
+    timeout = 5              # boot menu timeout in loader.conf
+    bootloader = yes         # install systemd-boot from the active state
+    cbm-namespace = org.clearlinux
+    cbm-root = /.moss/boot/clr-boot-manager
+
+Paths are inside ROOT.  Without ``root``, ``ROOT/etc/kernel/cmdline`` is used,
+and on the live system the device mounted at ``/``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from boot import probe
+from boot.cmdline import read_snippet
+from moss.errors import MossError
+
+EFIVARFS = Path("/sys/firmware/efi/efivars")
+
+
+@dataclass
+class BootConfig:
+    backend: str = "bls"
+    keep: int = 5
+    esp: Path | None = None
+    xbootldr: Path | None = None
+    cmdline_root: str | None = None
+    os_id: str = "serpentos"
+    os_name: str = "Serpent OS"
+    template_dir: Path | None = None
+    efivars: Path | None = None
+    timeout: int = 5
+    bootloader: bool = True
+    cbm_namespace: str = "org.clearlinux"
+    cbm_root: Path | None = None
+
+    @property
+    def boot_dir(self) -> Path | None:
+        """$BOOT: XBOOTLDR where there is one, else the ESP."""
+        return self.xbootldr or self.esp
+
+
+_KEYS = {
+    "backend", "keep", "esp", "xbootldr", "root", "os-id", "os-name", "templates",
+    "efivars", "timeout", "bootloader", "cbm-namespace", "cbm-root",
+}
+
+
+def parse(text: str, source: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in _KEYS:
+            raise MossError(f"{source}:{number}: expected one of {sorted(_KEYS)} = value")
+        values[key] = value.strip()
+    return values
+
+
+def _inside(root: Path, value: str) -> Path:
+    return root / value.lstrip("/")
+
+
+def _int(values: dict[str, str], key: str, default: int, source: str) -> int:
+    if key not in values:
+        return default
+    try:
+        number = int(values[key])
+    except ValueError:
+        raise MossError(f"{source}: {key} must be a whole number, not {values[key]!r}") from None
+    if number < 0:
+        raise MossError(f"{source}: {key} must not be negative")
+    return number
+
+
+def _os_release(root: Path) -> dict[str, str]:
+    for candidate in (root / "etc" / "os-release", root / "usr" / "lib" / "os-release"):
+        if candidate.is_file():
+            fields = {}
+            for line in candidate.read_text().splitlines():
+                key, sep, value = line.partition("=")
+                if sep:
+                    fields[key.strip()] = value.strip().strip("\"'")
+            return fields
+    return {}
+
+
+def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None) -> BootConfig:
+    """Configuration for ``root``; ``esp``/``boot`` given by the caller win over all else."""
+    path = root / "etc" / "moss" / "boot.conf"
+    source = str(path)
+    values = parse(path.read_text(), source) if path.is_file() else {}
+    live = root.resolve() == Path("/")
+    release = _os_release(root)
+
+    config = BootConfig(
+        backend=values.get("backend", "bls"),
+        keep=_int(values, "keep", 5, source),
+        timeout=_int(values, "timeout", 5, source),
+        os_id=values.get("os-id", release.get("ID", "serpentos")),
+        os_name=values.get("os-name", release.get("NAME", "Serpent OS")),
+        cbm_namespace=values.get("cbm-namespace", "org.clearlinux"),
+    )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", config.os_id) or config.os_id.lower() in (
+        "boot", "systemd", "linux", "microsoft",
+    ):
+        raise MossError(f"{source}: os-id {config.os_id!r} cannot name a folder of its own in EFI/")
+    if config.backend not in ("bls", "cbm"):
+        raise MossError(f"{source}: backend must be 'bls' or 'cbm', not {config.backend!r}")
+    if values.get("bootloader", "yes").lower() not in ("yes", "true", "1", "no", "false", "0"):
+        raise MossError(f"{source}: bootloader must be yes or no")
+    config.bootloader = values.get("bootloader", "yes").lower() in ("yes", "true", "1")
+    if "templates" in values:
+        config.template_dir = _inside(root, values["templates"])
+    elif (root / "etc" / "moss" / "boot" / "templates").is_dir():
+        config.template_dir = root / "etc" / "moss" / "boot" / "templates"
+    if "cbm-root" in values:
+        config.cbm_root = _inside(root, values["cbm-root"])
+
+    if "efivars" in values:
+        config.efivars = _inside(root, values["efivars"])
+    elif live and EFIVARFS.is_dir():
+        config.efivars = EFIVARFS
+
+    kernel_cmdline = root / "etc" / "kernel" / "cmdline"
+    if "root" in values:
+        config.cmdline_root = values["root"]
+    elif kernel_cmdline.is_file():
+        config.cmdline_root = read_snippet(kernel_cmdline) or None
+    elif live:
+        config.cmdline_root = probe.root_cmdline()
+
+    config.esp = esp or (_inside(root, values["esp"]) if "esp" in values else None)
+    config.xbootldr = boot or (_inside(root, values["xbootldr"]) if "xbootldr" in values else None)
+    if config.esp is None and config.xbootldr is None and live:
+        config.esp, config.xbootldr = probe.boot_partitions()
+    if config.backend == "bls" and config.boot_dir is None:
+        raise MossError(
+            "no $BOOT found: mount the EFI system partition (or XBOOTLDR), "
+            f"or set esp = ... in {path}"
+        )
+    for label, where in (("esp", config.esp), ("xbootldr", config.xbootldr)):
+        if where is not None and not where.is_dir():
+            raise MossError(f"the {label} directory {where} does not exist")
+    return config

@@ -1,0 +1,88 @@
+"""systemd-boot's EFI variables (the Boot Loader Interface vendor GUID).
+
+Variables are files named ``<Name>-<guid>`` holding 4 bytes of attributes and
+then the value, here a NUL-terminated UTF-16LE string.  On efivarfs a variable
+must be written in one ``write()`` and is often immutable (chattr +i), so the
+flag is cleared first.  Any other directory (tests, image builders that copy
+the variable into OVMF's store later) gets an ordinary atomic write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import struct
+from pathlib import Path
+
+from moss.errors import MossError
+from moss.fs import atomic_write
+
+LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+# NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
+ATTRIBUTES = 0x7
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_IMMUTABLE_FL = 0x10
+
+
+def var_path(directory: Path, name: str) -> Path:
+    return directory / f"{name}-{LOADER_GUID}"
+
+
+def encode(value: str) -> bytes:
+    return struct.pack("<I", ATTRIBUTES) + (value + "\0").encode("utf-16-le")
+
+
+def decode(data: bytes) -> str:
+    return data[4:].decode("utf-16-le", errors="replace").split("\0", 1)[0]
+
+
+def read(directory: Path, name: str) -> str | None:
+    try:
+        return decode(var_path(directory, name).read_bytes())
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MossError(f"cannot read EFI variable {name}: {exc}") from None
+
+
+def _is_efivarfs(directory: Path) -> bool:
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "efivarfs" and Path(fields[1]) == directory:
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def _clear_immutable(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
+            if flags & _FS_IMMUTABLE_FL:
+                fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags & ~_FS_IMMUTABLE_FL))
+        except OSError:
+            pass  # a filesystem without inode flags has nothing to clear
+        finally:
+            os.close(fd)
+
+
+def write(directory: Path, name: str, value: str) -> None:
+    path = var_path(directory, name)
+    data = encode(value)
+    try:
+        if _is_efivarfs(directory):
+            _clear_immutable(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        else:
+            atomic_write(path, data)
+    except OSError as exc:
+        raise MossError(f"cannot write EFI variable {name} in {directory}: {exc}") from None

@@ -1,0 +1,96 @@
+"""Writing to $BOOT so that a crash or a full partition never breaks booting.
+
+Every file goes through temp file + fsync + rename; a file whose bytes are
+already there is not touched at all, which is what keeps a second sync
+write-free.  Space is checked before the first byte is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import blake3
+
+from moss.errors import MossError
+from moss.fs import atomic_write
+
+# Room left over for entries and loader.conf beyond the kernels themselves.
+SLACK = 256 * 1024
+
+
+def digest(path: Path) -> str:
+    hasher = blake3.blake3()
+    with path.open("rb") as src:
+        while chunk := src.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def same_file(src: Path, dest: Path) -> bool:
+    """True when ``dest`` already holds exactly ``src``'s bytes (BLAKE3)."""
+    try:
+        if dest.stat().st_size != src.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    return digest(dest) == digest(src)
+
+
+def check_space(where: Path, needed: int) -> None:
+    """Refuse before writing anything when ``where`` cannot take ``needed`` bytes."""
+    if needed == 0:
+        return
+    stat = os.statvfs(where)
+    free = stat.f_bavail * stat.f_frsize
+    if free < needed + SLACK:
+        raise MossError(
+            f"not enough space on {where}: {needed + SLACK} bytes needed, {free} free; "
+            "nothing was changed (remove old states or kernels and try again)"
+        )
+
+
+def copy_file(src: Path, dest: Path) -> None:
+    try:
+        atomic_write(dest, src.read_bytes(), mode=0o644)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise MossError(f"{dest.parent} is full while copying {src.name}") from None
+        raise MossError(f"cannot copy {src} to {dest}: {exc}") from None
+
+
+def write_text(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already says exactly that; True if written."""
+    data = text.encode()
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_bytes() == data:
+            return False
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise MossError(f"{path.parent} is full while writing {path.name}") from None
+        raise MossError(f"cannot write {path}: {exc}") from None
+    return True
+
+
+def remove_files(paths: Iterable[Path]) -> list[Path]:
+    removed = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def prune_empty_dirs(top: Path) -> None:
+    """Remove empty directories below ``top`` (not ``top`` itself)."""
+    if not top.is_dir():
+        return
+    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+        if Path(dirpath) != top:
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)

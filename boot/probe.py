@@ -1,0 +1,115 @@
+"""Reading the live system: the root device and the ESP/XBOOTLDR mounts.
+
+Used only when moss manages ``/`` itself; an image or chroot under ``-D`` is
+described by its configuration, never by the host it happens to be built on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+XBOOTLDR_TYPE = "bc13c2ff-59e6-4262-a352-b275fd6f7172"
+
+
+@dataclass(frozen=True)
+class Mount:
+    mount_point: Path
+    device: str
+    dev: str  # "major:minor"
+    fstype: str
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> list[Mount]:
+    found = []
+    for line in mountinfo.read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 2:
+            continue
+        found.append(Mount(Path(_unescape(fields[4])), _unescape(tail[1]), fields[2], tail[0]))
+    return found
+
+
+def mount_of(path: Path, table: list[Mount]) -> Mount | None:
+    """The mount a path lives on (the last, i.e. topmost, of the longest prefix)."""
+    best: Mount | None = None
+    for m in table:
+        inside = path == m.mount_point or m.mount_point in path.parents
+        if inside and (best is None or len(m.mount_point.parts) >= len(best.mount_point.parts)):
+            best = m
+    return best
+
+
+def root_cmdline() -> str | None:
+    """``root=UUID=... rw`` for the device mounted at ``/``, if it has one."""
+    root = mount_of(Path("/"), mounts())
+    if root is None or not root.device.startswith("/dev/"):
+        return None
+    device = os.path.realpath(root.device)
+    for folder, key in (("by-uuid", "UUID"), ("by-partuuid", "PARTUUID")):
+        links = Path("/dev/disk") / folder
+        if links.is_dir():
+            for link in sorted(links.iterdir()):
+                if os.path.realpath(link) == device:
+                    return f"root={key}={link.name} rw"
+    for key in ("UUID", "PARTUUID"):
+        value = _blkid(device, key)
+        if value:
+            return f"root={key}={value} rw"
+    return None
+
+
+def _blkid(device: str, key: str) -> str:
+    try:
+        out = subprocess.run(
+            ["blkid", "-s", key, "-o", "value", device],
+            check=False, capture_output=True, text=True,
+        )
+    except FileNotFoundError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def boot_partitions() -> tuple[Path | None, Path | None]:
+    """Mounted (ESP, XBOOTLDR) by partition type GUID, via ``lsblk``."""
+    try:
+        out = subprocess.run(
+            ["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"],
+            check=True, capture_output=True, text=True,
+        )
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        return None, None
+    esp: Path | None = None
+    xbootldr: Path | None = None
+    for dev in _flatten(json.loads(out.stdout).get("blockdevices", [])):
+        kind = (dev.get("parttype") or "").lower()
+        where = dev.get("mountpoint")
+        if not where:
+            continue
+        if kind == ESP_TYPE and esp is None:
+            esp = Path(where)
+        elif kind == XBOOTLDR_TYPE and xbootldr is None:
+            xbootldr = Path(where)
+    return esp, xbootldr
+
+
+def _flatten(devices: list[dict[str, object]]) -> list[dict[str, str | None]]:
+    flat: list[dict[str, str | None]] = []
+    for dev in devices:
+        flat.append({k: v for k, v in dev.items() if isinstance(v, str) or v is None})
+        children = dev.get("children")
+        if isinstance(children, list):
+            flat.extend(_flatten(children))
+    return flat
