@@ -22,6 +22,7 @@ from moss.stone import (
     FileKind,
     FileType,
     LayoutEntry,
+    PayloadKind,
     StoneError,
     open_stone,
 )
@@ -73,6 +74,10 @@ def unpack_package(package: Path, usr: Path, progress: Progress = QUIET) -> None
     with open_stone(package) as reader:
         if reader.file_type is not FileType.BINARY:
             raise StoneError(f"{where}: not a package (file type {reader.file_type.name})")
+        for kind in (PayloadKind.META, PayloadKind.LAYOUT):
+            if not reader.has_payload(kind):
+                raise StoneError(f"{where}: a package needs a {kind.name.title()} payload")
+        reader.package_meta()  # a package without a name or version is not one
         where = f"{package}: layout"
         layout = reader.layout()
         check_layout(layout, where)

@@ -24,6 +24,8 @@ from moss.stone.payload import PayloadHeader
 from moss.stone.records import IndexEntry, LayoutEntry, MetaRecord
 
 CHUNK = 1 << 20
+#: Only Meta repeats (one per package in a repository index).
+_AT_MOST_ONCE = (PayloadKind.LAYOUT, PayloadKind.INDEX, PayloadKind.CONTENT, PayloadKind.ATTRIBUTES)
 
 
 class StoneReader:
@@ -52,6 +54,10 @@ class StoneReader:
             offset = body + ph.stored_size
         if offset != size:
             raise StoneError(f"{path}: {size - offset} unexpected bytes after the last payload")
+        kinds = [ph.kind for ph, _ in self._payloads]
+        for kind in _AT_MOST_ONCE:
+            if kinds.count(kind) > 1:
+                raise StoneError(f"{path}: more than one {kind.name.title()} payload")
 
     def close(self) -> None:
         self._f.close()
@@ -80,6 +86,9 @@ class StoneReader:
             if ph.kind is kind:
                 return i
         return None
+
+    def has_payload(self, kind: PayloadKind) -> bool:
+        return self._find(kind) is not None
 
     def _plain(self, index: int) -> bytes:
         ph, offset = self._payloads[index]
