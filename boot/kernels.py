@@ -22,6 +22,8 @@ _LEGACY = re.compile(
     r"^(?P<ns>[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*)*)\.(?P<variant>[A-Za-z][\w-]*)"
     r"\.(?P<version>\d[\w.]*)-(?P<release>\d+)$"
 )
+# Files beside a legacy kernel whose names would otherwise parse as kernels.
+_COMPANIONS = ("initrd-", "cmdline-", "config-", "System.map-", "default-")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def discover(usr: Path) -> list[Kernel]:
             found[kernel.kver] = kernel
     for child in sorted(base.iterdir()):
         match = _LEGACY.match(child.name)
-        if match and child.is_file():
+        if match and child.is_file() and not child.name.startswith(_COMPANIONS):
             kernel = _from_legacy(base, child, match)
             found.setdefault(kernel.kver, kernel)
     return sorted(found.values(), key=lambda k: _version_key(k.kver), reverse=True)

@@ -52,20 +52,22 @@ def mount_of(path: Path, table: list[Mount]) -> Mount | None:
     return best
 
 
-def root_cmdline() -> str | None:
+def root_cmdline(
+    mountinfo: Path = Path("/proc/self/mountinfo"), disks: Path = Path("/dev/disk")
+) -> str | None:
     """``root=UUID=... rw`` for the device mounted at ``/``, if it has one."""
-    root = mount_of(Path("/"), mounts())
-    if root is None or not root.device.startswith("/dev/"):
+    root = mount_of(Path("/"), mounts(mountinfo))
+    if root is None or not root.device.startswith("/"):
         return None
     device = os.path.realpath(root.device)
     for folder, key in (("by-uuid", "UUID"), ("by-partuuid", "PARTUUID")):
-        links = Path("/dev/disk") / folder
+        links = disks / folder
         if links.is_dir():
             for link in sorted(links.iterdir()):
                 if os.path.realpath(link) == device:
                     return f"root={key}={link.name} rw"
     for key in ("UUID", "PARTUUID"):
-        value = _blkid(device, key)
+        value = _blkid(device, key) if os.path.exists(device) else ""
         if value:
             return f"root={key}={value} rw"
     return None
