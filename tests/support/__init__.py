@@ -1,0 +1,1 @@
+"""Helpers the tests share: real artefacts fetched once and cached on the machine."""
