@@ -112,3 +112,9 @@ def locked(lockfile: Path, wait: bool = True) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def remove_empty_dir(path: Path) -> None:
+    """rmdir that is quiet when the directory is gone or still has something in it."""
+    with contextlib.suppress(OSError):
+        os.rmdir(path)

@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from moss.errors import MossError
+from moss.progress import Progress
+
 
 def print_json(value: Any) -> None:
     """Stable JSON for scripts: sorted keys, two-space indent, trailing newline."""
@@ -19,3 +22,18 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def progress_for(quiet: bool) -> Progress:
+    """A progress display on a terminal, none with --quiet or in scripts."""
+    return Progress(enabled=False) if quiet else Progress()
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    """Ask on a terminal; in a script without -y, refuse rather than guess."""
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise MossError("not asking in a non-interactive session: pass -y/--yes-all to proceed")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")

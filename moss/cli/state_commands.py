@@ -1,0 +1,122 @@
+"""``moss state ...``: list, active, activate, prune, remove, verify."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from moss import state, verify
+from moss.cli.output import confirm, print_json, print_table, progress_for
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("state", help="list, activate and prune states",
+                       description="Every transaction makes a numbered state; old states "
+                       "stay on disk and can be activated again, offline.")
+    states = p.add_subparsers(dest="state_command", metavar="ACTION")
+    states.required = True
+
+    q = states.add_parser("list", help="list states")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_list)
+
+    q = states.add_parser("active", help="print the active state's id")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_active)
+
+    q = states.add_parser("activate", help="make an earlier state live again")
+    q.add_argument("id", type=int)
+    q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
+    q.set_defaults(handler=_activate)
+
+    q = states.add_parser("prune", help="remove old states and what only they used")
+    q.add_argument("-k", "--keep", type=int, default=10, help="states to keep (default 10)")
+    q.add_argument("--dry-run", action="store_true", help="show what would go")
+    q.set_defaults(handler=_prune)
+
+    q = states.add_parser("remove", help="remove the given states")
+    q.add_argument("ids", nargs="+", type=int, metavar="ID")
+    q.set_defaults(handler=_remove)
+
+    q = states.add_parser("verify", help="re-hash the store and check every state's tree")
+    q.add_argument("--repair", action="store_true",
+                   help="restore damaged files from cached packages")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_verify)
+
+
+def _list(args: argparse.Namespace) -> int:
+    states = state.list_states(args.directory)
+    if args.json:
+        print_json([s.to_json() for s in states])
+        return 0
+    rows = []
+    for s in reversed(states):
+        marks = ",".join(m for m, on in (("active", s.active), ("pending", s.pending)) if on)
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
+        rows.append((s.id, created, s.packages, marks, s.summary))
+    print_table(("ID", "CREATED", "PKGS", "", "SUMMARY"), rows)
+    return 0
+
+
+def _active(args: argparse.Namespace) -> int:
+    active = state.active_state(args.directory)
+    if args.json:
+        print_json({"active": active})
+    elif active is None:
+        print("no active state")
+    else:
+        print(active)
+    return 0
+
+
+def _activate(args: argparse.Namespace) -> int:
+    previous = state.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait)
+    if previous == args.id:
+        print(f"State {args.id} is already active.")
+    else:
+        print(f"State {args.id} is now active (previous state: {previous}).")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        states = state.list_states(args.directory)
+        newest = sorted((s.id for s in states), reverse=True)[: args.keep]
+        doomed = [s.id for s in states
+                  if not (s.active or s.pending or s.id in newest)]
+        print("Would remove states: " + (", ".join(map(str, doomed)) or "none"))
+        return 0
+    if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
+        print("Cancelled; nothing was changed.")
+        return 0
+    removed = state.prune_states(args.directory, args.keep)
+    print("Removed states: " + (", ".join(map(str, removed)) or "none"))
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    if not confirm(f"Remove states {', '.join(map(str, args.ids))}?", args.yes_all):
+        print("Cancelled; nothing was changed.")
+        return 0
+    state.remove_states(args.directory, args.ids)
+    print("Removed states: " + ", ".join(map(str, args.ids)))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    report = verify.verify(args.directory, repair=args.repair, progress=progress_for(args.quiet))
+    if args.json:
+        print_json({
+            "assets": report.assets, "files": report.files,
+            "problems": [p.to_json() for p in report.problems], "repaired": report.repaired,
+        })
+    else:
+        for problem in report.problems:
+            print(f"{problem.path}: {problem.what}")
+        for fixed in report.repaired:
+            print(f"repaired {fixed}")
+        print(f"Checked {report.assets} assets and {report.files} files: "
+              f"{len(report.problems)} problems, {len(report.repaired)} repaired.")
+    unrepaired = report.problems and not args.repair
+    return 1 if unrepaired else 0

@@ -1,0 +1,30 @@
+"""The three databases of one root, opened and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moss.db.install import InstallDB
+from moss.db.layout import LayoutDB
+from moss.db.state import StateDB
+from moss.root import Root
+
+
+@dataclass
+class Databases:
+    install: InstallDB
+    state: StateDB
+    layout: LayoutDB
+
+    def close(self) -> None:
+        self.install.close()
+        self.state.close()
+        self.layout.close()
+
+
+def open_databases(root: Root) -> Databases:
+    return Databases(
+        install=InstallDB(root.db / "install"),
+        state=StateDB(root.db / "state"),
+        layout=LayoutDB(root.db / "layout"),
+    )

@@ -1,0 +1,109 @@
+"""The layout database: every package's layout entries, and the asset digests.
+
+Keeping every entry of every package (not just what a state blitted) is what
+lets a state be rebuilt, verified or re-filtered without the ``.stone`` file.
+The ``assets`` table holds the BLAKE3-256 recorded when a blob first entered the
+store: XXH3 is not collision-resistant, so a second blob with the same XXH3 key
+but a different BLAKE3 is store poisoning and is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from moss.db import open_database
+from moss.stone import FileKind, LayoutEntry
+
+MIGRATIONS = [
+    """
+    CREATE TABLE layout (
+        package TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        gid INTEGER NOT NULL,
+        mode INTEGER NOT NULL,
+        tag INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        source BLOB NOT NULL,
+        target TEXT NOT NULL
+    );
+    CREATE INDEX layout_package ON layout(package);
+    CREATE TABLE assets (
+        digest TEXT PRIMARY KEY,
+        blake3 TEXT NOT NULL,
+        size INTEGER NOT NULL
+    )
+    """,
+]
+
+
+def _encode_source(entry: LayoutEntry) -> bytes:
+    if isinstance(entry.source, bytes):
+        return entry.source
+    return entry.source.encode()
+
+
+def _decode_source(kind: FileKind, source: bytes) -> bytes | str:
+    return source if kind == FileKind.REGULAR else source.decode()
+
+
+class LayoutDB:
+    def __init__(self, path: Path) -> None:
+        self.conn = open_database(path, MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def has(self, package: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM layout WHERE package = ? LIMIT 1",
+                                (package,)).fetchone()
+        return row is not None
+
+    def add(self, package: str, entries: Sequence[LayoutEntry]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM layout WHERE package = ?", (package,))
+            self.conn.executemany(
+                "INSERT INTO layout VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(package, e.uid, e.gid, e.mode, e.tag, int(e.file_kind), _encode_source(e),
+                  e.target) for e in entries],
+            )
+
+    def entries(self, package: str) -> list[LayoutEntry]:
+        rows = self.conn.execute(
+            "SELECT uid, gid, mode, tag, kind, source, target FROM layout WHERE package = ?"
+            " ORDER BY rowid", (package,))
+        return [
+            LayoutEntry(uid, gid, mode, tag, FileKind(kind), _decode_source(FileKind(kind), src),
+                        target)
+            for uid, gid, mode, tag, kind, src, target in rows
+        ]
+
+    def remove(self, packages: Iterable[str]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("DELETE FROM layout WHERE package = ?",
+                                  [(p,) for p in packages])
+
+    def referenced_digests(self) -> set[bytes]:
+        kind = int(FileKind.REGULAR)
+        return {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT source FROM layout WHERE kind = ?", (kind,))}
+
+    def asset_blake3(self, digest: str) -> str | None:
+        row = self.conn.execute("SELECT blake3 FROM assets WHERE digest = ?",
+                                (digest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_assets(self, assets: Iterable[tuple[str, str, int]]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT OR IGNORE INTO assets VALUES (?, ?, ?)", assets)
+
+    def all_assets(self) -> dict[str, str]:
+        return {d: b for d, b in self.conn.execute("SELECT digest, blake3 FROM assets")}
+
+    def remove_assets(self, digests: Iterable[str]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("DELETE FROM assets WHERE digest = ?", [(d,) for d in digests])

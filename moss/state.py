@@ -1,0 +1,144 @@
+"""Operations on existing states: list, activate, prune, remove.
+
+Every state row has a complete tree on disk (``/usr`` for the active one,
+``.moss/root/<id>/usr`` for the others), so activating an old state is one
+exchange, with no download and no unpacking.  Removal deletes trees before
+rows: an interrupted prune leaves rows without trees, which recovery drops,
+never trees nobody can find.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss import fs
+from moss.activate import activate_tree
+from moss.db.databases import Databases
+from moss.errors import MossError
+from moss.faults import checkpoint
+from moss.recovery import PENDING_KEY, recover, state_tree_ids
+from moss.root import Root, ensure_skeleton, read_state_id
+from moss.stone import digest_hex
+from moss.store import remove_unreferenced
+from moss.transaction import databases
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    id: int
+    created: int
+    summary: str
+    packages: int
+    active: bool
+    pending: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "created": self.created, "summary": self.summary,
+                "packages": self.packages, "active": self.active, "pending": self.pending}
+
+
+def pending_state(dbs: Databases) -> int | None:
+    value = dbs.state.get_setting(PENDING_KEY)
+    return int(value) if value and value.isdigit() else None
+
+
+def list_states(root_path: Path) -> list[StateInfo]:
+    root = Root(root_path)
+    with databases(root) as dbs:
+        active = read_state_id(root.usr)
+        pending = pending_state(dbs)
+        return [
+            StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
+                      r.id == pending)
+            for r in dbs.state.all()
+        ]
+
+
+def active_state(root_path: Path) -> int | None:
+    return read_state_id(Root(root_path).usr)
+
+
+def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True) -> int | None:
+    """Make an archived state live again; returns the state that was active."""
+    root = Root(root_path)
+    ensure_skeleton(root)
+    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
+        recover(root, dbs)
+        if dbs.state.get(state_id) is None:
+            raise MossError(f"no state {state_id}; `moss state list` shows the states")
+        active = read_state_id(root.usr)
+        if active == state_id:
+            return active
+        tree = root.archived_usr(state_id)
+        if read_state_id(tree) != state_id:
+            raise MossError(f"state {state_id} has no complete tree at {tree}")
+        previous = activate_tree(root, tree)
+        if pending_state(dbs) is not None:
+            dbs.state.set_setting(PENDING_KEY, None)
+        return previous
+
+
+def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True) -> list[int]:
+    """Remove all but the newest ``keep`` states (never the active or pending one)."""
+    if keep < 0:
+        raise MossError("--keep must be 0 or more")
+    root = Root(root_path)
+    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
+        recover(root, dbs)
+        ids = sorted(dbs.state.ids(), reverse=True)
+        protected = {read_state_id(root.usr), pending_state(dbs), *ids[:keep]}
+        doomed = [i for i in ids if i not in protected]
+        _remove(root, dbs, doomed)
+        return doomed
+
+
+def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = True) -> None:
+    root = Root(root_path)
+    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
+        recover(root, dbs)
+        known = set(dbs.state.ids())
+        for state_id in state_ids:
+            if state_id not in known:
+                raise MossError(f"no state {state_id}")
+            if state_id == read_state_id(root.usr):
+                raise MossError(f"state {state_id} is active; activate another state first")
+            if state_id == pending_state(dbs):
+                raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
+        _remove(root, dbs, state_ids)
+
+
+def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
+    """Trees first, then rows, then whatever no remaining state references."""
+    for state_id in state_ids:
+        directory = root.states_dir / str(state_id)
+        if directory.exists():
+            doomed = root.states_dir / f"removing-{state_id}"
+            os.rename(directory, doomed)  # no longer a complete tree to anyone
+            checkpoint("prune:tree-renamed")
+            shutil.rmtree(doomed)
+    checkpoint("prune:trees-removed")
+    dbs.state.remove(state_ids)
+    checkpoint("prune:rows-removed")
+    collect_garbage(root, dbs)
+
+
+def collect_garbage(root: Root, dbs: Databases) -> None:
+    """Drop packages no state selects, their cached files, and unreferenced blobs."""
+    # Trees on disk that the database does not know (a lost row) are not kept either.
+    for state_id in state_tree_ids(root) - set(dbs.state.ids()):
+        if state_id != read_state_id(root.usr):
+            shutil.rmtree(root.states_dir / str(state_id))
+    used = dbs.state.referenced_packages()
+    unused = [p for p in dbs.install.all_packages() if p not in used]
+    dbs.layout.remove(unused)
+    dbs.install.remove(unused)
+    for package in unused:
+        cached = root.cached_package(package)
+        if cached.exists():
+            cached.unlink()
+    referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
+    remove_unreferenced(root, referenced)
+    dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)

@@ -1,0 +1,130 @@
+"""The transaction pipeline: from a request to a new, live state.
+
+Read top to bottom, ``run`` is the whole story.  Everything before ``unpack``
+only reads, so a refused request changes nothing; every step after it can be
+interrupted at any instant, and :func:`moss.recovery.recover` at the start of
+the next run either completes or undoes what it finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss import fs
+from moss.activate import activate_tree
+from moss.blit import blit
+from moss.db.databases import Databases, open_databases
+from moss.faults import checkpoint
+from moss.packages import IncomingPackage, read_package
+from moss.progress import QUIET, Progress
+from moss.recovery import recover, state_tree_ids
+from moss.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.selection import Change, Selected, apply_changes, selection_of, to_selections
+from moss.tree import TreePlan, plan_tree
+from moss.unpack import unpack_packages
+
+
+@dataclass
+class Request:
+    install: Sequence[Path] = ()
+    remove: Sequence[str] = ()
+    summary: str = ""
+
+
+@dataclass
+class Options:
+    progress: Progress = QUIET
+    dry_run: bool = False
+    wait_for_lock: bool = True
+    # Shown the change before anything is written; returning False cancels.
+    confirm: Callable[[Change], bool] | None = None
+
+
+@dataclass
+class Outcome:
+    change: Change = field(default_factory=Change)
+    state_id: int | None = None
+    previous: int | None = None
+    cancelled: bool = False
+
+
+def run(root_path: Path, request: Request, options: Options) -> Outcome:
+    root = Root(root_path)
+    ensure_skeleton(root)
+    with fs.locked(root.lockfile, wait=options.wait_for_lock), databases(root) as dbs:
+        recover(root, dbs)
+        incoming = [read_package(path) for path in request.install]
+        base = read_state_id(root.usr)
+        selected, change = apply_changes(selection_of(dbs, base), incoming, request.remove)
+        if change.is_empty():
+            return Outcome(change, previous=base)
+        plan = plan_state_tree(dbs, selected, incoming)
+        if options.dry_run or (options.confirm and not options.confirm(change)):
+            return Outcome(change, previous=base, cancelled=not options.dry_run)
+        checkpoint("tx:planned")
+        unpack_packages(root, dbs, incoming, options.progress)
+        checkpoint("tx:unpacked")
+        state_id = record_state(root, dbs, selected, request.summary or describe(change))
+        checkpoint("tx:recorded")
+        build_tree(root, plan, state_id, options.progress)
+        checkpoint("tx:built")
+        run_transaction_triggers(root, root.staging_usr, options.progress)
+        previous = activate_tree(root, root.staging_usr)
+        checkpoint("tx:activated")
+        return Outcome(change, state_id, previous)
+
+
+@contextlib.contextmanager
+def databases(root: Root) -> Iterator[Databases]:
+    dbs = open_databases(root)
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+def plan_state_tree(
+    dbs: Databases, selected: dict[str, Selected], incoming: Sequence[IncomingPackage]
+) -> TreePlan:
+    """Merge the layouts of the new selection; refuses conflicts and escapes."""
+    fresh = {p.id: p.layout for p in incoming}
+    return plan_tree(
+        (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
+        for s in sorted(selected.values(), key=lambda s: s.meta.name)
+    )
+
+
+def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
+                 summary: str) -> int:
+    """A new state row; its id is above every id the database or the disk knows."""
+    min_id = max(state_tree_ids(root), default=0) + 1
+    return dbs.state.add(summary, to_selections(selected), min_id=min_id)
+
+
+def build_tree(root: Root, plan: TreePlan, state_id: int, progress: Progress) -> None:
+    """Blit into staging; the ``.stateID`` written last marks the tree complete."""
+    if root.staging.exists():
+        shutil.rmtree(root.staging)
+    root.staging.mkdir(parents=True)
+    blit(root, plan, root.staging_usr, progress)
+    fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
+
+
+def run_transaction_triggers(root: Root, tree: Path, progress: Progress) -> None:
+    """Transaction triggers run here, on the new tree before it goes live (repository
+    and trigger issue); nothing is registered yet."""
+
+
+def describe(change: Change) -> str:
+    parts = []
+    if change.added:
+        parts.append("install " + ", ".join(change.added))
+    if change.replaced:
+        parts.append("replace " + ", ".join(f"{a} with {b}" for a, b in change.replaced))
+    if change.removed:
+        parts.append("remove " + ", ".join(change.removed))
+    return "; ".join(parts)
