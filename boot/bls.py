@@ -185,12 +185,11 @@ def sync(
     _check_space(to_copy)
 
     # 1. kernels (and nothing else) — on failure, take back what we added.
-    progress.start("Copying kernels", len(to_copy))
+    kernel_copies = {d: s for d, s in to_copy.items() if d not in bootloader}
+    progress.start("Copying kernels", len(kernel_copies))
     created: list[Path] = []
     try:
-        for dest, src in to_copy.items():
-            if dest in bootloader:
-                continue
+        for dest, src in kernel_copies.items():
             existed = dest.exists()
             esp.copy_file(src, dest)
             if not existed:
