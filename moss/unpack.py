@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from moss.db.databases import Databases
 from moss.errors import MossError
+from moss.faults import checkpoint
 from moss.packages import IncomingPackage, cache_package
 from moss.progress import QUIET, Progress
 from moss.root import Root
@@ -53,6 +54,7 @@ def _unpack_one(root: Root, dbs: Databases, package: IncomingPackage,
                     continue
                 scratch.add(index_entry.digest, chunks, modes[index_entry.digest], known)
             rows = scratch.commit()
+            checkpoint("unpack:blobs-stored")
     except StoneError as exc:
         raise MossError(str(exc)) from exc
     except MossError as exc:

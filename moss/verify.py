@@ -18,6 +18,7 @@ from moss import fs
 from moss.db.databases import Databases
 from moss.errors import MossError
 from moss.progress import QUIET, Progress
+from moss.recovery import recover
 from moss.root import STATE_ID_FILE, Root, read_state_id
 from moss.selection import selection_of
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
@@ -47,6 +48,7 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
     root = Root(root_path)
     report = VerifyReport()
     with fs.locked(root.lockfile), databases(root) as dbs:
+        recover(root, dbs)
         damaged = _check_store(root, dbs, report, progress)
         if repair and damaged:
             _repair_blobs(root, dbs, damaged, report)
