@@ -85,7 +85,24 @@ def _blkid(device: str, key: str) -> str:
 
 
 def boot_partitions() -> tuple[Path | None, Path | None]:
-    """Mounted (ESP, XBOOTLDR) by partition type GUID, via ``lsblk``."""
+    """Mounted (ESP, XBOOTLDR): by partition type GUID, else the usual vfat mounts."""
+    esp, xbootldr = _by_partition_type()
+    if esp is None and xbootldr is None:
+        esp, xbootldr = usual_mounts(mounts())
+    return esp, xbootldr
+
+
+def usual_mounts(table: list[Mount]) -> tuple[Path | None, Path | None]:
+    """Where systemd puts them when ``lsblk`` cannot tell: /efi or /boot/efi, and /boot."""
+    vfat = {m.mount_point for m in table if m.fstype == "vfat"}
+    esp = next((p for p in (Path("/efi"), Path("/boot/efi")) if p in vfat), None)
+    boot = Path("/boot") if Path("/boot") in vfat else None
+    if esp is None:
+        return boot, None
+    return esp, boot
+
+
+def _by_partition_type() -> tuple[Path | None, Path | None]:
     try:
         out = subprocess.run(
             ["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"],

@@ -154,3 +154,15 @@ def test_root_device_from_mountinfo(tmp_path: Path) -> None:
     table = probe.mounts(mountinfo)
     assert probe.mount_of(Path("/my efi/EFI"), table) == table[2]
     assert json.dumps(str(table[2].mount_point)) == '"/my efi"'
+
+
+def test_usual_vfat_mounts_when_lsblk_cannot_tell(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 254:2 / / rw - ext4 /dev/vda2 rw\n"
+        "40 22 254:1 / /boot/efi rw - vfat /dev/vda1 rw\n"
+        "41 22 254:3 / /boot rw - vfat /dev/vda3 rw\n"
+    )
+    table = probe.mounts(mountinfo)
+    assert probe.usual_mounts(table) == (Path("/boot/efi"), Path("/boot"))
+    assert probe.usual_mounts(table[:1]) == (None, None)

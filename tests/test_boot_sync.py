@@ -332,3 +332,22 @@ def test_template_override(root: Path, espdir: Path) -> None:
     (templates / "loader.conf.j2").write_text("default @saved\ntimeout {{ timeout }}\neditor no\n")
     boot.sync(root, [make_state(root, 1)], 1, None, config_for(root, espdir))
     assert "editor no" in (espdir / "loader" / "loader.conf").read_text()
+
+
+def test_xbootldr_holds_kernels_and_entries(root: Path, tmp_path: Path) -> None:
+    if not SD_BOOT.is_file():
+        pytest.skip(f"{SD_BOOT} missing: install Debian's systemd-boot-efi")
+    espdir, xbootldr = tmp_path / "esp", tmp_path / "xbootldr"
+    espdir.mkdir()
+    xbootldr.mkdir()
+    config = boot.load_config(root, esp=espdir, boot=xbootldr)
+    boot.sync(root, [make_state(root, 1, bootloader=True)], 1, None, config)
+
+    assert entry_files(xbootldr) == ["serpentos-6.6.7-1.conf"]
+    assert kernel_files(xbootldr) == ["6.6.7/10-moss.initrd", "6.6.7/vmlinuz"]
+    assert (espdir / "loader" / "loader.conf").is_file()
+    assert (espdir / "EFI" / "BOOT" / "BOOTX64.EFI").is_file()
+    assert not (espdir / "loader" / "entries").exists()
+    assert not (xbootldr / "EFI" / "BOOT").exists()
+    status = boot.status(root, config, booted=None, pending=None, active=1)
+    assert status.boot_dir == xbootldr and status.default == "serpentos-6.6.7-1.conf"
