@@ -78,15 +78,28 @@ def state_of(os_id: str, base: str) -> tuple[str, int] | None:
     return head[len(prefix):], int(tail)
 
 
-def existing_entries(entries_dir: Path, os_id: str) -> dict[str, str]:
-    """Our entry files on $BOOT by base name (whatever counter suffix they carry)."""
-    found: dict[str, str] = {}
+def existing_entries(entries_dir: Path, os_id: str) -> dict[str, list[str]]:
+    """Our entry files on $BOOT by base name (whatever counter suffix they carry).
+
+    Normally one file per base; more than one (made by hand) are all listed, one
+    with a boot counter first: a sync keeps the first and removes the others.
+    """
+    found: dict[str, list[str]] = {}
     if entries_dir.is_dir():
         for path in sorted(entries_dir.iterdir()):
             parsed = parse_entry_name(path.name)
             if parsed and path.is_file() and state_of(os_id, parsed.base):
-                found[parsed.base] = path.name
+                found.setdefault(parsed.base, []).append(path.name)
+    for group in found.values():
+        group.sort(key=lambda name: ("+" not in name, name))
     return found
+
+
+def leftover_temp_files(entries_dir: Path, os_id: str) -> list[Path]:
+    """Temporary files a crashed write left behind (systemd-boot ignores dot files)."""
+    if not entries_dir.is_dir():
+        return []
+    return sorted(entries_dir.glob(f".{os_id}-*.tmp"))
 
 
 def template_env(config: BootConfig) -> jinja2.Environment:
@@ -163,7 +176,7 @@ def sync(
             base = entry_base(config.os_id, kernel.kver, c.state.id)
             # An existing entry keeps its name: a counter systemd-boot has
             # already decremented is never reset.
-            filename = existing.get(base) or (
+            filename = existing.get(base, [""])[0] or (
                 f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
             )
             entries[filename] = env.get_template("entry.conf.j2").render(
@@ -230,7 +243,9 @@ def sync(
     checkpoint("efivar-written")
 
     # 6. stale entries, then kernels no entry uses
-    stale = [entries_dir / name for name in existing.values() if name not in entries]
+    names = [name for group in existing.values() for name in group]
+    stale = [entries_dir / name for name in names if name not in entries]
+    stale += leftover_temp_files(entries_dir, config.os_id)
     for path in stale:
         report.removed.extend(esp.remove_files([path]))
         checkpoint("entry-removed")
@@ -305,7 +320,8 @@ def status(
     versions: dict[str, str] = {}
     if boot_dir is not None:
         entries_dir = boot_dir / "loader" / "entries"
-        for _base, name in existing_entries(entries_dir, config.os_id).items():
+        names = [n for group in existing_entries(entries_dir, config.os_id).values() for n in group]
+        for name in names:
             parsed = parse_entry_name(name)
             assert parsed is not None
             kver, state = state_of(config.os_id, parsed.base) or ("", None)

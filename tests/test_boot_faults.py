@@ -140,3 +140,27 @@ def test_crash_leaves_old_or_new_set(
     monkeypatch.delenv(bls.CRASH_ENV)
     boot.sync(root, new, 3, None, config)
     assert entry_set(espdir) == new_set
+
+
+def test_leftovers_of_a_crash_are_cleaned(root: Path, tmp_path: Path) -> None:
+    espdir = tmp_path / "esp"
+    espdir.mkdir()
+    states = [make_state(root, 1), make_state(root, 2)]
+    config = config_for(root, espdir)
+    boot.sync(root, states, 2, None, config)
+    entries = espdir / "loader" / "entries"
+    (entries / ".serpentos-6.6.7-2.conf.k3j9x.tmp").write_text("half an entry")
+    plain = (entries / "serpentos-6.6.7-2.conf").read_text()
+    (entries / "serpentos-6.6.7-2+3.conf").write_text(plain)
+    (espdir / "EFI" / "serpentos" / "6.6.7" / ".vmlinuz.a1b2.tmp").write_bytes(b"half")
+
+    report = boot.sync(root, states, 2, None, config)
+
+    # of two entries for one state, the one with a boot counter stays
+    assert sorted(p.name for p in entries.iterdir()) == [
+        "serpentos-6.6.7-1.conf", "serpentos-6.6.7-2+3.conf",
+    ]
+    assert sorted(p.name for p in (espdir / "EFI" / "serpentos" / "6.6.7").iterdir()) == [
+        "10-moss.initrd", "vmlinuz",
+    ]
+    assert len(report.removed) == 3
