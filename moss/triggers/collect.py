@@ -1,0 +1,102 @@
+"""Which handlers a tree triggers, in which order, each identical command once."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss.errors import MossError
+from moss.triggers.definition import Handler, Trigger
+from moss.triggers.pattern import substitute
+
+
+@dataclass(frozen=True)
+class Command:
+    """One handler with its ``$(name)`` variables filled in."""
+
+    trigger: str
+    handler: Handler
+
+    def describe(self) -> str:
+        if self.handler.run is None:
+            return "delete " + " ".join(self.handler.delete)
+        return " ".join((self.handler.run, *self.handler.args))
+
+
+def walk_tree(usr: Path) -> Iterator[tuple[str, str]]:
+    """``("/usr/...", kind)`` for everything below a ``/usr`` tree (kind: directory,
+    symlink or file); symlinks are reported, never followed."""
+    for dirpath, dirnames, filenames in os.walk(usr):
+        rel = Path(dirpath).relative_to(usr)
+        base = "/usr" if str(rel) == "." else f"/usr/{rel}"
+        for name in dirnames:
+            kind = "symlink" if os.path.islink(os.path.join(dirpath, name)) else "directory"
+            yield f"{base}/{name}", kind
+        for name in filenames:
+            kind = "symlink" if os.path.islink(os.path.join(dirpath, name)) else "file"
+            yield f"{base}/{name}", kind
+
+
+def _order(triggers: Sequence[Trigger], hit: set[str]) -> list[str]:
+    """Topological order of the hit triggers by ``before``/``after``; ties by name."""
+    after: dict[str, set[str]] = {name: set() for name in hit}  # name -> must run first
+    for trigger in triggers:
+        if trigger.name not in hit:
+            continue
+        if trigger.after in hit:
+            after[trigger.name].add(trigger.after)
+        if trigger.before in hit:
+            after[trigger.before].add(trigger.name)
+    waiting = {name: len(deps) for name, deps in after.items()}
+    ready = [name for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for other, deps in after.items():
+            if name in deps:
+                waiting[other] -= 1
+                if waiting[other] == 0:
+                    heapq.heappush(ready, other)
+    if len(order) != len(hit):
+        cycle = sorted(hit - set(order))
+        raise MossError(f"triggers order each other in a cycle: {', '.join(cycle)}")
+    return order
+
+
+def collect(triggers: Sequence[Trigger], paths: Iterable[tuple[str, str]]) -> list[Command]:
+    """The commands ``paths`` trigger, ordered, with duplicates (after expansion) dropped."""
+    names = [t.name for t in triggers]
+    if len(set(names)) != len(names):
+        raise MossError(f"duplicate trigger names in {sorted(names)}")
+    hits: dict[str, list[Handler]] = {}
+    rules = [(t, rule) for t in triggers for rule in t.paths]
+    for path, kind in paths:
+        for trigger, rule in rules:
+            if rule.kind is not None and rule.kind != kind:
+                continue
+            variables = rule.pattern.match(path)
+            if variables is None:
+                continue
+            for handler_name in rule.handlers:
+                handler = trigger.handlers[handler_name]
+                compiled = Handler(
+                    run=substitute(handler.run, variables) if handler.run else None,
+                    args=tuple(substitute(a, variables) for a in handler.args),
+                    delete=tuple(substitute(d, variables) for d in handler.delete),
+                )
+                found = hits.setdefault(trigger.name, [])
+                if compiled not in found:
+                    found.append(compiled)
+    commands: list[Command] = []
+    seen: set[Handler] = set()
+    for name in _order(triggers, set(hits)):
+        for handler in sorted(hits[name], key=lambda h: (h.run or "", h.args, h.delete)):
+            if handler not in seen:
+                seen.add(handler)
+                commands.append(Command(name, handler))
+    return commands

@@ -1,0 +1,119 @@
+"""Trigger definitions: real moss's YAML files in ``usr/share/moss/triggers/{tx,sys}.d``.
+
+::
+
+    name: depmod
+    description: Update kernel module dependencies
+    after: other-trigger            # optional ordering, by trigger name
+    handlers:
+        depmod:
+            run: /usr/sbin/depmod
+            args: ["-a", "$(version)"]
+    paths:
+        "/usr/lib/modules/(version:*)/*":
+            handlers: [depmod]
+            type: directory         # optional: only directories (or symlink)
+
+A handler may also be ``delete: [paths...]`` (real moss's other kind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from moss.errors import MossError
+from moss.triggers.pattern import Pattern, compile_pattern
+
+TX_DIR = Path("share/moss/triggers/tx.d")  # relative to a /usr tree
+SYS_DIR = Path("share/moss/triggers/sys.d")
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A command to run (``run`` + ``args``), or paths to delete when ``delete`` is set."""
+
+    run: str | None
+    args: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PathRule:
+    pattern: Pattern
+    handlers: tuple[str, ...]
+    kind: str | None  # "directory", "symlink" or None for any
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    description: str
+    before: str | None
+    after: str | None
+    handlers: dict[str, Handler]
+    paths: tuple[PathRule, ...]
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise MossError(f"{where}: expected a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _handler(raw: Any, where: str) -> Handler:
+    if isinstance(raw, dict) and isinstance(raw.get("run"), str):
+        return Handler(run=raw["run"], args=_strings(raw.get("args", []), where))
+    if isinstance(raw, dict) and "delete" in raw:
+        return Handler(run=None, delete=_strings(raw["delete"], where))
+    raise MossError(f"{where}: a handler needs 'run' (and 'args') or 'delete'")
+
+
+def parse_trigger(data: Any, where: str) -> Trigger:
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise MossError(f"{where}: a trigger needs a 'name'")
+    name = data["name"]
+    raw_handlers = data.get("handlers") or {}
+    raw_paths = data.get("paths") or {}
+    if not isinstance(raw_handlers, dict) or not isinstance(raw_paths, dict):
+        raise MossError(f"{where}: 'handlers' and 'paths' must be mappings")
+    handlers = {
+        str(k): _handler(v, f"{where}: handler {k}") for k, v in raw_handlers.items()
+    }
+    rules = []
+    for text, rule in raw_paths.items():
+        if not isinstance(rule, dict):
+            raise MossError(f"{where}: path {text!r} must be a mapping")
+        used = _strings(rule.get("handlers", []), f"{where}: path {text!r}")
+        for handler in used:
+            if handler not in handlers:
+                raise MossError(f"{where}: path {text!r} uses unknown handler {handler!r}")
+        kind = rule.get("type")
+        if kind not in (None, "directory", "symlink"):
+            raise MossError(f"{where}: path {text!r} has unknown type {kind!r}")
+        rules.append(PathRule(compile_pattern(str(text), where), used, kind))
+    before, after = data.get("before"), data.get("after")
+    return Trigger(
+        name=name,
+        description=str(data.get("description") or ""),
+        before=str(before) if before else None,
+        after=str(after) if after else None,
+        handlers=handlers,
+        paths=tuple(rules),
+    )
+
+
+def load_triggers(directory: Path) -> list[Trigger]:
+    """Every ``*.yaml`` in ``directory``, sorted by file name; a bad file is a MossError."""
+    triggers = []
+    if directory.is_dir():
+        for path in sorted(directory.glob("*.yaml")):
+            try:
+                data = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError) as exc:
+                raise MossError(f"cannot read trigger {path}: {exc}") from None
+            triggers.append(parse_trigger(data, str(path)))
+    return triggers

@@ -1,0 +1,98 @@
+"""Runs one trigger handler inside a root; standard library only.
+
+moss starts it as ``unshare --mount --pid --ipc --uts --net --fork -- python3
+sandbox.py ...``, so it already runs in fresh namespaces as pid 1.  It makes
+every mount private, binds the new tree over ``ROOT/usr``, makes ``ROOT/etc``
+read-only, mounts a fresh ``/proc`` when the root has one, chroots into ROOT
+and execs the handler.  Nothing it mounts is visible outside, and the mounts
+vanish with the namespace when the handler exits.
+
+Usage: sandbox.py --root ROOT [--usr TREE] [--readonly-etc] (--delete PATH... | -- RUN ARGS...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import sys
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PATH = "/usr/bin:/usr/sbin:/bin:/sbin"
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+    res = _libc.mount(
+        source.encode() if source else None,
+        target.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        None,
+    )
+    if res != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def prepare(root: str, usr: str | None, readonly_etc: bool) -> None:
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if usr:
+        os.makedirs(os.path.join(root, "usr"), exist_ok=True)
+        mount(usr, os.path.join(root, "usr"), None, MS_BIND | MS_REC)
+    etc = os.path.join(root, "etc")
+    if readonly_etc and os.path.isdir(etc):
+        mount(etc, etc, None, MS_BIND | MS_REC)
+        mount(None, etc, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    proc = os.path.join(root, "proc")
+    if os.path.isdir(proc) and not os.path.islink(proc):
+        mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chroot(root)
+    os.chdir("/")
+
+
+def delete(paths: list[str]) -> None:
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="moss-trigger-sandbox")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--usr")
+    parser.add_argument("--readonly-etc", action="store_true")
+    parser.add_argument("--delete", nargs="+")
+    parser.add_argument("command", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.root, args.usr, args.readonly_etc)
+    except OSError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 125
+    if args.delete:
+        delete(args.delete)
+        return 0
+    if not args.command:
+        print("sandbox: no command", file=sys.stderr)
+        return 125
+    try:
+        os.execve(args.command[0], args.command, {"PATH": PATH, "LC_ALL": "C"})
+    except OSError as exc:
+        print(f"sandbox: cannot run {args.command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
