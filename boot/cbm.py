@@ -9,6 +9,8 @@ default.  moss's states are not one root, so moss builds a staging root
 one kernel per (state, kernel): the release number is the state id, so the
 newest state is also the highest release, and each cmdline file carries that
 state's ``moss.fstx``.  Files are hard links into the state trees where possible.
+clr-boot-manager garbage-collects kernels on $BOOT by its own rules, so how many
+older states stay in its menu is its choice; moss restages them on every sync.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ def staging_root(root: Path, config: BootConfig) -> Path:
 
 
 def version_and_variant(kernel: Kernel) -> tuple[str, str]:
-    """clr-boot-manager's version may not contain '-'; the variant defaults to 'default'."""
-    if kernel.version and kernel.variant:
-        return kernel.version.replace("-", "_"), kernel.variant
-    match = re.fullmatch(r"(\d[\w.]*?)(?:-(\d+))?(?:\.([A-Za-z]\w*))?", kernel.kver)
-    if match:
-        return match[1], kernel.variant or match[3] or "default"
-    return kernel.kver.replace("-", "_"), kernel.variant or "default"
+    """clr-boot-manager's version may not contain '-', and its kernel type
+    (variant) must be letters only; without one it is 'default'."""
+    version, variant = kernel.version, kernel.variant
+    if not version:
+        match = re.fullmatch(r"(\d[\w.]*?)(?:-(\d+))?(?:\.([A-Za-z]\w*))?", kernel.kver)
+        version = match[1] if match else kernel.kver
+        variant = variant or (match[3] if match and match[3] else "")
+    return version.replace("-", "_"), re.sub(r"[^A-Za-z]", "", variant) or "default"
 
 
 def _place(src: Path, dest: Path) -> bool:

@@ -115,3 +115,15 @@ def test_old_states_leave_the_staging(root: Path) -> None:
     assert not [n for n in names if n.endswith("-1") or n.endswith("-1.desktop")]
     assert "org.clearlinux.desktop.6.6.7-2" in names
     assert json.dumps(again.to_json())
+
+
+def test_kernel_type_is_letters_only(root: Path) -> None:
+    state = make_state(root, 5, ("6.6.7-242.lts2",))
+    (state.usr / "lib" / "kernel" / "6.6.7-242.lts2" / "boot.json").unlink()
+    other = make_state(root, 6, ("6.8.0",))
+    (other.usr / "lib" / "kernel" / "6.8.0" / "boot.json").unlink()
+    boot.sync(root, [state, other], 6, None, cbm_config(root))
+    names = sorted(p.name for p in kernel_folder(root).iterdir())
+    assert "org.clearlinux.lts.6.6.7-5" in names
+    assert "org.clearlinux.default.6.8.0-6" in names
+    assert os.readlink(kernel_folder(root) / "default-default") == "org.clearlinux.default.6.8.0-6"
