@@ -165,3 +165,19 @@ def test_inactive_repository_offers_nothing(site: Site, tmp_path: Path) -> None:
     update_repository(root, repo, options=QUICK)
     assert load_offers(root, [replace(repo, active=False)]) == []
     assert isinstance(repo, Repository)
+
+
+def test_cli_update_reports_counts_and_failures(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_repo_config import run_cli
+
+    root = tmp_path / "root"
+    first = publish(site, tmp_path, {"hello": b"x", "world": b"y"})
+    assert run_cli(root, "ar", "main", site.url("repo/stone.index")) == 0
+    assert run_cli(root, "repo", "update") == 0
+    assert "main: 2 packages" in capsys.readouterr().out
+    del site.files["/repo/stone.index"]
+    with pytest.raises(MossError, match=r"stone\.index: 404"):
+        run_cli(root, "ur", "main")
+    assert index_path(root, "main").read_bytes() == first

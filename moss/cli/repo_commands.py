@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 
 from moss.cli.output import print_json, print_table
 from moss.errors import MossError
+from moss.fs import locked
 from moss.progress import Progress
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
@@ -15,15 +18,23 @@ def _progress(args: argparse.Namespace) -> Progress:
     return Progress(enabled=False) if args.quiet else Progress()
 
 
+@contextlib.contextmanager
+def _lock(args: argparse.Namespace) -> Iterator[None]:
+    """One mutating moss at a time, as for every other change to a root."""
+    with locked(args.directory / ".moss" / ".moss-lockfile"):
+        yield
+
+
 def cmd_add(args: argparse.Namespace) -> int:
-    repo = config.add_repository(
-        args.directory,
-        args.name,
-        args.uri,
-        priority=args.priority,
-        description=args.comment,
-        key=args.key,
-    )
+    with _lock(args):
+        repo = config.add_repository(
+            args.directory,
+            args.name,
+            args.uri,
+            priority=args.priority,
+            description=args.comment,
+            key=args.key,
+        )
     signed = " (signed index required)" if repo.key else ""
     print(f"added repository {repo.id} -> {repo.uri}, priority {repo.priority}{signed}")
     print(f"run 'moss repo update {repo.id}' to fetch its index")
@@ -66,7 +77,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    config.remove_repository(args.directory, args.name)
+    with _lock(args):
+        config.remove_repository(args.directory, args.name)
     print(f"removed repository {args.name}")
     return 0
 
@@ -81,13 +93,14 @@ def cmd_update(args: argparse.Namespace) -> int:
             raise MossError("no active repositories to update")
     progress = _progress(args)
     failures: list[str] = []
-    for repo in repos:
-        try:
-            count = update_repository(root, repo, progress)
-        except MossError as exc:
-            failures.append(str(exc))
-            continue
-        print(f"{repo.id}: {count} packages")
+    with _lock(args):
+        for repo in repos:
+            try:
+                count = update_repository(root, repo, progress)
+            except MossError as exc:
+                failures.append(str(exc))
+                continue
+            print(f"{repo.id}: {count} packages")
     if failures:
         # Other repositories were still updated; report every failure, in one error.
         raise MossError("; ".join(failures))
@@ -95,13 +108,15 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
-    config.set_active(args.directory, args.name, True)
+    with _lock(args):
+        config.set_active(args.directory, args.name, True)
     print(f"enabled repository {args.name}")
     return 0
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
-    config.set_active(args.directory, args.name, False)
+    with _lock(args):
+        config.set_active(args.directory, args.name, False)
     print(f"disabled repository {args.name}")
     return 0
 

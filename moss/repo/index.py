@@ -70,9 +70,9 @@ def update_repository(
     target = repo_dir(root, repo.id)
     target.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
+    progress.start(f"Updating {repo.id}", 1)
     try:
         new_index = scratch / INDEX_NAME
-        progress.start(f"Updating {repo.id}", 1)
         download(repo.uri, new_index, options=options)
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
         if repo.key:
@@ -87,9 +87,9 @@ def update_repository(
                 (target / name).unlink(missing_ok=True)
         fsync_dir(target)
         progress.advance()
-        progress.done()
         return len(metas)
     finally:
+        progress.done()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
