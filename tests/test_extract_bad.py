@@ -268,6 +268,8 @@ def test_more_records_claimed_than_present(
         ("share/../../etc/passwd", "contains '..'"),
         ("bin/he\0llo", "NUL"),
         ("", "empty target"),
+        ("bin/./hello2", "'.' component"),
+        ("bin//hello2", "empty or '.' component"),
     ],
 )
 def test_bad_layout_target(
@@ -387,3 +389,16 @@ def test_inspect_reports_bad_files_in_one_line(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "payload 1 (Layout): checksum mismatch" in err
+
+
+@pytest.mark.parametrize("which", [0, 1, 2, 3])
+@pytest.mark.parametrize("damage", ["garbage", "cut short"])
+def test_broken_zstd_frame_with_a_matching_checksum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: int, damage: str
+) -> None:
+    """Someone who recomputes the checksum still cannot get a broken frame through."""
+    payloads = good()
+    stored = zstandard.compress(payloads[which].plain or b"x")
+    payloads[which].body = bytes(64) if damage == "garbage" else stored[: len(stored) // 2]
+    kind = payloads[which].kind.name.title()
+    assert_refused(tmp_path, capsys, stone(payloads), f"payload {which} ({kind})")

@@ -152,7 +152,8 @@ def iter_plain(
             raise StoneError(f"{where}: zstd: {exc}") from None
     if total != header.plain_size:
         raise StoneError(
-            f"{where}: plain size {total} does not match declared {header.plain_size}"
+            f"{where}: {total} plain bytes does not match the declared plain size of "
+            f"{header.plain_size} (the data is cut short or the header lies)"
         )
 
 

@@ -168,7 +168,7 @@ class StoneReader:
                 raise StoneError(f"{where}: index entry {i} overlaps the one before it")
             previous_end = entry.end
         payload.verify_checksum(self._f, offset, ph, where)
-        stream = _Stream(payload.iter_plain(self._f, offset, ph, where))
+        stream = _Stream(payload.iter_plain(self._f, offset, ph, where), where)
         for entry in entries:
             stream.skip(entry.start - stream.position)
             chunks = _checked(stream.take(entry.size), entry, where)
@@ -181,8 +181,9 @@ class StoneReader:
 class _Stream:
     """A position in a chunked byte stream, to take exact byte ranges from it."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], where: str) -> None:
         self._chunks = chunks
+        self._where = where
         self._buffer = memoryview(b"")
         self.position = 0
 
@@ -194,7 +195,7 @@ class _Stream:
     def take(self, size: int) -> Iterator[bytes]:
         while size > 0:
             if not self._fill():
-                raise StoneError("content ended early")
+                raise StoneError(f"{self._where}: content ended early")
             piece = self._buffer[: min(size, CHUNK)]
             self._buffer = self._buffer[len(piece) :]
             size -= len(piece)

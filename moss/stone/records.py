@@ -150,15 +150,22 @@ def encode_meta_record(record: MetaRecord) -> bytes:
 
 
 def validate_target(target: str, where: str) -> None:
-    """A layout target must stay inside /usr: relative, no ``..``, no NUL, not empty."""
-    if not target or target in (".", "./"):
+    """A layout target must stay inside /usr and name one path one way.
+
+    Refused: empty, absolute, a NUL, a ``..`` component, and ``.`` or empty
+    components (``a/./b``, ``a//b``), which would let two records name one path.
+    """
+    if not target:
         raise StoneError(f"{where}: empty target")
     if "\0" in target:
         raise StoneError(f"{where}: target {target!r} contains a NUL byte")
     if target.startswith("/"):
         raise StoneError(f"{where}: target {target!r} is absolute")
-    if ".." in target.split("/"):
+    parts = target.split("/")
+    if ".." in parts:
         raise StoneError(f"{where}: target {target!r} contains '..'")
+    if "." in parts or "" in parts:
+        raise StoneError(f"{where}: target {target!r} has an empty or '.' component")
 
 
 def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
@@ -180,6 +187,8 @@ def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
         except ValueError:
             raise StoneError(f"{here}: unknown file type {kind}") from None
         target = _string(raw_target, here)
+        if target.endswith("/") and len(target) > 1:
+            target = target[:-1]  # a directory written with its slash
         here = f"{where}, record {i} ({target!r})"
         validate_target(target, here)
         source: bytes | str
@@ -193,7 +202,7 @@ def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
                 raise StoneError(f"{here}: bad symlink target {source!r}")
         else:
             source = ""
-        entries.append(LayoutEntry(uid, gid, mode, tag, file_kind, source, target.rstrip("/")))
+        entries.append(LayoutEntry(uid, gid, mode, tag, file_kind, source, target))
     if pos != len(data):
         raise StoneError(f"{where}: {len(data) - pos} bytes after the last of {count} records")
     return entries
