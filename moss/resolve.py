@@ -165,7 +165,7 @@ class _Closure:
                 return meta
         return None
 
-    def _keep_installed(self, offer: Offer) -> bool:
+    def keeps_installed(self, offer: Offer) -> bool:
         """With ``upgrade_only`` an installed package is never replaced by an older one."""
         if not self.upgrade_only:
             return False
@@ -185,7 +185,7 @@ class _Closure:
             current = self.chosen.get(offer.meta.name)
             if current is not None and current.repository != _INSTALLED:
                 continue  # that name is already settled on a version lacking this provider
-            if self._keep_installed(offer):
+            if self.keeps_installed(offer):
                 installed = self.installed_by_name[offer.meta.name]
                 if key in self.keys.provides(installed):
                     return _as_offer(installed)
@@ -348,7 +348,7 @@ def sync(
         if name not in by_name:
             continue
         offer = catalog.best(name)
-        if offer is None or closure._keep_installed(offer):
+        if offer is None or closure.keeps_installed(offer):
             offer = _as_offer(by_name[name])
         closure.choose(offer, None)
     closure.run()
