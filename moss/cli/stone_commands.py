@@ -1,4 +1,23 @@
-"""Commands that work on .stone files: inspect, extract, pack, index."""
+"""Commands that work on .stone files: inspect, extract, pack, index.
+
+``moss inspect --json FILE`` prints one object (a list of them for several files):
+
+- ``path``, ``file_type`` (``binary``, ``delta``, ``repository``, ``build_manifest``),
+  ``version`` (1);
+- ``payloads``: ``[{kind, compression, stored_size, plain_size, records, checksum}]``
+  with ``checksum`` the XXH3-64 as 16 hex digits;
+- for a repository index, ``packages``: a list of meta objects; otherwise ``meta``
+  (when there is a Meta payload) and ``layout``;
+- a meta object: ``id``, ``name``, ``version``, ``release``, ``build_release``,
+  ``architecture``, ``summary``, ``description``, ``homepage``, ``source_id``,
+  ``licenses``, ``depends``/``provides``/``conflicts`` (strings such as
+  ``soname(libc.so.6(x86_64))``; a bare name is a package), ``extra`` (records of
+  other tags: ``{tag, type, value}``) and, in indexes, ``uri``, ``hash``, ``size``;
+- a layout object: ``target`` (absolute, under ``/usr``), ``kind`` (``regular``,
+  ``symlink``, ``directory``, ...), ``mode`` (the full ``st_mode`` in octal, e.g.
+  ``"100644"``), ``uid``, ``gid``, and ``digest`` (XXH3-128, 32 hex digits) for a
+  regular file or ``link`` for a symlink.
+"""
 
 from __future__ import annotations
 
