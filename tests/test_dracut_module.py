@@ -32,6 +32,7 @@ from tests.support.dracut import (
 from tests.support.sysroot import ROOT_LINKS, archived_states, live_state, make_sysroot, root_links
 
 AGENT = PROJECT / "initrd" / "pivot.py"
+AGENT_CODE = PROJECT / "initrd" / "moss_pivot.py"
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 PY = "usr/lib/python3.11"
 
@@ -82,10 +83,12 @@ def test_install_sh_lays_out_the_module(tmp_path: Path) -> None:
         "module-setup.sh",
         "moss-pivot.service",
         "moss-pivot.sh",
+        "moss_pivot.py",
         "pivot.py",
     ]
     assert os.access(moddir / "module-setup.sh", os.X_OK)
     assert filecmp.cmp(moddir / "pivot.py", AGENT, shallow=False)
+    assert filecmp.cmp(moddir / "moss_pivot.py", AGENT_CODE, shallow=False)
 
 
 @pytest.mark.slow
@@ -97,6 +100,8 @@ def test_image_holds_the_agent_and_only_the_python_it_needs(
     paths = lsinitrd_paths(img.image)
 
     assert lsinitrd_file(img.image, "usr/lib/moss/pivot.py") == AGENT.read_bytes()
+    assert lsinitrd_file(img.image, "usr/lib/moss/moss_pivot.py") == AGENT_CODE.read_bytes()
+    assert "usr/lib/moss/__pycache__/moss_pivot.cpython-311.pyc" in paths
     for path in (
         "usr/bin/python3",
         "usr/bin/python3.11",
@@ -110,7 +115,8 @@ def test_image_holds_the_agent_and_only_the_python_it_needs(
         f"{PY}/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so",
     ):
         assert path in paths, f"{path} missing from the {flavour} image"
-    stdlib = [p for p in paths if p.startswith(f"{PY}/") and not paths[p].startswith("d")]
+    assert f"{PY}/ctypes/__pycache__/__init__.cpython-311.pyc" in paths  # no compiling at boot
+    stdlib = [p for p in paths if p.startswith(f"{PY}/") and p.endswith((".py", ".so"))]
     assert len(stdlib) < 20, f"more of the stdlib than the agent needs: {sorted(stdlib)}"
     assert f"{PY}/json/__init__.py" not in paths
 
@@ -170,6 +176,31 @@ def test_systemd_unit_command_activates_the_state_inside_the_image(
     assert (root / "dev/kmsg").read_text() == "<6>moss-pivot: activated state 3 (was state 1)\n"
     record = (root / "run/moss/pivot.json").read_text()
     assert '"result": "activated"' in record and '"previous": 1' in record
+
+
+@pytest.mark.slow
+def test_agent_in_image_compiles_nothing_at_boot(
+    images: dict[str, Initramfs], tmp_path: Path
+) -> None:
+    """Every module the agent runs comes from bytecode shipped in the image: a cold start
+    under emulation pays for each compile many times over."""
+    root = unpack(image(images, "plain").image, tmp_path / "initramfs")
+    boot_like(root, "moss.fstx=2")
+
+    proc = subprocess.run(
+        ["chroot", str(root), "/usr/bin/python3", "-v", "-I", "-S", "/usr/lib/moss/pivot.py"],
+        env=CHROOT_ENV,
+        capture_output=True,
+        text=True,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert live_state(root / "sysroot") == 2
+    loaded = [line for line in proc.stderr.splitlines() if line.startswith("# code object from")]
+    assert any("moss_pivot.cpython-311.pyc" in line for line in loaded)
+    assert any("ctypes/__pycache__/__init__.cpython-311.pyc" in line for line in loaded)
+    compiled = [line for line in loaded if not line.rstrip("'").endswith(".pyc")]
+    assert compiled == []
 
 
 def _source_hook(root: Path) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from initrd.pivot import KILL_POINTS
+from initrd.moss_pivot import KILL_POINTS
 from tests.support.pivot import run_agent
 from tests.support.sysroot import (
     ROOT_LINKS,

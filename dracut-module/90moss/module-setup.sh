@@ -36,6 +36,12 @@ for module in list(sys.modules.values()):
     origin = getattr(spec, "origin", None)
     if origin and origin.startswith("/"):
         files.add(origin)
+from importlib.util import cache_from_source  # only now: it imports more modules
+# The compiled bytecode the distribution ships, too: without it every cold start in the
+# initramfs compiles these files again.
+for source in list(files):
+    if source.endswith(".py") and os.path.exists(cache_from_source(source)):
+        files.add(cache_from_source(source))
 print("\n".join(sorted(files)))
 ' ctypes encodings.utf_8 encodings.ascii encodings.latin_1
 }
@@ -65,6 +71,17 @@ install() {
     # _ctypes links libffi, but dracut does not follow libraries of a non-executable .so.
     inst_libdir_file "libffi.so*"
     inst_simple "$moddir/pivot.py" /usr/lib/moss/pivot.py
+    inst_simple "$moddir/moss_pivot.py" /usr/lib/moss/moss_pivot.py
+    # Precompiled, so the first (cold, maybe emulated) run does not compile the agent.
+    "$py" -I -S -c '
+import py_compile, sys
+from importlib.util import cache_from_source
+py_compile.compile(sys.argv[1], cfile=sys.argv[2] + cache_from_source(sys.argv[3]), doraise=True,
+                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+' "$moddir/moss_pivot.py" "$initdir" /usr/lib/moss/moss_pivot.py || {
+        derror "90moss: cannot compile the moss pivot agent"
+        return 1
+    }
 
     if dracut_module_included "systemd"; then
         inst_simple "$moddir/moss-pivot.service" "$systemdsystemunitdir/moss-pivot.service"

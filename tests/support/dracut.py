@@ -114,8 +114,24 @@ def lsinitrd_file(image: Path, path: str) -> bytes:
 
 
 def unpack(image: Path, dest: Path) -> Path:
+    """Unpack like the kernel does, keeping mtimes (``lsinitrd --unpack`` drops them).
+
+    Python checks cached bytecode against the source's mtime, so only an unpack
+    that keeps them shows what the booted initramfs will compile.
+    """
     dest.mkdir(parents=True)
+    with image.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"\x28\xb5\x2f\xfd":  # not one zstd frame: let lsinitrd cope
+        cmd = ["lsinitrd", "--unpack", str(image)]
+        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
+        return dest
+    zstd = subprocess.run(["zstd", "-dc", str(image)], check=True, capture_output=True)
     subprocess.run(
-        ["lsinitrd", "--unpack", str(image)], cwd=dest, check=True, capture_output=True, text=True
+        ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+        input=zstd.stdout,
+        cwd=dest,
+        check=True,
+        capture_output=True,
     )
     return dest
