@@ -47,6 +47,7 @@ KILL_POINTS = (
     "during-links",
     "after-links",
     "before-record",
+    "during-repair",  # a second crash, while the next boot repairs the first one
 )
 ROOT_LINKS = (
     ("bin", "usr/bin"),
@@ -413,6 +414,7 @@ def apply_repairs(plan: list[tuple[str, str, str]], log: KernelLog) -> None:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.rename(path, dest)
             fsync_dir(os.path.dirname(dest))
+        kill_point("during-repair")
         try:
             os.rmdir(slot)
             fsync_dir(os.path.dirname(slot))

@@ -19,8 +19,9 @@ from tests.support.sysroot import (
     stray_entries,
 )
 
+ACTIVATION_POINTS = tuple(p for p in KILL_POINTS if p != "during-repair")
 # The old layout has no archive directory to create: that step never comes.
-OLD_LAYOUT_POINTS = tuple(p for p in KILL_POINTS if p != "after-archive-mkdir")
+OLD_LAYOUT_POINTS = tuple(p for p in ACTIVATION_POINTS if p != "after-archive-mkdir")
 
 
 def _crash_then_boot_again(root: Path, work: Path, point: str) -> None:
@@ -45,7 +46,7 @@ def _crash_then_boot_again(root: Path, work: Path, point: str) -> None:
     assert third.kmsg == ["<6>moss-pivot: state 3 is already active"]
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
+@pytest.mark.parametrize("point", ACTIVATION_POINTS)
 def test_crash_during_activation(tmp_path: Path, point: str) -> None:
     root = make_sysroot(tmp_path / "sysroot", active=1, archived=(2, 3))
     _crash_then_boot_again(root, tmp_path, point)
@@ -64,3 +65,19 @@ def test_crash_after_exchange_leaves_the_new_state_live(tmp_path: Path) -> None:
     assert run.returncode == -signal.SIGKILL
     assert live_state(root) == 3
     assert archived_states(root)["3"] == 1  # state 1's tree, still in the wrong slot
+
+
+@pytest.mark.parametrize("layout", ["new", "old-abs"])
+def test_crash_while_repairing_a_crash(tmp_path: Path, layout: str) -> None:
+    root = make_sysroot(tmp_path / "sysroot", active=1, archived=(2, 3), layout=layout)
+    first = run_agent(root, "moss.fstx=3", tmp_path, kill_at="after-exchange")
+    assert first.returncode == -signal.SIGKILL
+    second = run_agent(root, "moss.fstx=3", tmp_path, kill_at="during-repair")
+    assert second.returncode == -signal.SIGKILL
+    assert live_state(root) == 3
+
+    third = run_agent(root, "moss.fstx=3", tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert third.record is not None and third.record["result"] == "already-active"
+    assert archived_states(root) == {"1": 1, "2": 2}
+    assert stray_entries(root) == [".moss"]
