@@ -18,7 +18,7 @@ from pathlib import Path
 from moss.progress import QUIET, Progress
 from moss.root import Root
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry
-from moss.store import asset_path
+from moss.store import asset_location
 from moss.tree import TreePlan
 
 
@@ -43,6 +43,7 @@ class _Blitter:
         self.root = root
         self.progress = progress
         self.is_root = os.geteuid() == 0
+        self.assets = str(root.assets)
         self.asset_stat: dict[int, os.stat_result] = {}
 
     def fill(self, dir_fd: int, node: _Node) -> None:
@@ -85,7 +86,7 @@ class _Blitter:
             finally:
                 os.close(fd)
             return
-        source = asset_path(self.root, digest)
+        source = asset_location(self.assets, digest)
         st = self.asset_stat.get(digest)
         if st is None:
             st = self.asset_stat[digest] = os.stat(source)

@@ -23,11 +23,16 @@ from moss.root import Root
 from moss.stone import digest_hex
 
 
-def asset_path(root: Root, digest: int) -> Path:
+def asset_location(assets: str, digest: int) -> str:
+    """The blob's path as a string: the blit's hot loop cannot afford pathlib."""
     h = digest_hex(digest)
     if len(h) < 10:
-        return root.assets / h
-    return root.assets / h[0:2] / h[2:4] / h[4:6] / h
+        return f"{assets}/{h}"
+    return f"{assets}/{h[0:2]}/{h[2:4]}/{h[4:6]}/{h}"
+
+
+def asset_path(root: Root, digest: int) -> Path:
+    return Path(asset_location(str(root.assets), digest))
 
 
 def file_blake3(path: Path) -> str:
