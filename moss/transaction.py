@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss import fs
+from moss import fs, triggers
 from moss.activate import activate_tree
 from moss.blit import blit
 from moss.db.databases import Databases, open_databases
+from moss.errors import MossError
 from moss.faults import checkpoint
 from moss.packages import IncomingPackage, read_package
 from moss.progress import QUIET, Progress
@@ -70,11 +71,16 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
         checkpoint("tx:unpacked")
         state_id = record_state(root, dbs, selected, request.summary or describe(change))
         checkpoint("tx:recorded")
-        build_tree(root, plan, state_id, options.progress)
-        checkpoint("tx:built")
-        run_transaction_triggers(root, root.staging_usr, options.progress)
+        try:
+            build_tree(root, plan, state_id, options.progress)
+            checkpoint("tx:built")
+            triggers.run_transaction_triggers(root.path, root.staging_usr, options.progress)
+        except BaseException:
+            abandon(root, dbs, state_id)
+            raise
         previous = activate_tree(root, root.staging_usr)
         checkpoint("tx:activated")
+        run_system_triggers(root, state_id, options.progress)
         return Outcome(change, state_id, previous)
 
 
@@ -114,9 +120,18 @@ def build_tree(root: Root, plan: TreePlan, state_id: int, progress: Progress) ->
     fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
 
 
-def run_transaction_triggers(root: Root, tree: Path, progress: Progress) -> None:
-    """Transaction triggers run here, on the new tree before it goes live (repository
-    and trigger issue); nothing is registered yet."""
+def abandon(root: Root, dbs: Databases, state_id: int) -> None:
+    """Undo a state that failed before it went live: its tree and its row."""
+    shutil.rmtree(root.staging, ignore_errors=True)
+    dbs.state.remove([state_id])
+
+
+def run_system_triggers(root: Root, state_id: int, progress: Progress) -> None:
+    """``sys.d`` triggers of the new live tree; the state stays live if one fails."""
+    try:
+        triggers.run_system_triggers(root.path, progress)
+    except MossError as exc:
+        raise MossError(f"state {state_id} is active, but {exc}") from exc
 
 
 def describe(change: Change) -> str:

@@ -22,13 +22,20 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 def _registrars() -> list[Registrar]:
     """The command groups, imported here so a new group is one line."""
-    from moss.cli import install_commands, query_commands, state_commands, stone_commands
+    from moss.cli import (
+        install_commands,
+        query_commands,
+        repo_commands,
+        state_commands,
+        stone_commands,
+    )
 
     return [
         stone_commands.register,
         install_commands.register,
         state_commands.register,
         query_commands.register,
+        repo_commands.register,
     ]
 
 

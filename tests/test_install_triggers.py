@@ -1,0 +1,61 @@
+"""Triggers inside a real transaction: they run on the new tree, and a failure stops it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moss import state
+from moss.cli import main
+from tests.packages import make_package, tree_snapshot
+from tests.test_triggers_run import _REASON, BUSYBOX
+
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+
+def trigger_package(workdir: Path, name: str, script: str, release: int = 1) -> Path:
+    trigger = {
+        "name": name,
+        "description": f"{name} test trigger",
+        "handlers": {"run": {"run": "/usr/bin/sh", "args": ["-c", script]}},
+        "paths": {"/usr/share/marker/*": {"handlers": ["run"]}},
+    }
+    return make_package(workdir, name, {
+        "bin/busybox": BUSYBOX.read_bytes(),
+        f"share/moss/triggers/tx.d/{name}.yaml": yaml.safe_dump(trigger),
+        f"share/marker/{name}-{release}": "x",
+    }, release=release)
+
+
+def shell_package(workdir: Path) -> Path:
+    from tests.packages import Link
+
+    return make_package(workdir, "shell", {"bin/sh": Link("busybox")})
+
+
+def moss(root: Path, *args: str) -> int:
+    return main(["-D", str(root), "-y", "--quiet", *args])
+
+
+def test_transaction_trigger_writes_into_the_new_tree(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    pkgs = [shell_package(tmp_path),
+            trigger_package(tmp_path, "stamp", "echo built > /usr/share/stamp")]
+    assert moss(root, "install", *map(str, pkgs)) == 0
+    assert (root / "usr/share/stamp").read_text() == "built\n"
+
+
+def test_failing_trigger_stops_the_transaction_and_changes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "root"
+    assert moss(root, "install", str(shell_package(tmp_path))) == 0
+    before = tree_snapshot(root / "usr")
+    bad = trigger_package(tmp_path, "broken", "echo oh no >&2; exit 3")
+    assert moss(root, "install", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "broken" in err and "oh no" in err
+    assert tree_snapshot(root / "usr") == before
+    assert [s.id for s in state.list_states(root)] == [1]
+    assert not (root / ".moss/root/staging").exists()
