@@ -85,8 +85,12 @@ class UsageError(Exception):
 def parse_args(argv: list[str]) -> Options:
     """``--opt VALUE`` and ``--opt=VALUE``; argparse costs more than this whole agent."""
     opts = Options()
-    names = {"--sysroot": "sysroot", "--cmdline": "cmdline", "--run-dir": "run_dir"}
-    names["--kmsg"] = "kmsg"
+    names = {
+        "--sysroot": "sysroot",
+        "--cmdline": "cmdline",
+        "--run-dir": "run_dir",
+        "--kmsg": "kmsg",
+    }
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -657,8 +661,8 @@ def main(argv: list[str], start: float | None = None) -> int:
     log = KernelLog(opts.kmsg)
     try:
         outcome = pivot(opts, log)
-    except OSError as exc:
-        log(ERR, f"unexpected error: {exc}")
+    except Exception as exc:  # a bug must still leave a record and a log line, not just a trace
+        log(ERR, f"unexpected {type(exc).__name__}: {exc}")
         outcome = Outcome(None, None, "failed")
     after = inspect_usr(opts.sysroot)
     kill_point("before-record")

@@ -1,4 +1,5 @@
-"""A read-only sysroot: remounted read-write for the activation (and back), or kept as is.
+"""Mounts in the way: a read-only sysroot (remounted read-write for the activation and
+back, or kept as is) and a state the kernel will not exchange.
 
 Runs in a private mount namespace on a tmpfs, so nothing outside the test is
 remounted.  A mount that cannot be made writable is simulated the way the
@@ -82,3 +83,37 @@ def test_sysroot_that_stays_readonly_keeps_the_current_state(tmp_path: Path) -> 
         " keeping state 1"
     )
     assert any("cannot remount" in line and line.startswith("<4>") for line in run.kmsg)
+
+
+@pytest.mark.root
+def test_exchange_the_kernel_refuses_is_reported_and_the_current_state_boots(
+    tmp_path: Path,
+) -> None:
+    """State 2 on its own mount: renameat2 across mounts fails (EXDEV) before anything moved."""
+    _require("unshare")
+    if not _namespaces_work(user=False):
+        pytest.skip("needs root and mount namespaces")
+    root = make_sysroot(tmp_path / "sysroot", active=1, archived=(2,))
+    slot = root / ".moss/root/2"
+    saved = tmp_path / "state2"
+    slot.rename(saved)
+    slot.mkdir()
+    wrapper = tmp_path / "wrap.sh"
+    wrapper.write_text(
+        "set -e\n"
+        f"mount -t tmpfs tmpfs {slot}\n"
+        f"cp -a {saved}/. {slot}/\n"
+        '"$@"\n'
+    )
+    before = snapshot(root)
+
+    prefix = ["unshare", "--mount", "sh", str(wrapper)]
+    run = run_agent(root, "moss.fstx=2", tmp_path, prefix=prefix)
+
+    assert run.returncode == 0, run.stderr
+    assert run.record is not None
+    assert (run.record["result"], run.record["requested"], run.record["active"]) == ("failed", 2, 1)
+    assert live_state(root) == 1
+    assert snapshot(root) == before
+    assert run.kmsg[-1].startswith("<3>moss-pivot: activating state 2 failed: [Errno 18]")
+    assert run.kmsg[-1].endswith("; booting state 1")

@@ -42,9 +42,17 @@ def private_dracut(dest: Path) -> Path:
 
 
 def dracut_command(
-    basedir: Path, kernel: DebianKernel, image: Path, modules: list[str]
+    basedir: Path,
+    kernel: DebianKernel,
+    image: Path,
+    modules: list[str],
+    drivers: tuple[str, ...] = (),
 ) -> list[str]:
-    """A reproducible build: no host config, no host-only trimming, fast zstd."""
+    """A reproducible build: no host config, no host-only trimming, fast zstd.
+
+    For a real boot add ``rootfs-block`` to ``modules`` and the root disk's
+    drivers (``virtio_pci virtio_blk ext4``) to ``drivers``.
+    """
     confdir = image.parent / f"{image.name}.conf.d"
     confdir.mkdir(parents=True, exist_ok=True)
     conf = confdir / "empty.conf"
@@ -70,18 +78,25 @@ def dracut_command(
         "zstd -3 -q -T0",
         "--modules",
         " ".join(modules),
+        *(["--force-drivers", " ".join(drivers)] if drivers else []),
         str(image),
     ]
 
 
 def build_images(
-    basedir: Path, kernel: DebianKernel, outdir: Path, flavours: list[str]
+    basedir: Path,
+    kernel: DebianKernel,
+    outdir: Path,
+    flavours: list[str],
+    extra_modules: tuple[str, ...] = (),
+    drivers: tuple[str, ...] = (),
 ) -> dict[str, Initramfs]:
     """Build the flavours concurrently (dracut is mostly single-threaded)."""
     procs = {}
     for flavour in flavours:
         image = outdir / f"initramfs-{flavour}.img"
-        cmd = dracut_command(basedir, kernel, image, FLAVOURS[flavour])
+        modules = [*FLAVOURS[flavour], *extra_modules]
+        cmd = dracut_command(basedir, kernel, image, modules, drivers)
         procs[flavour] = (
             image,
             subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
