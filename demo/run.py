@@ -29,6 +29,10 @@ class Demo:
         return self.out / "packages"
 
     @property
+    def root(self) -> Path:
+        return self.out / "root"
+
+    @property
     def extracted(self) -> Path:
         return self.out / "extracted"
 
@@ -110,11 +114,36 @@ def extract_packages(demo: Demo) -> None:
     print(result.stdout)
 
 
+def install_packages(demo: Demo) -> None:
+    """Installs into a fresh root: state 1, a /usr of hard links into the store."""
+    demo.moss("-D", _relative(demo.root), "-y", "install",
+              _relative(demo.packages / "greeting-lib-1-1-1-x86_64.stone"),
+              _relative(demo.packages / "hello-1.0-1-1-x86_64.stone"))
+    demo.moss("-D", _relative(demo.root), "list", "installed")
+
+
+def upgrade_package(demo: Demo) -> None:
+    """Upgrading makes state 2; state 1 stays on disk under .moss/root/1."""
+    demo.moss("-D", _relative(demo.root), "-y", "install",
+              _relative(demo.packages / "hello-2.0-2-1-x86_64.stone"))
+    demo.moss("-D", _relative(demo.root), "state", "list")
+
+
+def roll_back(demo: Demo) -> None:
+    """Rolling back is one atomic exchange of /usr: no download, no unpacking."""
+    demo.moss("-D", _relative(demo.root), "-y", "state", "activate", "1")
+    demo.moss("-D", _relative(demo.root), "info", "hello")
+    demo.moss("-D", _relative(demo.root), "state", "verify")
+
+
 STEPS: list[Callable[[Demo], None]] = [
     pack_packages,
     index_repository,
     inspect_package,
     extract_packages,
+    install_packages,
+    upgrade_package,
+    roll_back,
 ]
 
 

@@ -66,6 +66,8 @@ def test_upgrade_keeps_old_state_and_rollback_restores_it(tmp_path: Path, root: 
     assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_2, release=2))) == 0
     assert (root / "usr/share/doc/hello/README").read_text() == "version two\n"
     assert (root / ".moss/root/1/usr/.stateID").read_text() == "1"
+    assert moss(root, "state", "activate", "--dry-run", "1") == 0
+    assert (root / "usr/.stateID").read_text() == "2"
     assert moss(root, "state", "activate", "1") == 0
     assert tree_snapshot(root / "usr") == first
     assert (root / ".moss/root/2/usr/.stateID").read_text() == "2"

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     q = states.add_parser("activate", help="make an earlier state live again")
     q.add_argument("id", type=int)
+    q.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
     q.set_defaults(handler=_activate)
 
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     q = states.add_parser("remove", help="remove the given states")
     q.add_argument("ids", nargs="+", type=int, metavar="ID")
+    q.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     q.set_defaults(handler=_remove)
 
     q = states.add_parser("verify", help="re-hash the store and check every state's tree")
@@ -71,6 +73,17 @@ def _active(args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
+    active = state.active_state(args.directory)
+    if active == args.id:
+        print(f"State {args.id} is already active.")
+        return 0
+    question = f"Activate state {args.id} (the active state is {active})?"
+    if args.dry_run:
+        print(f"Would activate state {args.id} (the active state is {active}).")
+        return 0
+    if not confirm(question, args.yes_all):
+        print("Cancelled; nothing was changed.")
+        return 0
     previous = state.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait)
     if previous == args.id:
         print(f"State {args.id} is already active.")
@@ -96,6 +109,9 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        print("Would remove states: " + ", ".join(map(str, args.ids)))
+        return 0
     if not confirm(f"Remove states {', '.join(map(str, args.ids))}?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
