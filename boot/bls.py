@@ -23,7 +23,7 @@ import jinja2
 from boot import efivars, esp
 from boot.cmdline import assemble
 from boot.config import BootConfig
-from boot.kernels import Kernel, _version_key
+from boot.kernels import Kernel, version_key
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
 from boot.plan import choose
 from moss.errors import MossError
@@ -192,6 +192,11 @@ def sync(
             if default_key == (c.state.id, kernel.kver):
                 report.default = filename
     report.entries = sorted(entries)
+    if not entries and existing:
+        raise MossError(
+            "no state has a kernel: refusing to remove every boot entry from "
+            f"{entries_dir}; nothing was changed"
+        )
 
     bootloader = _bootloader_files(states, active, config)
     to_copy = {d: s for d, s in {**wanted_files, **bootloader}.items() if not esp.same_file(s, d)}
@@ -332,7 +337,7 @@ def status(
                             parsed.tries_left, parsed.tries_done)
             )
     # systemd-boot's order: entries out of tries last, then newest version first.
-    entries.sort(key=lambda e: _version_key(versions[e.file]), reverse=True)
+    entries.sort(key=lambda e: version_key(versions[e.file]), reverse=True)
     entries.sort(key=lambda e: e.tries_left == 0)
     last_booted = None
     variables: dict[str, str | None] = {}

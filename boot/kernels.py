@@ -60,7 +60,7 @@ def discover(usr: Path) -> list[Kernel]:
         if match and child.is_file() and not child.name.startswith(_COMPANIONS):
             kernel = _from_legacy(base, child, match)
             found.setdefault(kernel.kver, kernel)
-    return sorted(found.values(), key=lambda k: _version_key(k.kver), reverse=True)
+    return sorted(found.values(), key=lambda k: version_key(k.kver), reverse=True)
 
 
 def _from_directory(path: Path) -> Kernel:
@@ -106,6 +106,6 @@ def _from_legacy(base: Path, image: Path, match: re.Match[str]) -> Kernel:
     )
 
 
-def _version_key(kver: str) -> list[tuple[int, int | str]]:
+def version_key(kver: str) -> list[tuple[int, int | str]]:
     """Sort key comparing digit runs as numbers: 6.10 is newer than 6.9."""
     return [(0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|[^\d]+", kver)]

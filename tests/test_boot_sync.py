@@ -351,3 +351,12 @@ def test_xbootldr_holds_kernels_and_entries(root: Path, tmp_path: Path) -> None:
     assert not (xbootldr / "EFI" / "BOOT").exists()
     status = boot.status(root, config, booted=None, pending=None, active=1)
     assert status.boot_dir == xbootldr and status.default == "serpentos-6.6.7-1.conf"
+
+
+def test_never_removes_the_last_entries(root: Path, espdir: Path) -> None:
+    config = config_for(root, espdir)
+    boot.sync(root, [make_state(root, 1)], 1, None, config)
+    before = snapshot(espdir)
+    with pytest.raises(MossError, match="no state has a kernel"):
+        boot.sync(root, [make_state(root, 2, kvers=())], 2, None, config)
+    assert snapshot(espdir) == before
