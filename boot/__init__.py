@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from boot import bls, cbm
+from boot import bls, bootstatus, cbm
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
 from moss.progress import QUIET, Progress
@@ -49,4 +49,4 @@ def status(
     active: int | None,
 ) -> BootStatus:
     """$BOOT's entries, the default, and the booted/pending/active states passed in."""
-    return bls.status(root, config, booted=booted, pending=pending, active=active)
+    return bootstatus.status(root, config, booted=booted, pending=pending, active=active)

@@ -9,7 +9,6 @@ each of these points through :func:`checkpoint`.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import platform
 import re
@@ -23,8 +22,8 @@ import jinja2
 from boot import efivars, esp
 from boot.cmdline import assemble
 from boot.config import BootConfig
-from boot.kernels import Kernel, version_key
-from boot.model import BootState, BootStatus, EntryStatus, SyncReport
+from boot.kernels import Kernel
+from boot.model import BootState, SyncReport
 from boot.plan import choose
 from moss.errors import MossError
 from moss.progress import QUIET, Progress
@@ -144,6 +143,55 @@ def place_kernels(config: BootConfig, kernels: list[Kernel]) -> dict[Kernel, Ker
     return placed
 
 
+@dataclass
+class Target:
+    """What $BOOT should hold after a sync."""
+
+    entries: dict[str, str]  # entry file name -> text
+    files: dict[Path, Path]  # kernel file on $BOOT -> its source in a state
+    default: str | None
+
+
+def plan_target(
+    root: Path,
+    states: Sequence[BootState],
+    active: int,
+    pending: int | None,
+    config: BootConfig,
+    existing: dict[str, list[str]],
+) -> Target:
+    boot_dir = config.boot_dir
+    assert boot_dir is not None
+    chosen, default_key = choose(states, active, pending, config.keep)
+    placed = place_kernels(config, [k for c in chosen for k in c.kernels])
+    template = template_env(config).get_template("entry.conf.j2")
+    target = Target({}, {}, None)
+    for c in chosen:
+        for kernel in c.kernels:
+            where = placed[kernel]
+            for src, name in where.files:
+                target.files[boot_dir / where.folder / name] = src
+            base = entry_base(config.os_id, kernel.kver, c.state.id)
+            # An existing entry keeps its name: a counter systemd-boot has
+            # already decremented is never reset.
+            filename = existing.get(base, [""])[0] or (
+                f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
+            )
+            target.entries[filename] = template.render(
+                state=c.state,
+                kernel=kernel,
+                os_id=config.os_id,
+                os_name=config.os_name,
+                version=f"{c.state.id}.{kernel.kver}",
+                linux=f"/{where.folder}/vmlinuz",
+                initrds=[f"/{where.folder}/{name}" for _src, name in where.files[1:]],
+                options=assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root),
+            )
+            if default_key == (c.state.id, kernel.kver):
+                target.default = filename
+    return target
+
+
 def sync(
     root: Path,
     states: Sequence[BootState],
@@ -155,59 +203,42 @@ def sync(
     boot_dir = config.boot_dir
     if boot_dir is None:
         raise MossError("no $BOOT configured: set esp = ... in /etc/moss/boot.conf")
-    loader_dir = (config.esp or boot_dir) / "loader"
     entries_dir = boot_dir / "loader" / "entries"
-    report = SyncReport(boot_dir)
-
-    chosen, default_key = choose(states, active, pending, config.keep)
-    all_kernels = [k for c in chosen for k in c.kernels]
-    placed = place_kernels(config, all_kernels)
     existing = existing_entries(entries_dir, config.os_id)
-
-    # What the finished $BOOT holds: entries by file name, kernel files by path.
-    env = template_env(config)
-    entries: dict[str, str] = {}
-    wanted_files: dict[Path, Path] = {}
-    for c in chosen:
-        for kernel in c.kernels:
-            where = placed[kernel]
-            for src, name in where.files:
-                wanted_files[boot_dir / where.folder / name] = src
-            base = entry_base(config.os_id, kernel.kver, c.state.id)
-            # An existing entry keeps its name: a counter systemd-boot has
-            # already decremented is never reset.
-            filename = existing.get(base, [""])[0] or (
-                f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
-            )
-            entries[filename] = env.get_template("entry.conf.j2").render(
-                state=c.state,
-                kernel=kernel,
-                os_id=config.os_id,
-                os_name=config.os_name,
-                version=f"{c.state.id}.{kernel.kver}",
-                linux=f"/{where.folder}/vmlinuz",
-                initrds=[f"/{where.folder}/{name}" for _src, name in where.files[1:]],
-                options=assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root),
-            )
-            if default_key == (c.state.id, kernel.kver):
-                report.default = filename
-    report.entries = sorted(entries)
-    if not entries and existing:
+    target = plan_target(root, states, active, pending, config, existing)
+    if not target.entries and existing:
         raise MossError(
             "no state has a kernel: refusing to remove every boot entry from "
             f"{entries_dir}; nothing was changed"
         )
+    report = SyncReport(boot_dir, target.default, sorted(target.entries))
 
     bootloader = _bootloader_files(states, active, config)
-    to_copy = {d: s for d, s in {**wanted_files, **bootloader}.items() if not esp.same_file(s, d)}
+    wanted = {**target.files, **bootloader}
+    to_copy = {dest: src for dest, src in wanted.items() if not esp.same_file(src, dest)}
     _check_space(to_copy)
 
-    # 1. kernels (and nothing else) — on failure, take back what we added.
-    kernel_copies = {d: s for d, s in to_copy.items() if d not in bootloader}
-    progress.start("Copying kernels", len(kernel_copies))
+    kernels = {dest: src for dest, src in to_copy.items() if dest not in bootloader}
+    _copy_kernels(kernels, boot_dir / "EFI" / config.os_id, report, progress)
+    _write_entries(target, entries_dir, config, report)
+    for dest, src in bootloader.items():
+        if dest in to_copy:
+            esp.copy_file(src, dest)
+            report.copied.append(dest)
+    checkpoint("bootloader-installed")
+    _override_saved_choice(target.default, config, report)
+    _remove_stale(target, existing, entries_dir, config.os_id, boot_dir, report)
+    return report
+
+
+def _copy_kernels(
+    to_copy: dict[Path, Path], kernel_root: Path, report: SyncReport, progress: Progress
+) -> None:
+    """Step 1: new kernel files only; on failure take back what this sync added."""
+    progress.start("Copying kernels", len(to_copy))
     created: list[Path] = []
     try:
-        for dest, src in kernel_copies.items():
+        for dest, src in to_copy.items():
             existed = dest.exists()
             esp.copy_file(src, dest)
             if not existed:
@@ -217,51 +248,59 @@ def sync(
             checkpoint("kernel-copied")
     except MossError:
         esp.remove_files(created)
-        esp.prune_empty_dirs(boot_dir / "EFI" / config.os_id)
+        esp.prune_empty_dirs(kernel_root)
         raise
     finally:
         progress.done()
 
-    # 2. entries, 3. loader.conf
-    for filename, text in entries.items():
+
+def _write_entries(
+    target: Target, entries_dir: Path, config: BootConfig, report: SyncReport
+) -> None:
+    """Steps 2 and 3: entries, then loader.conf (which lives on the ESP)."""
+    for filename, text in target.entries.items():
         if esp.write_text(entries_dir / filename, text):
             report.written.append(entries_dir / filename)
             checkpoint("entry-written")
-    loader_text = env.get_template("loader.conf.j2").render(timeout=config.timeout)
-    if esp.write_text(loader_dir / "loader.conf", loader_text):
-        report.written.append(loader_dir / "loader.conf")
+    loader_conf = (config.esp or entries_dir.parent.parent) / "loader" / "loader.conf"
+    text = template_env(config).get_template("loader.conf.j2").render(timeout=config.timeout)
+    if esp.write_text(loader_conf, text):
+        report.written.append(loader_conf)
     checkpoint("loader-written")
 
-    # 4. the boot loader itself, from the active state's tree
-    for dest, src in bootloader.items():
-        if dest in to_copy:
-            esp.copy_file(src, dest)
-            report.copied.append(dest)
-    checkpoint("bootloader-installed")
 
-    # 5. make a new default win over the menu choice systemd-boot remembers
-    if config.efivars is not None and report.default is not None:
+def _override_saved_choice(default: str | None, config: BootConfig, report: SyncReport) -> None:
+    """Step 5: point ``LoaderEntryLastBooted`` at the default entry (see README.md)."""
+    if config.efivars is not None and default is not None:
         current = efivars.read(config.efivars, "LoaderEntryLastBooted")
-        if (current or "").lower() != report.default.lower():
-            efivars.write(config.efivars, "LoaderEntryLastBooted", report.default)
+        if (current or "").lower() != default.lower():
+            efivars.write(config.efivars, "LoaderEntryLastBooted", default)
             report.written.append(efivars.var_path(config.efivars, "LoaderEntryLastBooted"))
     checkpoint("efivar-written")
 
-    # 6. stale entries, then kernels no entry uses
+
+def _remove_stale(
+    target: Target,
+    existing: dict[str, list[str]],
+    entries_dir: Path,
+    os_id: str,
+    boot_dir: Path,
+    report: SyncReport,
+) -> None:
+    """Step 6, last: entries of states that lost theirs, then kernels no entry uses."""
     names = [name for group in existing.values() for name in group]
-    stale = [entries_dir / name for name in names if name not in entries]
-    stale += leftover_temp_files(entries_dir, config.os_id)
+    stale = [entries_dir / name for name in names if name not in target.entries]
+    stale += leftover_temp_files(entries_dir, os_id)
     for path in stale:
         report.removed.extend(esp.remove_files([path]))
         checkpoint("entry-removed")
-    kernel_root = boot_dir / "EFI" / config.os_id
+    kernel_root = boot_dir / "EFI" / os_id
     if kernel_root.is_dir():
         files = sorted(kernel_root.rglob("*"))
-        unused = [p for p in files if p.is_file() and p not in wanted_files]
+        unused = [p for p in files if p.is_file() and p not in target.files]
         report.removed.extend(esp.remove_files(unused))
         esp.prune_empty_dirs(kernel_root)
     checkpoint("kernels-removed")
-    return report
 
 
 def _bootloader_files(
@@ -300,85 +339,3 @@ def _mount_anchor(path: Path) -> Path:
     while path.parent != path and path.parent.stat().st_dev == dev:
         path = path.parent
     return path
-
-
-def _entry_fields(path: Path) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in path.read_text(errors="replace").splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key and not key.startswith("#"):
-            fields.setdefault(key, value.strip())
-    return fields
-
-
-def status(
-    root: Path,
-    config: BootConfig,
-    *,
-    booted: int | None,
-    pending: int | None,
-    active: int | None,
-) -> BootStatus:
-    """What is on $BOOT now and which entry systemd-boot would start."""
-    boot_dir = config.boot_dir
-    entries: list[EntryStatus] = []
-    versions: dict[str, str] = {}
-    if boot_dir is not None:
-        entries_dir = boot_dir / "loader" / "entries"
-        names = [n for group in existing_entries(entries_dir, config.os_id).values() for n in group]
-        for name in names:
-            parsed = parse_entry_name(name)
-            assert parsed is not None
-            kver, state = state_of(config.os_id, parsed.base) or ("", None)
-            fields = _entry_fields(entries_dir / name)
-            versions[name] = fields.get("version", "")
-            entries.append(
-                EntryStatus(name, state, kver, fields.get("title", ""),
-                            parsed.tries_left, parsed.tries_done)
-            )
-    # systemd-boot's order: entries out of tries last, then newest version first.
-    entries.sort(key=lambda e: version_key(versions[e.file]), reverse=True)
-    entries.sort(key=lambda e: e.tries_left == 0)
-    last_booted = None
-    variables: dict[str, str | None] = {}
-    if config.efivars is not None:
-        for name in ("LoaderEntryOneShot", "LoaderEntryDefault", "LoaderEntryLastBooted"):
-            variables[name] = efivars.read(config.efivars, name)
-        last_booted = variables["LoaderEntryLastBooted"]
-    loader_default = None
-    loader_conf = ((config.esp or boot_dir) or Path("/nonexistent")) / "loader" / "loader.conf"
-    if loader_conf.is_file():
-        loader_default = _entry_fields(loader_conf).get("default")
-    default = _pick_default([e.file for e in entries], variables, loader_default)
-    for e in entries:
-        e.default = e.file == default
-    return BootStatus(
-        backend=config.backend, boot_dir=boot_dir, entries=entries, default=default,
-        booted=booted, pending=pending, active=active, last_booted=last_booted,
-    )
-
-
-def _pick_default(
-    names: list[str], variables: dict[str, str | None], loader_default: str | None
-) -> str | None:
-    """The selection order of systemd-boot 252 (names matched case-insensitively)."""
-
-    def find(pattern: str | None) -> str | None:
-        if not pattern:
-            return None
-        for name in names:
-            if fnmatch.fnmatch(name.lower(), pattern.lower()):
-                return name
-        return None
-
-    saved = variables.get("LoaderEntryLastBooted")
-    efi_default = variables.get("LoaderEntryDefault")
-    for pattern in (
-        variables.get("LoaderEntryOneShot"),
-        saved if efi_default == "@saved" else efi_default,
-        saved if loader_default == "@saved" else loader_default,
-    ):
-        found = find(pattern)
-        if found:
-            return found
-    return names[0] if names else None

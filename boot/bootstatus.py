@@ -1,0 +1,94 @@
+"""``moss boot status``: the entries on $BOOT and the one systemd-boot would start."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from boot import efivars
+from boot.bls import existing_entries, parse_entry_name, state_of
+from boot.config import BootConfig
+from boot.kernels import version_key
+from boot.model import BootStatus, EntryStatus
+
+
+def _entry_fields(path: Path) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key and not key.startswith("#"):
+            fields.setdefault(key, value.strip())
+    return fields
+
+
+def status(
+    root: Path,
+    config: BootConfig,
+    *,
+    booted: int | None,
+    pending: int | None,
+    active: int | None,
+) -> BootStatus:
+    """What is on $BOOT now and which entry systemd-boot would start."""
+    boot_dir = config.boot_dir
+    entries: list[EntryStatus] = []
+    versions: dict[str, str] = {}
+    if boot_dir is not None:
+        entries_dir = boot_dir / "loader" / "entries"
+        names = [n for group in existing_entries(entries_dir, config.os_id).values() for n in group]
+        for name in names:
+            parsed = parse_entry_name(name)
+            assert parsed is not None
+            kver, state = state_of(config.os_id, parsed.base) or ("", None)
+            fields = _entry_fields(entries_dir / name)
+            versions[name] = fields.get("version", "")
+            entries.append(
+                EntryStatus(name, state, kver, fields.get("title", ""),
+                            parsed.tries_left, parsed.tries_done)
+            )
+    # systemd-boot's order: entries out of tries last, then newest version first.
+    entries.sort(key=lambda e: version_key(versions[e.file]), reverse=True)
+    entries.sort(key=lambda e: e.tries_left == 0)
+    last_booted = None
+    variables: dict[str, str | None] = {}
+    if config.efivars is not None:
+        for name in ("LoaderEntryOneShot", "LoaderEntryDefault", "LoaderEntryLastBooted"):
+            variables[name] = efivars.read(config.efivars, name)
+        last_booted = variables["LoaderEntryLastBooted"]
+    loader_default = None
+    loader_conf = ((config.esp or boot_dir) or Path("/nonexistent")) / "loader" / "loader.conf"
+    if loader_conf.is_file():
+        loader_default = _entry_fields(loader_conf).get("default")
+    default = _pick_default([e.file for e in entries], variables, loader_default)
+    for e in entries:
+        e.default = e.file == default
+    return BootStatus(
+        backend=config.backend, boot_dir=boot_dir, entries=entries, default=default,
+        booted=booted, pending=pending, active=active, last_booted=last_booted,
+    )
+
+
+def _pick_default(
+    names: list[str], variables: dict[str, str | None], loader_default: str | None
+) -> str | None:
+    """The selection order of systemd-boot 252 (names matched case-insensitively)."""
+
+    def find(pattern: str | None) -> str | None:
+        if not pattern:
+            return None
+        for name in names:
+            if fnmatch.fnmatch(name.lower(), pattern.lower()):
+                return name
+        return None
+
+    saved = variables.get("LoaderEntryLastBooted")
+    efi_default = variables.get("LoaderEntryDefault")
+    for pattern in (
+        variables.get("LoaderEntryOneShot"),
+        saved if efi_default == "@saved" else efi_default,
+        saved if loader_default == "@saved" else loader_default,
+    ):
+        found = find(pattern)
+        if found:
+            return found
+    return names[0] if names else None
