@@ -75,8 +75,8 @@ def write(directory: Path, name: str, value: str) -> None:
     path = var_path(directory, name)
     data = encode(value)
     try:
+        _clear_immutable(path)
         if _is_efivarfs(directory):
-            _clear_immutable(path)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 os.write(fd, data)
