@@ -132,3 +132,20 @@ def _flatten(devices: list[dict[str, object]]) -> list[dict[str, str | None]]:
         if isinstance(children, list):
             flat.extend(_flatten(children))
     return flat
+
+
+def booted_state(cmdline: Path = Path("/proc/cmdline")) -> int | None:
+    """The state the running kernel's entry asked for (``moss.fstx=``), if any.
+
+    This is what the boot menu chose; whether the pivot agent could activate it is
+    in its record under ``/run/moss/``.
+    """
+    try:
+        words = cmdline.read_text().split()
+    except OSError:
+        return None
+    for word in reversed(words):  # the kernel lets the last one win
+        key, _, value = word.partition("=")
+        if key == "moss.fstx" and value.isdigit():
+            return int(value)
+    return None

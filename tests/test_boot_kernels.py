@@ -166,3 +166,12 @@ def test_usual_vfat_mounts_when_lsblk_cannot_tell(tmp_path: Path) -> None:
     table = probe.mounts(mountinfo)
     assert probe.usual_mounts(table) == (Path("/boot/efi"), Path("/boot"))
     assert probe.usual_mounts(table[:1]) == (None, None)
+
+
+def test_booted_state_from_kernel_command_line(tmp_path: Path) -> None:
+    line = tmp_path / "cmdline"
+    line.write_text("root=UUID=1 rw moss.fstx=12 quiet\n")
+    assert probe.booted_state(line) == 12
+    line.write_text("root=UUID=1 rw quiet moss.fstx=bad\n")
+    assert probe.booted_state(line) is None
+    assert probe.booted_state(tmp_path / "missing") is None
