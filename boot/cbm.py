@@ -30,7 +30,7 @@ from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
 from moss.errors import MossError
-from moss.fs import atomic_symlink
+from moss.fs import atomic_symlink, fsync_dir
 from moss.progress import QUIET, Progress
 
 
@@ -116,6 +116,9 @@ def sync(
     for path in sorted(kdir.iterdir()):
         if path.name not in wanted and not path.name.startswith("."):
             report.removed.extend(esp.remove_files([path]))
+
+    if report.changed:
+        fsync_dir(kdir)
 
     tool = shutil.which("clr-boot-manager")
     if tool is not None:
