@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from moss.db.databases import Databases
 from moss.db.state import Selection
 from moss.errors import MossError
-from moss.packages import IncomingPackage
 from moss.stone import DependencyKind, PackageMeta
 
 
@@ -32,6 +31,7 @@ class Change:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     replaced: list[tuple[str, str]] = field(default_factory=list)
+    download_size: int = 0
 
     def is_empty(self) -> bool:
         return not (self.added or self.removed or self.replaced)
@@ -55,7 +55,7 @@ def selection_of(dbs: Databases, state_id: int | None) -> dict[str, Selected]:
 
 def apply_changes(
     base: Mapping[str, Selected],
-    install: Iterable[IncomingPackage],
+    install: Iterable[Selected],
     remove: Iterable[str],
 ) -> tuple[dict[str, Selected], Change]:
     new = dict(base)
@@ -63,14 +63,14 @@ def apply_changes(
     for name in remove:
         if name not in new:
             raise MossError(f"cannot remove {name}: it is not installed")
-        del new[name]
-        change.removed.append(name)
+        change.removed.append(_label(new.pop(name).meta))
     for package in install:
         name = package.meta.name
         old = new.get(name)
         if old is not None and old.id == package.id:
             continue
-        new[name] = Selected(package.id, package.meta, explicit=True)
+        explicit = package.explicit or (old is not None and old.explicit)
+        new[name] = Selected(package.id, package.meta, explicit)
         if old is None:
             change.added.append(_label(package.meta))
         else:

@@ -23,16 +23,21 @@ from moss.faults import checkpoint
 from moss.packages import IncomingPackage, read_package
 from moss.progress import QUIET, Progress
 from moss.recovery import recover, state_tree_ids
+from moss.repo.cache import cache_root
 from moss.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
 from moss.selection import Change, Selected, apply_changes, selection_of, to_selections
 from moss.tree import TreePlan, plan_tree
 from moss.unpack import unpack_packages
+from moss.wanted import fetch, resolve_request
 
 
 @dataclass
 class Request:
-    install: Sequence[Path] = ()
+    install: Sequence[Path] = ()  # local .stone files
+    names: Sequence[str] = ()  # names or providers, from the repositories
     remove: Sequence[str] = ()
+    sync: bool = False  # bring everything to what the repositories offer
+    upgrade_only: bool = False  # with sync: never downgrade
     summary: str = ""
 
 
@@ -41,6 +46,7 @@ class Options:
     progress: Progress = QUIET
     dry_run: bool = False
     wait_for_lock: bool = True
+    cache: Path | None = None  # where downloads go (default ROOT/.moss/cache)
     # Shown the change before anything is written; returning False cancels.
     confirm: Callable[[Change], bool] | None = None
 
@@ -58,14 +64,19 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
     ensure_skeleton(root)
     with fs.locked(root.lockfile, wait=options.wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
-        incoming = [read_package(path) for path in request.install]
         base = read_state_id(root.usr)
-        selected, change = apply_changes(selection_of(dbs, base), incoming, request.remove)
+        current = selection_of(dbs, base)
+        wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
+                                 request.names, request.remove, request.sync,
+                                 request.upgrade_only)
+        selected, change = apply_changes(current, wanted.install, wanted.remove)
+        change.download_size = wanted.download_size(cache_root(root.path, options.cache))
         if change.is_empty():
             return Outcome(change, previous=base)
-        plan = plan_state_tree(dbs, selected, incoming)
         if options.dry_run or (options.confirm and not options.confirm(change)):
             return Outcome(change, previous=base, cancelled=not options.dry_run)
+        incoming = fetch(root.path, wanted, options.cache, options.progress)
+        plan = plan_state_tree(dbs, selected, incoming)
         checkpoint("tx:planned")
         unpack_packages(root, dbs, incoming, options.progress)
         checkpoint("tx:unpacked")

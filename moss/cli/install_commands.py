@@ -1,4 +1,4 @@
-"""``moss install`` and ``moss remove``: transactions that make a new state."""
+"""``moss install``, ``remove`` and ``sync``: transactions that make a new state."""
 
 from __future__ import annotations
 
@@ -9,28 +9,61 @@ from moss import transaction
 from moss.cli.output import confirm, progress_for
 from moss.selection import Change
 
+ROLLBACK_HINT = " The previous state stays on disk: `moss state activate` brings it back."
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, aliases in (("install", ["it"]), ("remove", ["rm"])):
-        is_install = name == "install"
-        p = sub.add_parser(
-            name,
-            aliases=aliases,
-            help="install packages" if is_install else "remove packages",
-            description=(
-                "Install .stone files into a new state and make it live."
-                if is_install else
-                "Remove packages by name into a new state and make it live."
-            ) + " The previous state stays on disk: `moss state activate` brings it back.",
-        )
-        if is_install:
-            p.add_argument("packages", nargs="+", type=Path, metavar="FILE.stone")
-        else:
-            p.add_argument("packages", nargs="+", metavar="NAME")
-        p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-        p.add_argument("--no-wait", action="store_true",
-                       help="fail at once if another moss holds the lock")
-        p.set_defaults(handler=_run, is_install=is_install)
+    p = sub.add_parser(
+        "install", aliases=["it"], help="install packages by name or from .stone files",
+        description="Install packages into a new state and make it live. Each argument is a "
+        "local .stone file, or a package name or provider (e.g. soname(libz.so.1(x86_64)), "
+        "binary(hello)) resolved with its dependencies from the repositories." + ROLLBACK_HINT,
+    )
+    p.add_argument("packages", nargs="+", metavar="NAME|FILE.stone")
+    _common(p)
+    p.set_defaults(handler=_install)
+
+    p = sub.add_parser(
+        "remove", aliases=["rm"], help="remove packages",
+        description="Remove packages by name into a new state, with the packages that need "
+        "them and the dependencies nothing else needs." + ROLLBACK_HINT,
+    )
+    p.add_argument("packages", nargs="+", metavar="NAME")
+    _common(p)
+    p.set_defaults(handler=_remove)
+
+    p = sub.add_parser(
+        "sync", aliases=["up"], help="bring the system to what the repositories offer",
+        description="Update every installed package to what the repositories offer, highest "
+        "priority first (a repository may also roll a package back)." + ROLLBACK_HINT,
+    )
+    p.add_argument("--upgrade-only", action="store_true", help="never downgrade a package")
+    _common(p)
+    p.set_defaults(handler=_sync)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    p.add_argument("--no-wait", action="store_true",
+                   help="fail at once if another moss holds the lock")
+
+
+def _is_file(arg: str) -> bool:
+    return arg.endswith(".stone") or Path(arg).is_file()
+
+
+def _install(args: argparse.Namespace) -> int:
+    files = [Path(a) for a in args.packages if _is_file(a)]
+    names = [a for a in args.packages if not _is_file(a)]
+    return _run(args, transaction.Request(install=files, names=names))
+
+
+def _remove(args: argparse.Namespace) -> int:
+    return _run(args, transaction.Request(remove=args.packages))
+
+
+def _sync(args: argparse.Namespace) -> int:
+    return _run(args, transaction.Request(sync=True, upgrade_only=args.upgrade_only))
 
 
 def print_change(change: Change) -> None:
@@ -40,12 +73,11 @@ def print_change(change: Change) -> None:
         print(f"  replace  {old} -> {new}")
     for label in change.removed:
         print(f"  remove   {label}")
+    if change.download_size:
+        print(f"  download {change.download_size / 1024:.1f} KiB")
 
 
-def _run(args: argparse.Namespace) -> int:
-    request = (transaction.Request(install=args.packages) if args.is_install
-               else transaction.Request(remove=args.packages))
-
+def _run(args: argparse.Namespace, request: transaction.Request) -> int:
     def ask(change: Change) -> bool:
         print("The transaction will:")
         print_change(change)
@@ -55,11 +87,12 @@ def _run(args: argparse.Namespace) -> int:
         progress=progress_for(args.quiet),
         dry_run=args.dry_run,
         wait_for_lock=not args.no_wait,
+        cache=args.cache,
         confirm=None if args.dry_run else ask,
     )
     outcome = transaction.run(args.directory, request, options)
     if outcome.change.is_empty():
-        print("Nothing to do: the packages are already in that state.")
+        print("Nothing to do: the system is already in that state.")
     elif args.dry_run:
         print("Would:")
         print_change(outcome.change)
