@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.errors import MossError
+from moss.repo.config import load_repositories
+from moss.repo.index import load_offers
+from moss.resolve import Catalog, upgrades
 from moss.root import Root, read_state_id
 from moss.selection import Selected, selection_of
 from moss.stone import FileKind, LayoutEntry
@@ -52,6 +55,73 @@ def package_info(root_path: Path, name: str) -> tuple[InstalledPackage, dict[str
         "conflicts": [str(c) for c in meta.conflicts],
     }
     return _installed(selected), details, layout
+
+
+@dataclass(frozen=True)
+class AvailablePackage:
+    name: str
+    version: str
+    release: int
+    summary: str
+    repository: str
+    installed: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "release": self.release,
+                "summary": self.summary, "repository": self.repository,
+                "installed": self.installed}
+
+
+def available(root_path: Path) -> list[AvailablePackage]:
+    """The best offer of each name across the active repositories."""
+    installed_ids = {p.id for p in installed(root_path)}
+    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    result = []
+    for name in sorted(catalog.by_name):
+        offer = catalog.by_name[name][0]
+        meta = offer.meta
+        result.append(AvailablePackage(meta.name, meta.version, meta.release, meta.summary,
+                                       offer.repository, (meta.hash or "") in installed_ids))
+    return result
+
+
+def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:
+    """Installed packages that a repository offers in a newer release (``list sync``)."""
+    root = Root(root_path)
+    with databases(root) as dbs:
+        current = selection_of(dbs, read_state_id(root.usr))
+    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    rows = []
+    for meta, offer in upgrades([s.meta for s in current.values()], catalog):
+        new = offer.meta
+        rows.append((_installed(current[meta.name]),
+                     AvailablePackage(new.name, new.version, new.release, new.summary,
+                                      offer.repository, False)))
+    return rows
+
+
+def search(root_path: Path, keyword: str) -> list[AvailablePackage]:
+    """Packages whose name or summary holds ``keyword``, installed or available."""
+    needle = keyword.lower()
+    found = {p.name: p for p in available(root_path)}
+    for p in installed(root_path):
+        found.setdefault(p.name, AvailablePackage(p.name, p.version, p.release, p.summary,
+                                                  "@installed", True))
+    return [p for name, p in sorted(found.items())
+            if needle in name.lower() or needle in p.summary.lower()]
+
+
+def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
+    """(package, /usr path) for every installed file whose path contains ``pattern``."""
+    root = Root(root_path)
+    needle = pattern.removeprefix("/usr/").lstrip("/")
+    with databases(root) as dbs:
+        current = selection_of(dbs, read_state_id(root.usr))
+        return sorted(
+            (s.meta.name, f"/usr/{entry.target}")
+            for s in current.values() for entry in dbs.layout.entries(s.id)
+            if needle in entry.target
+        )
 
 
 def describe_entry(entry: LayoutEntry) -> str:

@@ -119,3 +119,31 @@ def test_tampered_index_is_refused_and_the_old_one_kept(
     assert "signature" in capsys.readouterr().err
     assert (root / ".moss/repo/main/stone.index").read_bytes() == kept
     assert moss(root, "install", "hello") == 0  # from the index that verified
+
+
+@needs_minisign
+def test_queries_over_repository_and_installed(signed_repo: tuple[Path, Path], site: Site,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    root, sec = signed_repo
+    assert moss(root, "install", "hello") == 0
+    capsys.readouterr()
+    assert moss(root, "list", "available", "--json") == 0
+    offered = {p["name"]: p["installed"] for p in json.loads(capsys.readouterr().out)}
+    assert offered == {"hello": True, "greeting-lib": True, "libgreet": True,
+                       "unrelated": False}
+    assert moss(root, "search", "--json", "unrel") == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["unrelated"]
+    assert moss(root, "search-file", "--json", "libgreet.so") == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"package": "libgreet", "path": "/usr/lib/libgreet.so.1"}]
+    assert moss(root, "search-file", "no/such/file") == 1
+    capsys.readouterr()
+    publish(tmp_path / "v2", site, sec, hello_release=2)
+    assert moss(root, "repo", "update") == 0
+    capsys.readouterr()
+    assert moss(root, "list", "sync", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "hello", "installed": "1.0-1", "available": "1.0-2", "repository": "main"}]

@@ -15,9 +15,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = which.add_parser("installed", help="packages of the active state")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_installed)
-    q = sub.add_parser("li", help="alias of `list installed`")
+    q = which.add_parser("available", help="packages the repositories offer")
     q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.set_defaults(handler=_list_installed)
+    q.set_defaults(handler=_list_available)
+    q = which.add_parser("sync", help="installed packages with a newer release available")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_list_sync)
+    for alias, handler in (("li", _list_installed), ("la", _list_available)):
+        q = sub.add_parser(alias, help=f"alias of `list {handler.__name__[6:]}`")
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+        q.set_defaults(handler=handler)
+
+    for name, aliases in (("search", ["sr"]),):
+        q = sub.add_parser(name, aliases=aliases, help="find packages by name or summary")
+        q.add_argument("keyword")
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+        q.set_defaults(handler=_search)
+    q = sub.add_parser("search-file", help="which installed package ships a path (exit 1: none)")
+    q.add_argument("path")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_search_file)
 
     q = sub.add_parser("info", help="show an installed package")
     q.add_argument("name")
@@ -34,6 +51,48 @@ def _list_installed(args: argparse.Namespace) -> int:
         print_table(("NAME", "VERSION", "SUMMARY"),
                     [(p.name, f"{p.version}-{p.release}", p.summary) for p in packages])
     return 0
+
+
+def _print_available(packages: list[query.AvailablePackage], as_json: bool) -> None:
+    if as_json:
+        print_json([p.to_json() for p in packages])
+        return
+    print_table(("NAME", "VERSION", "REPOSITORY", "", "SUMMARY"),
+                [(p.name, f"{p.version}-{p.release}", p.repository,
+                  "installed" if p.installed else "", p.summary) for p in packages])
+
+
+def _list_available(args: argparse.Namespace) -> int:
+    _print_available(query.available(args.directory), args.json)
+    return 0
+
+
+def _list_sync(args: argparse.Namespace) -> int:
+    rows = query.pending_upgrades(args.directory)
+    if args.json:
+        print_json([{"name": old.name, "installed": f"{old.version}-{old.release}",
+                     "available": f"{new.version}-{new.release}",
+                     "repository": new.repository} for old, new in rows])
+    else:
+        print_table(("NAME", "INSTALLED", "AVAILABLE", "REPOSITORY"),
+                    [(old.name, f"{old.version}-{old.release}", f"{new.version}-{new.release}",
+                      new.repository) for old, new in rows])
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    _print_available(query.search(args.directory, args.keyword), args.json)
+    return 0
+
+
+def _search_file(args: argparse.Namespace) -> int:
+    rows = query.search_file(args.directory, args.path)
+    if args.json:
+        print_json([{"package": package, "path": path} for package, path in rows])
+    else:
+        for package, path in rows:
+            print(f"{package}: {path}")
+    return 0 if rows else 1
 
 
 def _info(args: argparse.Namespace) -> int:
