@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +38,24 @@ _ENTRY_NAME = re.compile(r"^(?P<base>.+?)(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?
 _EFI_ARCH = {"x86_64": "x64", "aarch64": "aa64", "i686": "ia32", "riscv64": "riscv64"}
 
 
+KILL_ENV = "MOSS_KILL_AT"  # the installer's fault points (moss/faults.py), "boot-<step>" here
+
+
 class SimulatedCrash(RuntimeError):
     """Raised at a checkpoint named in $MOSS_BOOT_CRASH_AT (fault-injection tests)."""
 
 
 def checkpoint(step: str) -> None:
-    """A point where a crash must leave $BOOT bootable; tests make it raise."""
+    """A point where a crash must leave $BOOT bootable.
+
+    ``MOSS_BOOT_CRASH_AT=<step>`` raises here (tests in one process);
+    ``MOSS_KILL_AT=boot-<step>`` SIGKILLs the process, as the installer's own
+    fault points do, so nothing after it runs — not even cleanup.
+    """
     if os.environ.get(CRASH_ENV) == step:
         raise SimulatedCrash(step)
+    if os.environ.get(KILL_ENV) == f"boot-{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +167,51 @@ def test_leftovers_of_a_crash_are_cleaned(root: Path, tmp_path: Path) -> None:
         "10-moss.initrd", "vmlinuz",
     ]
     assert len(report.removed) == 3
+
+
+KILLED_SYNC = """
+import json, sys
+from datetime import datetime
+from pathlib import Path
+import boot
+spec = json.loads(sys.argv[1])
+states = [
+    boot.BootState(i, Path(u), datetime.fromisoformat(c), t) for i, u, c, t in spec["states"]
+]
+config = boot.load_config(Path(spec["root"]), esp=Path(spec["esp"]))
+boot.sync(Path(spec["root"]), states, spec["active"], None, config)
+"""
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_killed_process_leaves_old_or_new_set(root: Path, tmp_path: Path, step: str) -> None:
+    espdir = tmp_path / "esp"
+    espdir.mkdir()
+    old, new = old_and_new(root)
+    boot.sync(root, old, 2, None, config_for(root, espdir))
+    old_set = entry_set(espdir)
+    reference = tmp_path / "reference"
+    shutil.copytree(espdir, reference)
+    boot.sync(root, new, 3, None, config_for(root, reference))
+    new_set = entry_set(reference)
+    spec = {
+        "root": str(root),
+        "esp": str(espdir),
+        "active": 3,
+        "states": [[s.id, str(s.usr), s.created.isoformat(), s.summary] for s in new],
+    }
+    env = {**os.environ, bls.KILL_ENV: f"boot-{step}"}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_SYNC, json.dumps(spec)],
+        env=env, cwd=Path(__file__).parent.parent, capture_output=True, text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    now = entry_set(espdir)
+    old_complete = all(now.get(k) == v for k, v in old_set.items())
+    new_complete = all(now.get(k) == v for k, v in new_set.items())
+    assert old_complete or new_complete
+    assert referenced_files_exist(espdir, list(now))
+    report = boot.sync(root, new, 3, None, config_for(root, espdir))
+    assert entry_set(espdir) == new_set
+    assert report.default == "serpentos-6.7.1-3.conf"
