@@ -16,8 +16,6 @@ from moss.db.databases import Databases
 from moss.fs import remove_empty_dir
 from moss.root import Root, read_state_id, update_root_links
 
-PENDING_KEY = "pending"
-
 
 def recover(root: Root, dbs: Databases) -> list[str]:
     """Bring the root back to a consistent state; returns what was done, for -v."""
@@ -122,8 +120,8 @@ def _drop_rows_without_tree(root: Root, dbs: Databases, done: list[str]) -> None
     if missing:
         dbs.state.remove(missing)
         done.append(f"forgot states without a tree: {', '.join(map(str, missing))}")
-    pending = dbs.state.get_setting(PENDING_KEY)
-    if pending is not None and (not pending.isdigit() or int(pending) not in on_disk):
-        dbs.state.set_setting(PENDING_KEY, None)
+    pending = dbs.state.pending()
+    if pending is not None and pending not in on_disk:
+        dbs.state.set_pending(None)
         done.append(f"cleared pending state {pending}, which has no tree")
 

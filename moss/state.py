@@ -14,12 +14,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss import fs
+from moss import fs, triggers
 from moss.activate import activate_tree
+from moss.afterboot import booted_state, settle_after_boot
+from moss.bootsync import sync_if_managed
 from moss.db.databases import Databases
 from moss.errors import MossError
 from moss.faults import checkpoint
-from moss.recovery import PENDING_KEY, recover, state_tree_ids
+from moss.progress import QUIET, Progress
+from moss.recovery import recover, state_tree_ids
 from moss.root import Root, ensure_skeleton, read_state_id
 from moss.stone import digest_hex
 from moss.store import remove_unreferenced
@@ -34,25 +37,23 @@ class StateInfo:
     packages: int
     active: bool
     pending: bool
+    booted: bool  # the state this boot came up in, per the pivot agent's record
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "created": self.created, "summary": self.summary,
-                "packages": self.packages, "active": self.active, "pending": self.pending}
-
-
-def pending_state(dbs: Databases) -> int | None:
-    value = dbs.state.get_setting(PENDING_KEY)
-    return int(value) if value and value.isdigit() else None
+                "packages": self.packages, "active": self.active, "pending": self.pending,
+                "booted": self.booted}
 
 
 def list_states(root_path: Path) -> list[StateInfo]:
     root = Root(root_path)
     with databases(root) as dbs:
         active = read_state_id(root.usr)
-        pending = pending_state(dbs)
+        pending = dbs.state.pending()
+        booted = booted_state(root)
         return [
             StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
-                      r.id == pending)
+                      r.id == pending, r.id == booted)
             for r in dbs.state.all()
         ]
 
@@ -61,12 +62,14 @@ def active_state(root_path: Path) -> int | None:
     return read_state_id(Root(root_path).usr)
 
 
-def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True) -> int | None:
+def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
+                   skip_boot: bool = False, progress: Progress = QUIET) -> int | None:
     """Make an archived state live again; returns the state that was active."""
     root = Root(root_path)
     ensure_skeleton(root)
     with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
+        settle_after_boot(root, dbs, progress)
         if dbs.state.get(state_id) is None:
             raise MossError(f"no state {state_id}; `moss state list` shows the states")
         active = read_state_id(root.usr)
@@ -76,12 +79,15 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True) -
         if read_state_id(tree) != state_id:
             raise MossError(f"state {state_id} has no complete tree at {tree}")
         previous = activate_tree(root, tree)
-        if pending_state(dbs) is not None:
-            dbs.state.set_setting(PENDING_KEY, None)
+        if dbs.state.pending() is not None:
+            dbs.state.set_pending(None)
+        sync_if_managed(root, dbs, skip_boot, progress)
+        triggers.run_system_triggers(root.path, progress)
         return previous
 
 
-def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True) -> list[int]:
+def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
+                 skip_boot: bool = False, progress: Progress = QUIET) -> list[int]:
     """Remove all but the newest ``keep`` states (never the active or pending one)."""
     if keep < 0:
         raise MossError("--keep must be 0 or more")
@@ -89,13 +95,15 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True) -> list
     with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
         ids = sorted(dbs.state.ids(), reverse=True)
-        protected = {read_state_id(root.usr), pending_state(dbs), *ids[:keep]}
+        protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
         doomed = [i for i in ids if i not in protected]
         _remove(root, dbs, doomed)
+        sync_if_managed(root, dbs, skip_boot, progress)
         return doomed
 
 
-def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = True) -> None:
+def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = True,
+                  skip_boot: bool = False, progress: Progress = QUIET) -> None:
     root = Root(root_path)
     with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
@@ -105,9 +113,10 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
                 raise MossError(f"no state {state_id}")
             if state_id == read_state_id(root.usr):
                 raise MossError(f"state {state_id} is active; activate another state first")
-            if state_id == pending_state(dbs):
+            if state_id == dbs.state.pending():
                 raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
         _remove(root, dbs, state_ids)
+        sync_if_managed(root, dbs, skip_boot, progress)
 
 
 def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from moss import fs, triggers
 from moss.activate import activate_tree
+from moss.afterboot import settle_after_boot
 from moss.blit import blit
+from moss.bootsync import sync_if_managed
 from moss.db.databases import Databases, open_databases
+from moss.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.errors import MossError
 from moss.faults import checkpoint
 from moss.packages import IncomingPackage, read_package
@@ -46,6 +49,8 @@ class Options:
     progress: Progress = QUIET
     dry_run: bool = False
     wait_for_lock: bool = True
+    defer: bool | None = None  # None: defer kernel updates only under a running system
+    skip_boot: bool = False  # do not sync managed boot entries
     cache: Path | None = None  # where downloads go (default ROOT/.moss/cache)
     # Shown the change before anything is written; returning False cancels.
     confirm: Callable[[Change], bool] | None = None
@@ -57,6 +62,7 @@ class Outcome:
     state_id: int | None = None
     previous: int | None = None
     cancelled: bool = False
+    deferred: bool = False  # built and pending: a reboot applies it
 
 
 def run(root_path: Path, request: Request, options: Options) -> Outcome:
@@ -64,35 +70,39 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
     ensure_skeleton(root)
     with fs.locked(root.lockfile, wait=options.wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
-        base = read_state_id(root.usr)
-        current = selection_of(dbs, base)
+        settle_after_boot(root, dbs, options.progress)
+        running = read_state_id(root.usr)
+        pending = dbs.state.pending()  # a later transaction builds on a pending update
+        current = selection_of(dbs, pending or running)
         wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
                                  request.names, request.remove, request.sync,
                                  request.upgrade_only)
         selected, change = apply_changes(current, wanted.install, wanted.remove)
         change.download_size = wanted.download_size(cache_root(root.path, options.cache))
         if change.is_empty():
-            return Outcome(change, previous=base)
+            return Outcome(change, previous=running)
         if options.dry_run or (options.confirm and not options.confirm(change)):
-            return Outcome(change, previous=base, cancelled=not options.dry_run)
+            return Outcome(change, previous=running, cancelled=not options.dry_run)
         incoming = fetch(root.path, wanted, options.cache, options.progress)
         plan = plan_state_tree(dbs, selected, incoming)
+        deferred = should_defer(root, options.defer,
+                                reboot_needed(dbs, running, plan, selected) or pending is not None)
         checkpoint("tx:planned")
         unpack_packages(root, dbs, incoming, options.progress)
         checkpoint("tx:unpacked")
         state_id = record_state(root, dbs, selected, request.summary or describe(change))
         checkpoint("tx:recorded")
-        try:
-            build_tree(root, plan, state_id, options.progress)
-            checkpoint("tx:built")
-            triggers.run_transaction_triggers(root.path, root.staging_usr, options.progress)
-        except BaseException:
-            abandon(root, dbs, state_id)
-            raise
-        previous = activate_tree(root, root.staging_usr)
+        build_and_check_tree(root, dbs, plan, state_id, options.progress)
+        if deferred:
+            stage_pending(root, dbs, state_id)
+        else:
+            activate_tree(root, root.staging_usr)
+        discard_superseded(root, dbs, pending, state_id)
         checkpoint("tx:activated")
-        run_system_triggers(root, state_id, options.progress)
-        return Outcome(change, state_id, previous)
+        sync_if_managed(root, dbs, options.skip_boot, options.progress)
+        if not deferred:
+            run_system_triggers(root, state_id, options.progress)
+        return Outcome(change, state_id, running, deferred=deferred)
 
 
 @contextlib.contextmanager
@@ -122,13 +132,24 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
     return dbs.state.add(summary, to_selections(selected), min_id=min_id)
 
 
-def build_tree(root: Root, plan: TreePlan, state_id: int, progress: Progress) -> None:
-    """Blit into staging; the ``.stateID`` written last marks the tree complete."""
-    if root.staging.exists():
-        shutil.rmtree(root.staging)
-    root.staging.mkdir(parents=True)
-    blit(root, plan, root.staging_usr, progress)
-    fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
+def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
+                         progress: Progress) -> None:
+    """Blit into staging and run the transaction triggers on it.
+
+    The ``.stateID`` written after the blit marks the tree complete.  If the blit
+    or a trigger fails, the state is abandoned (tree and row) and nothing changed.
+    """
+    try:
+        if root.staging.exists():
+            shutil.rmtree(root.staging)
+        root.staging.mkdir(parents=True)
+        blit(root, plan, root.staging_usr, progress)
+        fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
+        checkpoint("tx:built")
+        triggers.run_transaction_triggers(root.path, root.staging_usr, progress)
+    except BaseException:
+        abandon(root, dbs, state_id)
+        raise
 
 
 def abandon(root: Root, dbs: Databases, state_id: int) -> None:

@@ -23,6 +23,7 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _registrars() -> list[Registrar]:
     """The command groups, imported here so a new group is one line."""
     from moss.cli import (
+        boot_commands,
         install_commands,
         query_commands,
         repo_commands,
@@ -36,6 +37,7 @@ def _registrars() -> list[Registrar]:
         state_commands.register,
         query_commands.register,
         repo_commands.register,
+        boot_commands.register,
     ]
 
 

@@ -46,6 +46,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--no-wait", action="store_true",
                    help="fail at once if another moss holds the lock")
+    p.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--defer", dest="defer", action="store_const", const=True,
+                      help="stage the new state for the next boot instead of applying it "
+                      "(the default for kernel updates of the running system)")
+    when.add_argument("--now", dest="defer", action="store_const", const=False,
+                      help="apply the new state at once, even a kernel update")
 
 
 def _is_file(arg: str) -> bool:
@@ -87,6 +94,8 @@ def _run(args: argparse.Namespace, request: transaction.Request) -> int:
         progress=progress_for(args.quiet),
         dry_run=args.dry_run,
         wait_for_lock=not args.no_wait,
+        defer=args.defer,
+        skip_boot=args.skip_boot,
         cache=args.cache,
         confirm=None if args.dry_run else ask,
     )
@@ -98,6 +107,9 @@ def _run(args: argparse.Namespace, request: transaction.Request) -> int:
         print_change(outcome.change)
     elif outcome.cancelled:
         print("Cancelled; nothing was changed.")
+    elif outcome.deferred:
+        print(f"State {outcome.state_id} is staged: reboot to apply it "
+              f"(the running system stays on state {outcome.previous}).")
     else:
         was = f" (previous state: {outcome.previous})" if outcome.previous is not None else ""
         print(f"State {outcome.state_id} is now active{was}.")

@@ -28,16 +28,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("id", type=int)
     q.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
+    q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_activate)
 
     q = states.add_parser("prune", help="remove old states and what only they used")
     q.add_argument("-k", "--keep", type=int, default=10, help="states to keep (default 10)")
     q.add_argument("--dry-run", action="store_true", help="show what would go")
+    q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_prune)
 
     q = states.add_parser("remove", help="remove the given states")
     q.add_argument("ids", nargs="+", type=int, metavar="ID")
     q.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_remove)
 
     q = states.add_parser("verify", help="re-hash the store and check every state's tree")
@@ -54,7 +57,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for s in reversed(states):
-        marks = ",".join(m for m, on in (("active", s.active), ("pending", s.pending)) if on)
+        marks = ",".join(m for m, on in (("active", s.active), ("booted", s.booted),
+                                         ("pending", s.pending)) if on)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
         rows.append((s.id, created, s.packages, marks, s.summary))
     print_table(("ID", "CREATED", "PKGS", "", "SUMMARY"), rows)
@@ -84,7 +88,8 @@ def _activate(args: argparse.Namespace) -> int:
     if not confirm(question, args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    previous = state.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait)
+    previous = state.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait,
+                                    skip_boot=args.skip_boot, progress=progress_for(args.quiet))
     if previous == args.id:
         print(f"State {args.id} is already active.")
     else:
@@ -103,7 +108,8 @@ def _prune(args: argparse.Namespace) -> int:
     if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    removed = state.prune_states(args.directory, args.keep)
+    removed = state.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
+                                 progress=progress_for(args.quiet))
     print("Removed states: " + (", ".join(map(str, removed)) or "none"))
     return 0
 
@@ -115,7 +121,8 @@ def _remove(args: argparse.Namespace) -> int:
     if not confirm(f"Remove states {', '.join(map(str, args.ids))}?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    state.remove_states(args.directory, args.ids)
+    state.remove_states(args.directory, args.ids, skip_boot=args.skip_boot,
+                        progress=progress_for(args.quiet))
     print("Removed states: " + ", ".join(map(str, args.ids)))
     return 0
 

@@ -38,6 +38,9 @@ MIGRATIONS = [
 ]
 
 
+PENDING_KEY = "pending"
+
+
 @dataclass(frozen=True)
 class Selection:
     package: str
@@ -110,6 +113,14 @@ class StateDB:
 
     def referenced_packages(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT DISTINCT package FROM selections")}
+
+    def pending(self) -> int | None:
+        """The state a reboot will apply (a deferred update), if any."""
+        value = self.get_setting(PENDING_KEY)
+        return int(value) if value and value.isdigit() else None
+
+    def set_pending(self, state_id: int | None) -> None:
+        self.set_setting(PENDING_KEY, None if state_id is None else str(state_id))
 
     def get_setting(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()

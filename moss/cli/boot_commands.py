@@ -1,0 +1,69 @@
+"""``moss boot sync`` and ``moss boot status``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from moss import fs
+from moss.afterboot import booted_state
+from moss.bootsync import boot_status, sync_boot
+from moss.cli.output import print_json, progress_for
+from moss.recovery import recover
+from moss.root import Root
+from moss.transaction import databases
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("boot", help="boot entries for states",
+                       description="Every recent state gets a boot menu entry; choosing an "
+                       "older one at boot rolls the system back to it.")
+    actions = p.add_subparsers(dest="boot_command", metavar="ACTION")
+    actions.required = True
+    q = actions.add_parser("sync", help="write the boot entries of the active and recent states")
+    _where(q)
+    q.add_argument("--json", action="store_true", help="machine-readable report")
+    q.set_defaults(handler=_sync)
+    q = actions.add_parser("status", help="$BOOT, its entries, and the booted/pending state")
+    _where(q)
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_status)
+
+
+def _where(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--esp", type=Path, metavar="DIR", help="the EFI system partition's mount")
+    p.add_argument("--boot", type=Path, metavar="DIR", help="the XBOOTLDR partition's mount")
+
+
+def _sync(args: argparse.Namespace) -> int:
+    root = Root(args.directory)
+    with fs.locked(root.lockfile), databases(root) as dbs:
+        recover(root, dbs)
+        report = sync_boot(root, dbs, esp=args.esp, boot_dir=args.boot,
+                           progress=progress_for(args.quiet))
+    if args.json:
+        print_json(report.to_json())
+    else:
+        what = (f"{len(report.copied)} files copied, {len(report.written)} written, "
+                f"{len(report.removed)} removed" if report.changed else "nothing changed")
+        print(f"Boot entries in {report.boot_dir}: {len(report.entries)} ({what}); "
+              f"default: {report.default}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    root = Root(args.directory)
+    with databases(root) as dbs:
+        status = boot_status(root, dbs, booted_state(root), esp=args.esp, boot_dir=args.boot)
+    if args.json:
+        print_json(status.to_json())
+        return 0
+    print(f"$BOOT:    {status.boot_dir} ({status.backend})")
+    print(f"active:   {status.active}")
+    print(f"booted:   {status.booted if status.booted is not None else 'unknown'}")
+    print(f"pending:  {status.pending if status.pending is not None else 'none'}")
+    print(f"default:  {status.default}")
+    for entry in status.entries:
+        mark = "*" if entry.default else " "
+        print(f" {mark} {entry.file:<44} state {entry.state}  {entry.title}")
+    return 0
