@@ -9,6 +9,7 @@ it. Later steps (install, rollback, boot) are added to STEPS.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,13 @@ class Demo:
             raise SystemExit(f"demo: `moss {' '.join(args)}` failed ({result.returncode})")
         print(flush=True)
         return result.stdout
+
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> None:
+        """Runs another tool the same way, shown as ``$ tool ...``."""
+        print(f"$ {' '.join(_quote(a) for a in args)}", flush=True)
+        subprocess.run(args, check=True, env={**os.environ, **(env or {})})
+        print(flush=True)
 
 
 def _quote(arg: str) -> str:
@@ -136,6 +144,80 @@ def roll_back(demo: Demo) -> None:
     demo.moss("-D", _relative(demo.root), "state", "verify")
 
 
+def install_by_name(demo: Demo) -> None:
+    """From a repository: hello is found by name, greeting-lib comes as its dependency."""
+    index = (demo.packages / "stone.index").resolve()
+    root = _relative(demo.out / "root-from-repo")
+    demo.moss("-D", root, "repo", "add", "local", index.as_uri())
+    demo.moss("-D", root, "repo", "update")
+    demo.moss("-D", root, "-y", "install", "hello")
+    demo.moss("-D", root, "list", "installed")
+
+
+def kernel_package(demo: Demo) -> None:
+    """A real Debian kernel and a dracut initramfs holding moss's pivot agent, packed."""
+    sys.path.insert(0, str(DEMO.parent))
+    from tests.support.debian_kernel import debian_kernel
+
+    kernel = debian_kernel()  # apt-get download, cached in /var/cache/moss-tests
+    dracut = demo.out / "dracut"
+    demo.run("sh", _relative(DEMO.parent / "dracut-module" / "install.sh"), _relative(dracut))
+    shutil.copytree("/usr/lib/dracut", dracut / "usr/lib/dracut", symlinks=True,
+                    dirs_exist_ok=True, ignore=shutil.ignore_patterns("90moss"))
+    for release in (1, 2):
+        tree = demo.out / f"linux-{release}" / "lib" / "kernel" / kernel.kver
+        tree.mkdir(parents=True)
+        shutil.copy(kernel.vmlinuz, tree / "vmlinuz")
+        demo.run("env", f"dracutbasedir={_relative(dracut / 'usr/lib/dracut')}", "dracut",
+                 "--quiet", "--force", "--no-hostonly", "--kver", kernel.kver,
+                 "--kmoddir", str(kernel.moddir), "--no-early-microcode",
+                 "--compress", "zstd -3 -q", "--modules", "base rootfs-block moss",
+                 "--force-drivers", "virtio_pci virtio_blk ext4",
+                 _relative(tree / "10-default.initrd"))
+        (tree / "10-default.cmdline").write_text(f"quiet moss.demo.build={release}\n")
+        demo.moss("pack", _relative(demo.out / f"linux-{release}"),
+                  "-o", _relative(demo.packages / f"linux-{release}.stone"),
+                  "--name", "linux", "--version", kernel.kver, "--release", str(release),
+                  "--summary", "The Debian kernel with a moss initramfs")
+
+
+def boot_entries(demo: Demo) -> None:
+    """A root whose ESP moss manages: one entry per state, the kernel copied once."""
+    conf = demo.root / "etc" / "moss" / "boot.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text("esp = /efi\nefivars = /efivars\nroot = root=/dev/vda rw\ntimeout = 3\n")
+    for name in ("efi", "efivars"):
+        (demo.root / name).mkdir(exist_ok=True)
+    print(f"$ cat {_relative(conf)}\n{conf.read_text()}")
+    demo.moss("-D", _relative(demo.root), "-y", "install",
+              _relative(demo.packages / "linux-1.stone"))
+    demo.moss("-D", _relative(demo.root), "-y", "install",
+              _relative(demo.packages / "hello-2.0-2-1-x86_64.stone"))
+    demo.moss("-D", _relative(demo.root), "boot", "sync")
+
+
+def deferred_kernel_update(demo: Demo) -> None:
+    """A kernel update is staged for the next boot; the running tree stays as it is."""
+    demo.moss("-D", _relative(demo.root), "-y", "install", "--defer",
+              _relative(demo.packages / "linux-2.stone"))
+    demo.moss("-D", _relative(demo.root), "state", "list")
+
+
+def boot_menu(demo: Demo) -> None:
+    """The boot menu as moss and systemd-boot's own bootctl see it."""
+    demo.moss("-D", _relative(demo.root), "boot", "status")
+    esp = demo.root / "efi"
+    if os.geteuid() != 0 or shutil.which("bootctl") is None:
+        print("(bootctl needs root and Debian's systemd-boot package to list the ESP)")
+        return
+    subprocess.run(["mount", "--bind", str(esp), str(esp)], check=True)
+    try:
+        demo.run("bootctl", f"--esp-path={_relative(esp)}", "--no-variables", "--no-pager",
+                 "list", env={"SYSTEMD_RELAX_ESP_CHECKS": "1"})
+    finally:
+        subprocess.run(["umount", str(esp)], check=True)
+
+
 STEPS: list[Callable[[Demo], None]] = [
     pack_packages,
     index_repository,
@@ -144,6 +226,11 @@ STEPS: list[Callable[[Demo], None]] = [
     install_packages,
     upgrade_package,
     roll_back,
+    install_by_name,
+    kernel_package,
+    boot_entries,
+    deferred_kernel_update,
+    boot_menu,
 ]
 
 

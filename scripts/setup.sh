@@ -10,7 +10,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-pip
     qemu-system-x86 ovmf systemd-boot-efi systemd-boot
     busybox-static cpio mtools dosfstools dracut-core kmod zstd e2fsprogs
-    minisign util-linux
+    minisign util-linux ostree python3-solv
 )
 
 missing=()
