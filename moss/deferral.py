@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from moss.db.databases import Databases
+from moss.faults import checkpoint
 from moss.root import Root
 from moss.selection import Selected, selection_of
 from moss.tree import TreePlan
@@ -61,6 +62,7 @@ def stage_pending(root: Root, dbs: Databases, state_id: int) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.rename(root.staging_usr, dest)
     root.staging.rmdir()
+    checkpoint("defer:archived")
     dbs.state.set_pending(state_id)
 
 

@@ -126,3 +126,27 @@ def test_prune_killed(point: str, tmp_path: Path, reference: dict[str, dict[str,
     assert moss(root, "state", "prune", "--keep", "1") == 0
     assert moss(root, "install", str(pkgs[2])) == 0
     assert moss(root, "state", "verify") == 0
+
+
+DEFER_POINTS = [*(p for p in TX_POINTS if not p.startswith("activate:")), "defer:archived"]
+
+
+@pytest.mark.parametrize("point", DEFER_POINTS)
+def test_deferred_install_killed(point: str, tmp_path: Path,
+                                 reference: dict[str, dict[str, str]]) -> None:
+    """A deferred update never touches /usr; after a kill it is pending in full or not at all."""
+    root = tmp_path / "root"
+    pkgs = packages(tmp_path)
+    assert moss(root, "install", str(pkgs[0])) == 0
+    killed_moss(root, point, "install", "--defer", str(pkgs[1]))
+    assert_consistent_after_next_run(root, [reference["v1"]])
+    infos = state.list_states(root)
+    pending = [s.id for s in infos if s.pending]
+    for state_id in pending:
+        tree = root / f".moss/root/{state_id}/usr"
+        assert (tree / ".stateID").read_text() == str(state_id)
+        assert (tree / "bin/hello").read_text() == "release 2\n"
+    assert moss(root, "install", "--defer", str(pkgs[2])) == 0
+    infos = state.list_states(root)
+    assert [s.id for s in infos if s.pending] == [max(s.id for s in infos)]
+    assert moss(root, "state", "verify") == 0
