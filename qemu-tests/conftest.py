@@ -1,0 +1,108 @@
+"""Fixtures of the QEMU tests: the guest's packages (built once a session) and machines."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import guest
+import pytest
+from machine import OVMF_CODE, Machine
+
+from tests.support.debian_kernel import (
+    CACHE,
+    DebianKernel,
+    KernelUnavailable,
+    _fetch,
+    debian_kernel,
+)
+from tests.support.debian_kernel import _describe as describe_kernel
+
+TOOLS = ("qemu-system-x86_64", "mkfs.ext4", "mkfs.vfat", "mcopy", "debugfs", "e2fsck",
+         "dracut", "dpkg-deb")
+# The second kernel of scenario 3: the cloud flavour of the same Debian release.
+CLOUD_META = "linux-image-cloud-amd64"
+
+
+def _require_tools() -> None:
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    for path in (OVMF_CODE, guest.OVMF_VARS, guest.SYSTEMD_BOOT, guest.BUSYBOX):
+        if not path.is_file():
+            missing.append(str(path))
+    try:
+        guest.virt_fw_vars()
+    except FileNotFoundError as exc:
+        missing.append(str(exc))
+    if missing:
+        pytest.skip("QEMU boots need " + ", ".join(missing))
+
+
+def _cloud_kernel() -> DebianKernel:
+    """The cloud kernel, fetched and cached like the default one."""
+    out = subprocess.run(["apt-cache", "depends", CLOUD_META], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "Depends:" and words[1][12:13].isdigit():
+            final = CACHE / "kernel" / words[1]
+            if not (final / ".complete").exists():
+                _fetch(words[1], final)
+            return describe_kernel(words[1], final)
+    raise KernelUnavailable(f"apt-cache knows no kernel behind {CLOUD_META}")
+
+
+@dataclass(frozen=True)
+class Packages:
+    """The guest's packages as .stone files (see guest.py for what each holds)."""
+
+    busybox: Path
+    init: Path
+    broken_init: Path
+    systemd_boot: Path
+    linux: Path
+    linux_cloud: Path
+    hello: Path
+    kver: str
+    cloud_kver: str
+
+    def base(self) -> list[Path]:
+        return [self.busybox, self.init, self.systemd_boot, self.linux]
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Packages:
+    _require_tools()
+    try:
+        kernel = guest.guest_kernel(debian_kernel())
+        cloud = guest.guest_kernel(_cloud_kernel())
+    except KernelUnavailable as exc:
+        pytest.skip(f"no Debian kernel for the guest: {exc}")
+    work = tmp_path_factory.mktemp("packages")
+    return Packages(
+        busybox=guest.busybox_package(work),
+        init=guest.init_package(work),
+        broken_init=guest.init_package(work, broken=True),
+        systemd_boot=guest.systemd_boot_package(work),
+        linux=guest.kernel_package(work, kernel),
+        linux_cloud=guest.kernel_package(work, cloud, release=2),
+        hello=guest.marker_package(work, "hello"),
+        kver=kernel.kver,
+        cloud_kver=cloud.kver,
+    )
+
+
+@pytest.fixture
+def machines() -> Iterator[Callable[[guest.Images, Path], Machine]]:
+    """Makes machines; every QEMU still running at the test's end is killed."""
+    made: list[Machine] = []
+
+    def make(images: guest.Images, workdir: Path) -> Machine:
+        machine = Machine(images, workdir)
+        made.append(machine)
+        return machine
+
+    yield make
+    for machine in made:
+        machine.stop()

@@ -1,0 +1,79 @@
+"""Real boots of a moss-built OS: OVMF, systemd-boot, a dracut initramfs with the pivot agent.
+
+Everything runs under TCG (KVM does not work on these machines), one boot takes
+~20 s; each test prints its boots' durations (``pytest qemu-tests -s``).  The
+guest's init prints ``GUEST key=value`` lines (see guest.py) that the tests read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import guest
+from conftest import Packages
+from machine import Boot, Machine, reports
+
+MachineMaker = Callable[[guest.Images, Path], Machine]
+BOOT_TIMEOUT = 150  # seconds for one boot under TCG; ~20 s is usual
+
+
+def build_root(root: Path, transactions: list[list[Path]], timeout: int = 0) -> Path:
+    """A managed root with one ``moss install`` per transaction (each one a state)."""
+    guest.new_root(root, timeout)
+    for stones in transactions:
+        guest.moss(root, "install", *map(str, stones))
+    return root
+
+
+def boot_once(machines: MachineMaker, root: Path, work: Path, name: str,
+              extra_vars: dict[str, str] | None = None) -> tuple[Boot, Machine]:
+    """Make the images, start the machine, wait for power-off; the one boot's report."""
+    images = guest.make_images(root, work, extra_vars)
+    machine = machines(images, work)
+    machine.start()
+    machine.wait_for(r"GUEST done", BOOT_TIMEOUT)
+    seconds = machine.wait_poweroff(60)
+    found = reports(machine.log())
+    assert len(found) == 1, f"expected one boot, saw {len(found)}"
+    boot = Boot(seconds, found[0])
+    print_timing(name, boot)
+    return boot, machine
+
+
+def print_timing(name: str, boot: Boot) -> None:
+    """The boot's duration and the agent's share of it, from the guest's kernel log."""
+    uptime = float(boot.one("uptime"))
+    stamps = [line for line in boot.values.get("kmsg", []) if "moss-pivot:" in line]
+    pivot = boot.values.get("pivot", [""])[0]
+    elapsed = json.loads(pivot)["elapsed_ms"] if pivot else None
+    agent = (f"agent {elapsed:.0f} ms = {elapsed / 10 / uptime:.1f}% of the kernel's "
+             f"{uptime:.2f} s to init" if elapsed is not None else "no agent record")
+    at = stamps[0].split("]")[0].strip("[ ") if stamps else "-"
+    print(f"\n[qemu] {name}: {boot.seconds:.1f} s power-on to power-off; {agent}; "
+          f"agent's line at {at} s")
+
+
+def pivot_of(boot: Boot) -> dict[str, object]:
+    record = json.loads(boot.one("pivot"))
+    assert isinstance(record, dict)
+    return record
+
+
+def test_default_boot_reaches_the_newest_state(
+    packages: Packages, machines: MachineMaker, tmp_path: Path
+) -> None:
+    root = build_root(tmp_path / "root", [packages.base(), [packages.hello]])
+    assert guest.state_id(root) == 2
+
+    boot, _ = boot_once(machines, root, tmp_path / "vm", "default boot")
+
+    assert boot.one("stateid") == "2"
+    assert boot.one("uname") == packages.kver
+    assert "moss.fstx=2" in boot.one("cmdline").split()
+    assert sorted(boot.values["package"]) == [
+        "busybox-1.0-1", "hello-1.0-1", "init-1.0-1", f"linux-{packages.kver.split('-')[0]}-1",
+        "systemd-boot-1.0-1",
+    ]
+    assert pivot_of(boot)["result"] == "already-active"
