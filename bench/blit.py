@@ -1,8 +1,13 @@
-"""Building a state of many files from the store, against a bare ``os.link`` loop.
+"""Building a state of many files from the store, against the limit and two peers.
 
-The loop over the same blobs into the same directory shape is the physical
-limit of hard-link trees on this disk; moss's blit adds the tree plan (path
-checks, conflict detection) and directory-fd walking on top of it.
+* a bare ``os.link`` loop over the same blobs into the same directory shape: the
+  physical limit of hard-link trees on this disk, from Python;
+* ``cp -al`` of the same tree (C, one process, no plan at all);
+* ``ostree checkout -H`` of the same tree committed to a bare ostree repository
+  (the hard-link checkout Fedora's image-based systems use).
+
+moss's blit adds the tree plan (path checks, conflict detection) and
+directory-fd walking on top of the links.
 
     python -m bench.blit [--files N] [--repeats R]
 """
@@ -12,10 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from bench.common import Result, median_time, print_results
+from bench.common import Result, command, median_time, print_results, workdir
 from moss.blit import blit
 from moss.root import Root
 from moss.stone import FileKind, LayoutEntry, digest_bytes, xxh3_128
@@ -56,9 +60,15 @@ def link_loop(pairs: list[tuple[str, str]], dest: Path) -> None:
         os.link(source, target)
 
 
-def run(files: int = 100_000, repeats: int = 3) -> list[Result]:
-    work = Path(tempfile.mkdtemp(prefix="moss-bench-blit-", dir="/var/tmp"))
-    try:
+def ostree_commit(repo: Path, tree: Path) -> None:
+    """A bare repository holding ``tree`` as branch ``bench`` (untimed set-up)."""
+    command(["ostree", f"--repo={repo}", "init", "--mode=bare"])
+    command(["ostree", f"--repo={repo}", "commit", "--branch=bench", "--no-xattrs",
+             f"--tree=dir={tree}"])
+
+
+def measure(files: int, repeats: int) -> list[Result]:
+    with workdir("blit") as work:
         root = Root(work / "root")
         entries = make_store(root, files)
         dest = work / "tree"
@@ -70,10 +80,25 @@ def run(files: int = 100_000, repeats: int = 3) -> list[Result]:
                                 repeats, setup=clean)
         pairs = link_pairs(root, entries, dest)
         link_time = median_time(lambda: link_loop(pairs, dest), repeats, setup=clean)
-        return [Result(f"blit {files} files (plan + blit)", moss_time, link_time,
-                       "os.link loop")]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        source = work / "source"
+        os.rename(dest, source)
+        cp_time = median_time(lambda: command(["cp", "-al", str(source), str(dest)]),
+                              repeats, setup=clean)
+        repo = work / "ostree"
+        ostree_commit(repo, source)
+        ostree_time = median_time(
+            lambda: command(["ostree", f"--repo={repo}", "checkout", "-H", "bench", str(dest)]),
+            repeats, setup=clean)
+        name = f"blit: state of {files} files (plan + blit)"
+        return [
+            Result(name, moss_time, link_time, "os.link loop (limit)"),
+            Result(name, moss_time, cp_time, "cp -al"),
+            Result(name, moss_time, ostree_time, "ostree checkout -H"),
+        ]
+
+
+def run(quick: bool) -> list[Result]:
+    return measure(10_000, 3) if quick else measure(100_000, 3)
 
 
 def main() -> None:
@@ -81,7 +106,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print_results(run(args.files, args.repeats))
+    print_results(measure(args.files, args.repeats))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ spans thousands of packages.  It then times:
 * ``install`` of the top package into an empty system, on a warm catalog
   (provider strings cached) and with a fresh one (the real cost of a command);
 * a baseline: plain BFS over the same graph as ``dict[str, list[str]]`` of
-  package names, i.e. the least work any resolver must do.
+  package names, i.e. the least work any resolver must do;
+* a peer: libsolv (Debian's ``python3-solv``) on the same problem, in its own
+  ``/usr/bin/python3`` process (``bench/solv_closure.py``), timed inside it:
+  building the pool (solvables + what-provides) and solving the install job.
 
 Printed as absolute times and the ratio resolver / baseline (median of runs).
 Run: ``.venv/bin/python -m bench.resolve [--packages 30000] [--runs 5]``.
@@ -18,12 +21,16 @@ Run: ``.venv/bin/python -m bench.resolve [--packages 30000] [--runs 5]``.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
+import subprocess
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
+from bench.common import Result, print_results, workdir
 from moss.repo.index import Offer
 from moss.resolve import Catalog, install
 from moss.stone import Dependency, DependencyKind, PackageMeta
@@ -89,33 +96,73 @@ def timed(func: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--packages", type=int, default=30000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+SOLV_SCRIPT = Path(__file__).resolve().parent / "solv_closure.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
 
-    metas = generate(args.packages)
+
+def solv_problem(metas: list[PackageMeta], target: str) -> dict[str, object]:
+    packages = [{"name": m.name, "evr": f"{m.version}-{m.release}",
+                 "provides": [str(p) for p in m.provides],
+                 "requires": [str(d) for d in m.depends]} for m in metas]
+    return {"packages": packages, "target": target}
+
+
+def run_libsolv(metas: list[PackageMeta], target: str, runs: int) -> dict[str, float] | str:
+    """libsolv's median (build, solve) seconds and install count, or why it did not run."""
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import solv"], capture_output=True,
+                           check=False)
+    if probe.returncode != 0:
+        return "python3-solv not installed (apt-get install python3-solv)"
+    with workdir("solv") as work:
+        problem = work / "problem.json"
+        problem.write_text(json.dumps(solv_problem(metas, target)))
+        proc = subprocess.run([SYSTEM_PYTHON, str(SOLV_SCRIPT), str(problem), str(runs)],
+                              capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{SOLV_SCRIPT.name} failed: {proc.stderr.strip()}")
+    result: dict[str, float] = json.loads(proc.stdout)
+    return result
+
+
+def measure(packages: int, runs: int) -> list[Result]:
+    metas = generate(packages)
     offers = [Offer(m, "main", 0) for m in metas]
     top = metas[-1].name
     graph = baseline_graph(metas)
     catalog = Catalog(offers)
     closure = bfs(graph, top)
     plan = install([], set(), catalog, [top])
-    assert len(plan.add) == closure, (len(plan.add), closure)
+    if len(plan.add) != closure:
+        raise RuntimeError(f"moss resolved {len(plan.add)} packages, BFS found {closure}")
+    t_fresh = timed(lambda: install([], set(), Catalog(offers), [top]), runs)
+    t_warm = timed(lambda: install([], set(), catalog, [top]), runs)
+    t_bfs = timed(lambda: bfs(graph, top), runs)
+    name = f"resolve: closure of {closure} in {packages} packages"
+    results = [Result(f"{name} (index + resolve)", t_fresh, t_bfs, "dict BFS (limit)")]
+    solv = run_libsolv(metas, top, runs)
+    if isinstance(solv, str):
+        results.append(Result(f"{name} (index + resolve)", t_fresh, None,
+                              "libsolv pool + solve", note=f"not measured: {solv}"))
+        return results
+    if solv["installed"] != closure:
+        raise RuntimeError(f"libsolv installs {solv['installed']} packages, BFS found {closure}")
+    results.append(Result(f"{name} (index + resolve)", t_fresh, solv["build"] + solv["solve"],
+                          "libsolv pool + solve"))
+    results.append(Result(f"{name} (resolve, warm index)", t_warm, solv["solve"],
+                          "libsolv solve, warm pool"))
+    return results
 
-    t_catalog = timed(lambda: Catalog(offers), args.runs)
-    t_fresh = timed(lambda: install([], set(), Catalog(offers), [top]), args.runs)
-    t_install = timed(lambda: install([], set(), catalog, [top]), args.runs)
-    t_bfs = timed(lambda: bfs(graph, top), args.runs)
-    print(f"packages in repository     {args.packages}")
-    print(f"closure of {top:<15} {closure} packages")
-    print(f"Catalog (index providers)  {t_catalog * 1000:8.1f} ms")
-    print(f"install, warm catalog      {t_install * 1000:8.1f} ms")
-    print(f"catalog + install, fresh   {t_fresh * 1000:8.1f} ms")
-    print(f"baseline dict BFS          {t_bfs * 1000:8.1f} ms")
-    print(f"install warm / baseline    {t_install / t_bfs:8.1f}x")
-    print(f"fresh / baseline           {t_fresh / t_bfs:8.1f}x")
+
+def run(quick: bool) -> list[Result]:
+    return measure(5_000, 3) if quick else measure(30_000, 5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--packages", type=int, default=30000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print_results(measure(args.packages, args.runs))
 
 
 if __name__ == "__main__":
