@@ -94,6 +94,7 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
     root = Root(root_path)
     with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
+        settle_after_boot(root, dbs, progress)
         ids = sorted(dbs.state.ids(), reverse=True)
         protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
         doomed = [i for i in ids if i not in protected]
@@ -107,6 +108,7 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
     root = Root(root_path)
     with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
         recover(root, dbs)
+        settle_after_boot(root, dbs, progress)
         known = set(dbs.state.ids())
         for state_id in state_ids:
             if state_id not in known:

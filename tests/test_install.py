@@ -237,6 +237,20 @@ def test_old_layout_with_usr_symlink_is_read_and_converted(tmp_path: Path, root:
     assert moss(root, "state", "verify") == 0
 
 
+def test_transaction_on_old_layout_converts_it(tmp_path: Path, root: Path) -> None:
+    assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_1))) == 0
+    (root / ".moss/root/1").mkdir()
+    os.rename(root / "usr", root / ".moss/root/1/usr")
+    os.symlink(".moss/root/1/usr", root / "usr")
+    assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_2, release=2))) == 0
+    assert not (root / "usr").is_symlink()
+    assert (root / "usr/.stateID").read_text() == "2"
+    assert (root / ".moss/root/1/usr/.stateID").read_text() == "1"
+    assert moss(root, "state", "activate", "1") == 0
+    assert (root / "usr/share/doc/hello/README").read_text() == "version one\n"
+    assert moss(root, "state", "verify") == 0
+
+
 def test_real_packages_install_and_conflict(stone_testdata: Path, root: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     bash_completion = stone_testdata / "bash-completion-2.11-1-1-x86_64.stone"

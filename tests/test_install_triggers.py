@@ -59,3 +59,33 @@ def test_failing_trigger_stops_the_transaction_and_changes_nothing(
     assert tree_snapshot(root / "usr") == before
     assert [s.id for s in state.list_states(root)] == [1]
     assert not (root / ".moss/root/staging").exists()
+
+
+def test_system_triggers_skipped_at_boot_run_once_on_the_next_moss_run(tmp_path: Path) -> None:
+    """The agent swaps trees in the initramfs and runs no triggers; moss runs them after."""
+    import json
+
+    root = tmp_path / "root"
+    counter = "echo ran >> /var/boot-trigger-runs"
+    trigger = {
+        "name": "count",
+        "description": "counts its runs",
+        "handlers": {"run": {"run": "/usr/bin/sh", "args": ["-c", counter]}},
+        "paths": {"/usr/share/marker/*": {"handlers": ["run"]}},
+    }
+    pkg = make_package(tmp_path, "counted", {
+        "bin/busybox": BUSYBOX.read_bytes(),
+        "share/moss/triggers/sys.d/count.yaml": yaml.safe_dump(trigger),
+        "share/marker/counted": "x",
+    })
+    assert moss(root, "install", str(shell_package(tmp_path)), str(pkg)) == 0
+    runs = root / "var/boot-trigger-runs"
+    assert runs.read_text() == "ran\n"  # after the transaction itself
+    record = {"requested": 1, "previous": 1, "active": 1, "result": "activated",
+              "reason": "test", "elapsed_ms": 1.0, "time": 1234.5}
+    (root / "run/moss").mkdir(parents=True)
+    (root / "run/moss/pivot.json").write_text(json.dumps(record))
+    assert moss(root, "state", "prune", "--keep", "5") == 0
+    assert runs.read_text() == "ran\nran\n"
+    assert moss(root, "state", "prune", "--keep", "5") == 0
+    assert runs.read_text() == "ran\nran\n"  # once per boot

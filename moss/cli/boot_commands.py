@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from moss import fs
-from moss.afterboot import booted_state
+from moss.afterboot import booted_state, settle_after_boot
 from moss.bootsync import boot_status, sync_boot
 from moss.cli.output import print_json, progress_for
 from moss.recovery import recover
@@ -39,6 +39,7 @@ def _sync(args: argparse.Namespace) -> int:
     root = Root(args.directory)
     with fs.locked(root.lockfile), databases(root) as dbs:
         recover(root, dbs)
+        settle_after_boot(root, dbs, progress_for(args.quiet))
         report = sync_boot(root, dbs, esp=args.esp, boot_dir=args.boot,
                            progress=progress_for(args.quiet))
     if args.json:
