@@ -8,12 +8,13 @@ guest's init prints ``GUEST key=value`` lines (see guest.py) that the tests read
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import guest
 from conftest import Packages
-from machine import Boot, Machine, reports
+from machine import Boot, Machine, kernel_lines, reports
 
 MachineMaker = Callable[[guest.Images, Path], Machine]
 BOOT_TIMEOUT = 150  # seconds for one boot under TCG; ~20 s is usual
@@ -77,3 +78,50 @@ def test_default_boot_reaches_the_newest_state(
         "systemd-boot-1.0-1",
     ]
     assert pivot_of(boot)["result"] == "already-active"
+
+
+def test_deferred_kernel_update_goes_live_at_the_next_boot(
+    packages: Packages, machines: MachineMaker, tmp_path: Path
+) -> None:
+    root = build_root(tmp_path / "root", [packages.base()])
+    guest.moss(root, "install", "--defer", str(packages.linux_cloud))
+    # the running tree is untouched: state 2 waits, its entry is the default, counted
+    assert guest.state_id(root) == 1
+    pending = f"serpentos-{packages.cloud_kver}-2+3.conf"
+    assert pending in guest.entries(root)
+    last_booted = root / "efivars" / f"LoaderEntryLastBooted-{guest.SYSTEMD_BOOT_GUID}"
+    assert guest.efivar_text(last_booted.read_bytes()) == pending
+
+    boot, machine = boot_once(machines, root, tmp_path / "vm", "deferred kernel update")
+
+    assert boot.one("uname") == packages.cloud_kver
+    assert boot.one("stateid") == "2"
+    assert "moss.fstx=2" in boot.one("cmdline").split()
+    record = pivot_of(boot)
+    assert (record["result"], record["previous"], record["active"]) == ("activated", 1, 2)
+    assert f"linux-{packages.cloud_kver.split('-')[0]}-2" in boot.values["package"]
+    # the activation persisted on the disk, not only for this boot
+    assert guest.read_root_file(machine.images.root, "/usr/.stateID").strip() == "2"
+
+
+def test_entry_of_a_deleted_state_boots_the_current_one(
+    packages: Packages, machines: MachineMaker, tmp_path: Path
+) -> None:
+    root = build_root(tmp_path / "root", [packages.base(), [packages.hello]])
+    gone = f"serpentos-{packages.kver}-1.conf"
+    assert gone in guest.entries(root)
+    shutil.rmtree(root / ".moss/root/1")
+    # the firmware remembers state 1's entry as if the user had picked it last time
+    boot, machine = boot_once(machines, root, tmp_path / "vm", "entry of a deleted state",
+                              extra_vars={"LoaderEntryLastBooted": gone})
+
+    assert "moss.fstx=1" in boot.one("cmdline").split()
+    assert boot.one("stateid") == "2"
+    assert "hello-1.0-1" in boot.values["package"]
+    record = pivot_of(boot)
+    assert (record["requested"], record["result"], record["active"]) == (1, "kept-current", 2)
+    # the reason is in the kernel log on the console, as an error (shown at loglevel=6)
+    console = kernel_lines(machine.log(), "moss-pivot:")
+    assert len(console) == 1, console
+    assert "state 1" in console[0] and "keeping state 2" in console[0], console
+    assert str(record["reason"]) in console[0]
