@@ -27,6 +27,7 @@ from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
 from moss.errors import MossError
+from moss.hashing import blake3_file
 from moss.progress import QUIET, Progress
 
 PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
@@ -133,7 +134,7 @@ class KernelFiles:
 
 
 def kernel_identity(kernel: Kernel) -> str:
-    parts = [esp.digest(kernel.image)] + [f"{p.name}:{esp.digest(p)}" for p in kernel.initrds]
+    parts = [blake3_file(kernel.image)] + [f"{p.name}:{blake3_file(p)}" for p in kernel.initrds]
     return ":".join(parts)
 
 

@@ -13,21 +13,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import blake3
-
 from moss.errors import MossError
 from moss.fs import atomic_write
+from moss.hashing import blake3_file
 
 # Room left over for entries and loader.conf beyond the kernels themselves.
 SLACK = 256 * 1024
-
-
-def digest(path: Path) -> str:
-    hasher = blake3.blake3()
-    with path.open("rb") as src:
-        while chunk := src.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def same_file(src: Path, dest: Path) -> bool:
@@ -37,7 +28,7 @@ def same_file(src: Path, dest: Path) -> bool:
             return False
     except FileNotFoundError:
         return False
-    return digest(dest) == digest(src)
+    return blake3_file(dest) == blake3_file(src)
 
 
 def check_space(where: Path, needed: int) -> None:

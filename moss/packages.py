@@ -7,13 +7,13 @@ a bad package is refused while the system is still untouched.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from moss.errors import MossError
+from moss.hashing import sha256_file
 from moss.root import Root
 from moss.stone import (
     EMPTY_DIGEST,
@@ -35,14 +35,6 @@ class IncomingPackage:
     path: Path
     meta: PackageMeta
     layout: list[LayoutEntry]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_package(path: Path) -> IncomingPackage:

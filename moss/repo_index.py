@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from moss.errors import MossError
+from moss.hashing import sha256_file
 from moss.stone import FileType, PackageMeta, StoneError, open_stone, write_repository_index
 
 INDEX_NAME = "stone.index"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_package_entry(path: Path, root: Path) -> PackageMeta:
@@ -26,7 +18,7 @@ def read_package_entry(path: Path, root: Path) -> PackageMeta:
             raise StoneError(f"{path}: not a package (file type {reader.file_type.name})")
         meta = reader.package_meta()
     meta.uri = path.relative_to(root).as_posix()
-    meta.hash = _sha256(path)
+    meta.hash = sha256_file(path)
     meta.size = path.stat().st_size
     return meta
 

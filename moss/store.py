@@ -19,6 +19,7 @@ from pathlib import Path
 import blake3
 
 from moss.errors import MossError
+from moss.hashing import blake3_file
 from moss.root import Root
 from moss.stone import digest_hex
 
@@ -33,14 +34,6 @@ def asset_location(assets: str, digest: int) -> str:
 
 def asset_path(root: Root, digest: int) -> Path:
     return Path(asset_location(str(root.assets), digest))
-
-
-def file_blake3(path: Path) -> str:
-    hasher = blake3.blake3()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 @dataclass
@@ -70,7 +63,7 @@ class Batch:
                 size += len(chunk)
             recorded = known.get(key)
             if recorded is None:
-                recorded = file_blake3(asset_path(self.root, digest))
+                recorded = blake3_file(asset_path(self.root, digest))
                 self.unrecorded.append((key, recorded, size))
             if recorded != hasher.hexdigest():
                 raise MossError(

@@ -17,12 +17,13 @@ from pathlib import Path
 from moss import fs
 from moss.db.databases import Databases
 from moss.errors import MossError
+from moss.hashing import blake3_file
 from moss.progress import QUIET, Progress
 from moss.recovery import recover
 from moss.root import STATE_ID_FILE, Root, read_state_id
 from moss.selection import selection_of
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
-from moss.store import asset_path, batch, file_blake3
+from moss.store import asset_path, batch
 from moss.transaction import databases
 from moss.tree import plan_tree
 
@@ -67,7 +68,7 @@ def _check_store(root: Root, dbs: Databases, report: VerifyReport,
         if not path.is_file():
             report.problems.append(Problem(str(path), "asset missing from the store"))
             damaged.add(digest)
-        elif file_blake3(path) != recorded:
+        elif blake3_file(path) != recorded:
             report.problems.append(Problem(str(path), "asset content does not match its BLAKE3"))
             damaged.add(digest)
         report.assets += 1
@@ -119,7 +120,11 @@ def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
         return
     selected = selection_of(dbs, state_id)
     plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
+    # Left out by the state's subscriptions, or rewritten by depmod: not damage.
+    filtered = dbs.state.filtered(state_id)
     for target, placed in plan.files.items():
+        if target in filtered:
+            continue
         report.files += 1
         problem = _check_entry(root, usr / target, placed.entry)
         if problem is None:
@@ -129,6 +134,8 @@ def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
             _recreate(root, usr / target, placed.entry)
             report.repaired.append(str(usr / target))
     for target in plan.directories:
+        if target in filtered:
+            continue
         if not (usr / target).is_dir() or (usr / target).is_symlink():
             report.problems.append(Problem(str(usr / target), "directory missing"))
             if repair and not os.path.lexists(usr / target):
@@ -157,7 +164,7 @@ def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
     try:
         if os.stat(blob).st_ino == st.st_ino:
             return None  # the same inode as the store, whose content was checked
-        same = file_blake3(blob) == file_blake3(path)
+        same = blake3_file(blob) == blake3_file(path)
     except FileNotFoundError:
         return "its asset is missing from the store"
     return None if same else "content differs from its asset"

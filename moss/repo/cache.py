@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.errors import MossError
+from moss.hashing import sha256_file
 from moss.progress import QUIET, Progress
-from moss.repo.fetch import FetchOptions, download, sha256_file
+from moss.repo.fetch import FetchOptions, download
 
 DEFAULT_JOBS = 4
 

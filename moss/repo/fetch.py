@@ -12,7 +12,6 @@ will still be a 404) and a complete file with the wrong digest.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from moss import __version__
 from moss.errors import MossError
+from moss.hashing import sha256_file
 
 CHUNK = 1 << 16
 DEFAULT_TIMEOUT = 30.0
@@ -49,14 +49,6 @@ class _Retryable(Exception):
 
 def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy_file_url(url: str, part: Path, on_bytes: OnBytes) -> None:
