@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,3 +126,67 @@ def test_entry_of_a_deleted_state_boots_the_current_one(
     assert len(console) == 1, console
     assert "state 1" in console[0] and "keeping state 2" in console[0], console
     assert str(record["reason"]) in console[0]
+
+
+def highlighted(state: int) -> str:
+    """The menu line systemd-boot draws black on white (the selection) for a state."""
+    return r"\x1b\[47m\s*Serpent OS \S+ \(state " + str(state) + ","
+
+
+def test_menu_choice_of_an_older_state_sticks(
+    packages: Packages, machines: MachineMaker, tmp_path: Path
+) -> None:
+    root = build_root(tmp_path / "root", [packages.base(), [packages.hello]], timeout=3)
+    older = f"serpentos-{packages.kver}-1.conf"
+    images = guest.make_images(root, tmp_path / "vm")
+
+    # boot 1: the user stops the timer, goes down to state 1 and starts it
+    first = machines(images, tmp_path / "vm")
+    first.start()
+    first.wait_for(r"Boot in \d+ s", BOOT_TIMEOUT)
+    first.wait_for(highlighted(2), 10)
+    first.press("down")
+    first.wait_for(highlighted(1), 10)
+    first.press("ret")
+    first.wait_for(r"GUEST done", BOOT_TIMEOUT)
+    chosen = Boot(first.wait_poweroff(60), reports(first.log())[0])
+    print_timing("menu choice (key presses)", chosen)
+    assert "moss.fstx=1" in chosen.one("cmdline").split()
+    assert chosen.one("stateid") == "1"
+    assert "hello-1.0-1" not in chosen.values["package"]
+    assert pivot_of(chosen)["result"] == "activated"
+    assert guest.read_var(images.vars, "LoaderEntryLastBooted") == older
+
+    # boot 2: nobody touches a key; the same VARS store and disks
+    second = machines(images, tmp_path / "vm")
+    second.start()
+    second.wait_for(r"GUEST done", BOOT_TIMEOUT)
+    again = Boot(second.wait_poweroff(60), reports(second.log())[0])
+    print_timing("default boot after the menu choice", again)
+    assert "moss.fstx=1" in again.one("cmdline").split()
+    assert again.one("stateid") == "1"
+    assert pivot_of(again)["result"] == "already-active"
+
+    # moss on that disk agrees: a sync keeps both entries and makes state 1's the default
+    synced = disk_root(images, tmp_path / "after")
+    guest.moss(synced, "boot", "sync")
+    status = json.loads(guest.moss(synced, "boot", "status", "--json"))
+    assert status["active"] == 1
+    assert status["default"] == older
+    assert {e["file"] for e in status["entries"]} == {older, f"serpentos-{packages.kver}-2.conf"}
+
+
+def disk_root(images: guest.Images, dest: Path) -> Path:
+    """The root disk after the boots as a directory, its efivars as the firmware holds them."""
+    dest.mkdir()
+    guest.read_root_file(images.root, "/usr/.stateID")  # replays the journal
+    subprocess.run(["debugfs", "-R", f"rdump / {dest}", str(images.root)], check=True,
+                   capture_output=True)
+    for var in (dest / "efivars").iterdir():
+        var.unlink()
+    name = "LoaderEntryLastBooted"
+    value = guest.read_var(images.vars, name)
+    if value is not None:
+        data = b"\x07\0\0\0" + (value + "\0").encode("utf-16-le")
+        (dest / "efivars" / f"{name}-{guest.SYSTEMD_BOOT_GUID}").write_bytes(data)
+    return dest
