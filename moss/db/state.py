@@ -35,6 +35,21 @@ MIGRATIONS = [
     """
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)
     """,
+    # Subscriptions: which were on for each state, and the paths its tree left out
+    # on purpose ('dropped') or that depmod rewrote ('regenerated').
+    """
+    CREATE TABLE state_subscriptions (
+        state INTEGER NOT NULL REFERENCES state(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        PRIMARY KEY (state, name)
+    );
+    CREATE TABLE filtered_paths (
+        state INTEGER NOT NULL REFERENCES state(id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (state, target)
+    )
+    """,
 ]
 
 
@@ -135,3 +150,26 @@ class StateDB:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value)
                 )
+
+    def set_filtered(self, state_id: int, subscriptions: Iterable[str],
+                     paths: Iterable[tuple[str, str]]) -> None:
+        """Record a state's active subscriptions and its ``(target, reason)`` filtered paths."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM state_subscriptions WHERE state = ?", (state_id,))
+            self.conn.execute("DELETE FROM filtered_paths WHERE state = ?", (state_id,))
+            self.conn.executemany(
+                "INSERT INTO state_subscriptions (state, name) VALUES (?, ?)",
+                [(state_id, name) for name in subscriptions])
+            self.conn.executemany(
+                "INSERT INTO filtered_paths (state, target, reason) VALUES (?, ?, ?)",
+                [(state_id, target, reason) for target, reason in paths])
+
+    def subscriptions(self, state_id: int) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM state_subscriptions WHERE state = ? ORDER BY name", (state_id,))]
+
+    def filtered(self, state_id: int) -> dict[str, str]:
+        """Target -> reason ('dropped' or 'regenerated') for a state's tree."""
+        return {t: r for t, r in self.conn.execute(
+            "SELECT target, reason FROM filtered_paths WHERE state = ?", (state_id,))}
