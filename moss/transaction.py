@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss import fs, triggers
+from moss import fs, subscriptions, triggers
 from moss.activate import activate_tree
 from moss.afterboot import settle_after_boot
 from moss.blit import blit
@@ -42,6 +42,9 @@ class Request:
     sync: bool = False  # bring everything to what the repositories offer
     upgrade_only: bool = False  # with sync: never downgrade
     summary: str = ""
+    # Subscription choices for this state (default: ROOT/etc/moss/subscriptions.yaml).
+    subscriptions: subscriptions.Choices | None = None
+    rebuild: bool = False  # build a new state even if no package changes
 
 
 @dataclass
@@ -74,12 +77,14 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
         running = read_state_id(root.usr)
         pending = dbs.state.pending()  # a later transaction builds on a pending update
         current = selection_of(dbs, pending or running)
+        names = [*request.names,
+                 *subscriptions.wanted_packages(root, dbs, current, request.subscriptions)]
         wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
-                                 request.names, request.remove, request.sync,
+                                 names, request.remove, request.sync,
                                  request.upgrade_only)
         selected, change = apply_changes(current, wanted.install, wanted.remove)
         change.download_size = wanted.download_size(cache_root(root.path, options.cache))
-        if change.is_empty():
+        if change.is_empty() and not request.rebuild:
             return Outcome(change, previous=running)
         if options.dry_run or (options.confirm and not options.confirm(change)):
             return Outcome(change, previous=running, cancelled=not options.dry_run)
@@ -90,9 +95,11 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
         checkpoint("tx:planned")
         unpack_packages(root, dbs, incoming, options.progress)
         checkpoint("tx:unpacked")
+        plan, filtered = subscriptions.apply(root, plan, request.subscriptions)
         state_id = record_state(root, dbs, selected, request.summary or describe(change))
+        subscriptions.record(dbs, state_id, filtered)
         checkpoint("tx:recorded")
-        build_and_check_tree(root, dbs, plan, state_id, options.progress)
+        build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
         if deferred:
             stage_pending(root, dbs, state_id)
         else:
@@ -133,7 +140,8 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
 
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
-                         progress: Progress) -> None:
+                         progress: Progress,
+                         filtered: subscriptions.Filtered | None = None) -> None:
     """Blit into staging and run the transaction triggers on it.
 
     The ``.stateID`` written after the blit marks the tree complete.  If the blit
@@ -144,6 +152,8 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
             shutil.rmtree(root.staging)
         root.staging.mkdir(parents=True)
         blit(root, plan, root.staging_usr, progress)
+        if filtered is not None:
+            subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
         fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
         checkpoint("tx:built")
         triggers.run_transaction_triggers(root.path, root.staging_usr, progress)

@@ -24,11 +24,13 @@ def _registrars() -> list[Registrar]:
     """The command groups, imported here so a new group is one line."""
     from moss.cli import (
         boot_commands,
+        hardware_commands,
         install_commands,
         query_commands,
         repo_commands,
         state_commands,
         stone_commands,
+        subscription_commands,
     )
 
     return [
@@ -38,6 +40,8 @@ def _registrars() -> list[Registrar]:
         query_commands.register,
         repo_commands.register,
         boot_commands.register,
+        subscription_commands.register,
+        hardware_commands.register,
     ]
 
 

@@ -1,0 +1,131 @@
+"""``moss subscription list|add|remove|refresh``: choose what reaches a state.
+
+``list --json`` prints one object per subscription::
+
+    {"name": str, "description": str, "active": bool, "default": bool,
+     "source": str (the YAML file, or "built in"), "keep": [glob], "drop": [glob],
+     "packages": [name], "toggle": {"action": "add"|"remove",
+     "saves_files": int, "saves_bytes": int}}
+
+``toggle`` is what ``moss subscription <action> NAME`` would do to the active
+state's tree: positive numbers are saved, negative ones cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from moss import transaction
+from moss.cli.output import confirm, print_json, print_table, progress_for
+from moss.subscriptions import manage
+from moss.subscriptions.config import Choices, load_choices
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "subscription", help="choose which packages and paths reach a state",
+        description="Subscriptions keep a system slim without splitting packages: each "
+        "keeps or drops paths (docs, locales, kernel modules the hardware does not need) "
+        "and may add packages. Every change builds a new state, so it can be rolled back; "
+        "turning a subscription back on needs no download while the packages are cached.")
+    subs = p.add_subparsers(dest="subscription_command", metavar="ACTION")
+    subs.required = True
+
+    q = subs.add_parser("list", help="what exists, what is on, what each would save")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_list)
+
+    for name, helptext, handler in (
+        ("add", "turn subscriptions on (a new state)", _add),
+        ("remove", "turn subscriptions off (a new state)", _remove),
+    ):
+        q = subs.add_parser(name, help=helptext)
+        q.add_argument("names", nargs="+", metavar="NAME")
+        if name == "add":
+            q.add_argument("--modalias-file", type=_absolute, metavar="FILE",
+                           help="for 'hardware': choose modules for the devices in FILE "
+                           "(another machine's list) instead of this machine's, and keep "
+                           "doing so on later transactions")
+        _common(q)
+        q.set_defaults(handler=handler)
+
+    q = subs.add_parser("refresh", help="rebuild the state for the current hardware "
+                        "and subscription definitions")
+    _common(q)
+    q.set_defaults(handler=_refresh)
+
+
+def _absolute(text: str) -> str:
+    from pathlib import Path
+
+    return str(Path(text).absolute())
+
+
+def _common(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    q.add_argument("--no-wait", action="store_true",
+                   help="fail at once if another moss holds the lock")
+    q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
+
+
+def _size(n: int) -> str:
+    sign = "-" if n < 0 else ""
+    value = float(abs(n))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def _list(args: argparse.Namespace) -> int:
+    infos = manage.list_subscriptions(args.directory)
+    if args.json:
+        print_json([i.to_json() for i in infos])
+        return 0
+    rows = []
+    for info in infos:
+        verb = "removing" if info.active else "adding"
+        saves = "saves" if info.toggle_bytes >= 0 else "costs"
+        effect = (f"{verb} {saves} {_size(abs(info.toggle_bytes))} "
+                  f"({abs(info.toggle_files)} files)")
+        rows.append((info.definition.name, "on" if info.active else "off", effect,
+                     info.definition.description))
+    print_table(("NAME", "", "EFFECT", "DESCRIPTION"), rows)
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    choices = manage.new_choices(args.directory, add=args.names)
+    if args.modalias_file:
+        from pathlib import Path
+
+        choices.modalias_file = Path(args.modalias_file)
+    return _change(args, choices, "subscribe " + ", ".join(args.names))
+
+
+def _remove(args: argparse.Namespace) -> int:
+    choices = manage.new_choices(args.directory, remove=args.names)
+    return _change(args, choices, "unsubscribe " + ", ".join(args.names))
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    return _change(args, load_choices(args.directory), "refresh subscriptions")
+
+
+def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
+    if args.dry_run:
+        print(f"Would build a new state: {summary}.")
+        return 0
+    if not confirm(f"Build a new state ({summary})?", args.yes_all):
+        print("Cancelled; nothing was changed.")
+        return 0
+    options = transaction.Options(progress=progress_for(args.quiet),
+                                  wait_for_lock=not args.no_wait, skip_boot=args.skip_boot,
+                                  cache=args.cache)
+    outcome = manage.change(args.directory, choices, summary, options)
+    if outcome.deferred:
+        print(f"State {outcome.state_id} is staged: reboot to apply it.")
+    else:
+        print(f"State {outcome.state_id} is now active ({summary}).")
+    return 0

@@ -1,0 +1,25 @@
+"""Subscriptions: named choices of which packages and which paths reach a state.
+
+See ``README.md`` beside this file for the YAML shapes and the rules, and
+:mod:`moss.subscriptions.step` for where the filter sits in a transaction.
+"""
+
+from moss.subscriptions.config import Choices, load_choices, save_choices
+from moss.subscriptions.step import (
+    Filtered,
+    apply,
+    record,
+    regenerate_module_metadata,
+    wanted_packages,
+)
+
+__all__ = [
+    "Choices",
+    "Filtered",
+    "apply",
+    "load_choices",
+    "record",
+    "regenerate_module_metadata",
+    "save_choices",
+    "wanted_packages",
+]

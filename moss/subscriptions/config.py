@@ -1,0 +1,170 @@
+"""Subscription definitions (shipped by the distribution) and the user's choices.
+
+A definition is a YAML file in ``/usr/share/moss/subscriptions.d/`` — shipped by
+a package, so it is part of the state like any other file — holding one
+mapping, or a list of them::
+
+    name: docs                      # required: [a-z0-9][a-z0-9_.-]*
+    description: Documentation in /usr/share/doc
+    default: true                   # on unless the user turns it off (default: false)
+    keep: [share/doc]               # paths kept only while this subscription is on
+    drop: []                        # paths dropped while this subscription is on
+    packages: []                    # names or providers added while it is on
+
+Paths are globs relative to ``/usr`` (a leading ``/usr/`` is accepted): ``*``
+and ``?`` stop at ``/``, ``**`` crosses it, and a pattern that matches a
+directory covers everything below it.  Which rule wins, strongest first: the
+``keep`` of a subscription that is on, the ``drop`` of a subscription that is
+on, the ``keep`` of a subscription that is off (dropped), otherwise kept.  So
+``drop: [share/locale]`` in one subscription and ``keep: [share/locale/de]`` in
+another leaves German only.
+
+``hardware`` is built in: while on, only the kernel modules this machine's
+devices need (see :mod:`moss.subscriptions.hardware`) reach the state.
+
+The user's choices live in ``/etc/moss/subscriptions.yaml``::
+
+    enabled: [hardware]             # turned on (beyond the defaults)
+    disabled: [docs]                # defaults turned off
+    hardware:
+      modalias-file: /path/to/list  # another machine's devices (default: udev)
+      pin: [fs-ext4, dm_crypt]      # modules, or aliases naming them, always kept
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from moss import fs
+from moss.errors import MossError
+
+DEFINITIONS_DIR = "share/moss/subscriptions.d"  # relative to /usr
+CHOICES_FILE = Path("etc/moss/subscriptions.yaml")  # relative to the root
+HARDWARE = "hardware"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    description: str = ""
+    default: bool = False
+    keep: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    source: str = "built in"
+    modalias: bool = False  # the hardware subscription: chooses kernel modules
+
+
+BUILT_IN = [
+    Definition(HARDWARE, "only the kernel modules (and their dependencies) that this "
+               "machine's devices need, by udev MODALIAS", modalias=True),
+]
+
+
+@dataclass
+class Choices:
+    enabled: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    modalias_file: Path | None = None
+    pins: list[str] = field(default_factory=list)
+
+    def active(self, definitions: dict[str, Definition]) -> list[str]:
+        """The names that are on: defaults not disabled, plus what the user enabled."""
+        on = {n for n, d in definitions.items() if d.default and n not in self.disabled}
+        on |= {n for n in self.enabled if n in definitions}
+        return sorted(on)
+
+    def to_yaml(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"enabled": sorted(self.enabled),
+                                "disabled": sorted(self.disabled)}
+        hardware: dict[str, Any] = {}
+        if self.modalias_file:
+            hardware["modalias-file"] = str(self.modalias_file)
+        if self.pins:
+            hardware["pin"] = list(self.pins)
+        if hardware:
+            data[HARDWARE] = hardware
+        return data
+
+
+def _strings(value: object, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MossError(f"{where}: '{key}' must be a list of strings")
+    return tuple(value)
+
+
+def parse_definitions(text: str, where: str) -> list[Definition]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MossError(f"{where}: not valid YAML ({exc})") from exc
+    items = data if isinstance(data, list) else [data]
+    definitions = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise MossError(f"{where}: a subscription must be a mapping with a 'name'")
+        unknown = set(item) - {"name", "description", "default", "keep", "drop", "packages"}
+        if unknown:
+            raise MossError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        name = item.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise MossError(f"{where}: subscription name {name!r} is not [a-z0-9][a-z0-9_.-]*")
+        if name == HARDWARE:
+            raise MossError(f"{where}: '{HARDWARE}' is built into moss and cannot be redefined")
+        definitions.append(Definition(
+            name=name, description=str(item.get("description") or ""),
+            default=bool(item.get("default", False)),
+            keep=_strings(item.get("keep"), where, "keep"),
+            drop=_strings(item.get("drop"), where, "drop"),
+            packages=_strings(item.get("packages"), where, "packages"),
+            source=where,
+        ))
+    return definitions
+
+
+def merge_definitions(files: Iterable[tuple[str, str]]) -> dict[str, Definition]:
+    """Built-ins plus every ``(where, text)`` file, sorted by name; a later name wins."""
+    definitions = {d.name: d for d in BUILT_IN}
+    for where, text in sorted(files):
+        for definition in parse_definitions(text, where):
+            definitions[definition.name] = definition
+    return dict(sorted(definitions.items()))
+
+
+def load_choices(root: Path) -> Choices:
+    path = root / CHOICES_FILE
+    if not path.exists():
+        return Choices()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise MossError(f"{path}: cannot read subscription choices ({exc})") from exc
+    if not isinstance(data, dict):
+        raise MossError(f"{path}: expected a mapping with 'enabled' and 'disabled'")
+    hardware = data.get(HARDWARE) or {}
+    if not isinstance(hardware, dict):
+        raise MossError(f"{path}: '{HARDWARE}' must be a mapping")
+    modalias_file = hardware.get("modalias-file")
+    return Choices(
+        enabled=list(_strings(data.get("enabled"), str(path), "enabled")),
+        disabled=list(_strings(data.get("disabled"), str(path), "disabled")),
+        modalias_file=Path(modalias_file) if modalias_file else None,
+        pins=list(_strings(hardware.get("pin"), str(path), f"{HARDWARE}.pin")),
+    )
+
+
+def save_choices(root: Path, choices: Choices) -> None:
+    path = root / CHOICES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "# moss subscriptions: see `moss subscription list`\n"
+    text += yaml.safe_dump(choices.to_yaml(), sort_keys=False)
+    fs.atomic_write(path, text.encode())

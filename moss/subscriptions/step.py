@@ -1,0 +1,249 @@
+"""The subscription step of a transaction: filter the planned tree, then fix up modules.
+
+The layout database keeps every entry of every package; subscriptions only
+decide what is blitted.  :func:`apply` runs after the packages are unpacked (so
+the definitions and ``modules.alias`` shipped in the new selection can be read
+from the store) and before the state is recorded; :func:`record` remembers per
+state what was dropped on purpose, so ``moss state verify`` and ``moss info
+--files`` of any state know it; :func:`regenerate_module_metadata` runs depmod
+on the staging tree once the blit is done, because the shipped ``modules.dep``
+lists modules that are no longer there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss.db.databases import Databases
+from moss.errors import MossError
+from moss.root import STATE_ID_FILE, Root
+from moss.selection import Selected
+from moss.stone import EMPTY_DIGEST, FileKind
+from moss.store import asset_path
+from moss.subscriptions.config import (
+    DEFINITIONS_DIR,
+    HARDWARE,
+    Choices,
+    Definition,
+    load_choices,
+    merge_definitions,
+)
+from moss.subscriptions.filter import PathRules
+from moss.subscriptions.hardware import ModuleChoice, choose_modules
+from moss.subscriptions.kmod import from_texts, is_module_file
+from moss.subscriptions.modalias import Device, devices_for
+from moss.tree import Placed, TreePlan
+
+MODULES_DIR = "lib/modules"
+# depmod's inputs, kept as shipped; every other modules.* file it rewrites.
+DEPMOD_INPUTS = {"modules.order", "modules.builtin", "modules.builtin.modinfo"}
+DROPPED = "dropped"
+REGENERATED = "regenerated"
+
+
+@dataclass
+class Filtered:
+    """What the subscriptions did to one tree."""
+
+    active: list[str] = field(default_factory=list)
+    dropped: dict[str, Placed | None] = field(default_factory=dict)
+    regenerated: list[str] = field(default_factory=list)  # rewritten by depmod
+    modules: list[ModuleChoice] = field(default_factory=list)
+
+    @property
+    def kernels(self) -> list[str]:
+        """Kernel versions whose module tree was filtered: depmod runs for these."""
+        return [m.kver for m in self.modules]
+
+
+class TreeFiles:
+    """Reads files of a planned tree from the store (the tree is not blitted yet)."""
+
+    def __init__(self, root: Root, plan: TreePlan) -> None:
+        self.root = root
+        self.plan = plan
+
+    def read(self, target: str) -> bytes | None:
+        placed = self.plan.files.get(target)
+        if placed is None or placed.entry.file_kind != FileKind.REGULAR:
+            return None
+        if placed.entry.digest == EMPTY_DIGEST:
+            return b""
+        try:
+            return asset_path(self.root, placed.entry.digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise MossError(f"/usr/{target}: its asset is missing from the store") from exc
+
+    def size(self, target: str) -> int:
+        placed = self.plan.files.get(target)
+        if placed is None or placed.entry.file_kind != FileKind.REGULAR:
+            return 0
+        if placed.entry.digest == EMPTY_DIGEST:
+            return 0
+        try:
+            return asset_path(self.root, placed.entry.digest).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def definitions(self) -> dict[str, Definition]:
+        prefix = DEFINITIONS_DIR + "/"
+        texts = []
+        for target in self.plan.files:
+            if target.startswith(prefix) and target.endswith((".yaml", ".yml")):
+                data = self.read(target)
+                if data is not None:
+                    texts.append((f"/usr/{target}", data.decode(errors="replace")))
+        return merge_definitions(texts)
+
+    def kernels(self) -> list[str]:
+        return sorted({t.split("/")[2] for t in self.plan.files
+                       if t.startswith(MODULES_DIR + "/") and t.count("/") == 3
+                       and t.endswith("/modules.alias")})
+
+
+@dataclass
+class Evaluator:
+    """Decides drops for one tree; the device list and module choices are computed once."""
+
+    files: TreeFiles
+    choices: Choices
+    definitions: dict[str, Definition]
+    _devices: list[Device] | None = None
+    _modules: dict[str, ModuleChoice] = field(default_factory=dict)
+
+    def devices(self) -> list[Device]:
+        if self._devices is None:
+            self._devices = devices_for(self.choices.modalias_file)
+        return self._devices
+
+    def module_choice(self, kver: str) -> ModuleChoice:
+        if kver not in self._modules:
+            base = f"{MODULES_DIR}/{kver}/"
+            texts = [(self.files.read(base + n) or b"").decode(errors="replace")
+                     for n in ("modules.alias", "modules.dep", "modules.builtin")]
+            kernel = from_texts(kver, *texts)
+            choice = choose_modules(kernel, self.devices(), self.choices.pins)
+            choice.keep_paths = {base + f for f in choice.keep_files(kernel)}
+            self._modules[kver] = choice
+        return self._modules[kver]
+
+    def evaluate(self, active: list[str]) -> Filtered:
+        plan = self.files.plan
+        filtered = Filtered(active=active)
+        rules = PathRules(list(self.definitions.values()), active)
+        hardware = HARDWARE in active
+        kernels = self.files.kernels() if hardware else []
+        filtered.modules = [self.module_choice(k) for k in kernels]
+        module_keep = set().union(*(m.keep_paths for m in filtered.modules))
+        module_prefixes = tuple(f"{MODULES_DIR}/{k}/" for k in kernels)
+
+        def drop_file(target: str) -> bool:
+            if target.startswith(DEFINITIONS_DIR + "/") or target == STATE_ID_FILE:
+                return False
+            if (target.startswith(module_prefixes) and is_module_file(target)
+                    and target not in module_keep):
+                return True
+            return rules.dropped(target)
+
+        def droppable_dir(target: str) -> bool:
+            return rules.dropped(target) or any(
+                target.startswith(p + "kernel") for p in module_prefixes)
+
+        needed: set[str] = set()
+        for target, placed in plan.files.items():
+            if drop_file(target):
+                filtered.dropped[target] = placed
+            else:
+                needed.update(_ancestors(target))
+        for target, declared in plan.directories.items():
+            if declared is not None and not droppable_dir(target):
+                needed.add(target)
+                needed.update(_ancestors(target))
+        for target, declared in plan.directories.items():
+            if target not in needed:
+                filtered.dropped[target] = declared
+        for kver in kernels:
+            base = f"{MODULES_DIR}/{kver}/"
+            filtered.regenerated += sorted(
+                t for t in plan.files if t.startswith(base + "modules.")
+                and t.count("/") == 3 and t[len(base):] not in DEPMOD_INPUTS)
+        return filtered
+
+    def dropped_size(self, filtered: Filtered) -> tuple[int, int]:
+        files = [t for t in filtered.dropped if t in self.files.plan.files]
+        return len(files), sum(self.files.size(t) for t in files)
+
+
+def _ancestors(target: str) -> list[str]:
+    parts = target.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def evaluator(root: Root, plan: TreePlan, choices: Choices | None = None) -> Evaluator:
+    files = TreeFiles(root, plan)
+    return Evaluator(files, choices or load_choices(root.path), files.definitions())
+
+
+def apply(root: Root, plan: TreePlan, choices: Choices | None = None
+          ) -> tuple[TreePlan, Filtered]:
+    """The plan without what the active subscriptions drop, and what was dropped."""
+    ev = evaluator(root, plan, choices)
+    unknown = [n for n in ev.choices.enabled if n not in ev.definitions]
+    if unknown:
+        raise MossError(f"unknown subscription(s) {', '.join(unknown)}: "
+                        "see `moss subscription list`")
+    filtered = ev.evaluate(ev.choices.active(ev.definitions))
+    kept = TreePlan(
+        directories={t: p for t, p in plan.directories.items() if t not in filtered.dropped},
+        files={t: p for t, p in plan.files.items() if t not in filtered.dropped},
+    )
+    return kept, filtered
+
+
+def wanted_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
+                    choices: Choices | None = None) -> list[str]:
+    """Names the active subscriptions add that the current selection does not satisfy.
+
+    Definitions come from the current selection: a subscription shipped by a
+    package being installed in this same transaction takes effect on the next.
+    """
+    from moss.tree import plan_tree
+
+    plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in current.values())
+    ev = evaluator(root, plan, choices)
+    provided = {str(p) for s in current.values() for p in s.meta.provides}
+    provided |= set(current)
+    names = []
+    for name in ev.choices.active(ev.definitions):
+        names += [p for p in ev.definitions[name].packages
+                  if p not in provided and p not in names]
+    return names
+
+
+def record(dbs: Databases, state_id: int, filtered: Filtered) -> None:
+    """Remember what this state's tree left out on purpose, and its subscriptions."""
+    paths = [(t, DROPPED) for t in filtered.dropped]
+    paths += [(t, REGENERATED) for t in filtered.regenerated]
+    dbs.state.set_filtered(state_id, filtered.active, paths)
+
+
+def regenerate_module_metadata(usr: Path, filtered: Filtered) -> None:
+    """Run depmod on each kernel whose module tree was filtered, inside ``usr``.
+
+    The tree is usr-merged, so ``usr`` serves as depmod's base directory
+    (``<usr>/lib/modules/<kver>``).  depmod writes each file to a temporary
+    name and renames it, so the hard links into the store are replaced, never
+    written through.
+    """
+    for kver in filtered.kernels:
+        cmd = ["depmod", "-b", str(usr), kver]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
+        except FileNotFoundError as exc:
+            raise MossError("depmod (kmod) is needed to filter kernel modules; "
+                            "install kmod or turn off the hardware subscription") from exc
+        except subprocess.CalledProcessError as exc:
+            raise MossError(f"{' '.join(cmd)} failed: {exc.stderr.strip()[-300:]}") from exc
