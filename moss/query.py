@@ -124,6 +124,14 @@ def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
         )
 
 
+def filtered_paths(root_path: Path, state_id: int | None = None) -> dict[str, str]:
+    """Targets the active (or given) state left out on purpose, with why (subscriptions)."""
+    root = Root(root_path)
+    with databases(root) as dbs:
+        state = state_id if state_id is not None else read_state_id(root.usr)
+        return {} if state is None else dbs.state.filtered(state)
+
+
 def describe_entry(entry: LayoutEntry) -> str:
     if entry.file_kind == FileKind.SYMLINK:
         return f"/usr/{entry.target} -> {entry.source!s}"

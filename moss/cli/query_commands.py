@@ -101,6 +101,9 @@ def _info(args: argparse.Namespace) -> int:
         out = {**details, "id": row.id, "explicit": row.explicit}
         if args.files:
             out["files"] = [query.describe_entry(e) for e in layout]
+            # Paths of "files" that the active state left out on purpose (subscriptions).
+            filtered = query.filtered_paths(args.directory)
+            out["filtered"] = [f"/usr/{e.target}" for e in layout if e.target in filtered]
         print_json(out)
         return 0
     for key in ("name", "version", "release", "summary", "description", "homepage"):
@@ -110,6 +113,9 @@ def _info(args: argparse.Namespace) -> int:
         assert isinstance(values, list)
         print(f"{key.capitalize():<13}{', '.join(values) or '-'}")
     if args.files:
+        filtered = query.filtered_paths(args.directory)
         for entry in layout:
-            print(query.describe_entry(entry))
+            why = filtered.get(entry.target)
+            note = f"  [{why} by subscriptions]" if why else ""
+            print(query.describe_entry(entry) + note)
     return 0
