@@ -95,7 +95,7 @@ def run(root_path: Path, request: Request, options: Options) -> Outcome:
         checkpoint("tx:planned")
         unpack_packages(root, dbs, incoming, options.progress)
         checkpoint("tx:unpacked")
-        plan, filtered = subscriptions.apply(root, plan, request.subscriptions)
+        plan, filtered = subscriptions.apply(root, plan, selected, request.subscriptions)
         state_id = record_state(root, dbs, selected, request.summary or describe(change))
         subscriptions.record(dbs, state_id, filtered)
         checkpoint("tx:recorded")

@@ -75,13 +75,26 @@ def test_hardware_keeps_what_the_devices_need_and_depmod_agrees(
     stone, shipped = package
     root = tmp_path / "root"
     usr = root / "usr"
-    assert moss(root, "install", str(stone)) == 0
+    firmware = [
+        make_package(tmp_path, "fw-virtio", {"lib/firmware/virtio/net.bin": "v"},
+                     provides=("kmod-firmware:virtio_net",)),
+        make_package(tmp_path, "fw-wifi", {"lib/firmware/iwlwifi/iwl.ucode": "w"},
+                     provides=("kmod-firmware:iwlwifi",)),
+        make_package(tmp_path, "fw-plain", {"lib/firmware/plain.bin": "p"}),
+    ]
+    assert moss(root, "install", str(stone), *map(str, firmware)) == 0
     assert _tree_modules(usr, kernel.kver) == shipped
+    assert (usr / "lib/firmware/iwlwifi/iwl.ucode").exists()
 
     assert moss(root, "subscription", "add", "hardware", "--modalias-file", str(QEMU)) == 0
     kept = _tree_modules(usr, kernel.kver)
     assert kept == _chosen(modules, QEMU) & shipped
     assert {"virtio_net", "virtio_blk", "virtio_pci", "virtio_scsi", "ahci"} <= kept
+    # Firmware declared for a kept module stays, for a module not kept goes (with its
+    # directory); firmware nobody declared is left alone.
+    assert (usr / "lib/firmware/virtio/net.bin").read_text() == "v"
+    assert not (usr / "lib/firmware/iwlwifi").exists()
+    assert (usr / "lib/firmware/plain.bin").exists()
     # depmod ran on the new tree: modules.dep lists exactly the modules that are there,
     # and modprobe resolves the guest's network card from the regenerated index.
     moddir = usr / "lib/modules" / kernel.kver
@@ -115,6 +128,7 @@ def test_hardware_keeps_what_the_devices_need_and_depmod_agrees(
 
     assert moss(root, "subscription", "remove", "hardware") == 0
     assert _tree_modules(usr, kernel.kver) == shipped
+    assert (usr / "lib/firmware/iwlwifi/iwl.ucode").exists()
     capsys.readouterr()
     assert moss(root, "state", "verify", "--json") == 0
     assert json.loads(capsys.readouterr().out)["problems"] == []

@@ -14,11 +14,13 @@ state's tree: positive numbers are saved, negative ones cost.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from moss import transaction
 from moss.cli.output import confirm, print_json, print_table, progress_for
 from moss.subscriptions import manage
 from moss.subscriptions.config import Choices, load_choices
+from moss.subscriptions.modalias import read_modalias_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,8 +58,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _absolute(text: str) -> str:
-    from pathlib import Path
-
     return str(Path(text).absolute())
 
 
@@ -98,9 +98,8 @@ def _list(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     choices = manage.new_choices(args.directory, add=args.names)
     if args.modalias_file:
-        from pathlib import Path
-
         choices.modalias_file = Path(args.modalias_file)
+        read_modalias_file(choices.modalias_file)  # refuse a bad list before building
     return _change(args, choices, "subscribe " + ", ".join(args.names))
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from moss import transaction
 from moss.errors import MossError
 from moss.root import Root, read_state_id
-from moss.selection import selection_of
+from moss.selection import Selected, selection_of
 from moss.subscriptions.config import Choices, Definition, load_choices, save_choices
 from moss.subscriptions.hardware import DeviceModules, choose_modules
 from moss.subscriptions.kmod import is_module_file, read_kernel_modules
-from moss.subscriptions.modalias import devices_for
+from moss.subscriptions.modalias import devices_for, read_modalias_file
 from moss.subscriptions.step import MODULES_DIR, Evaluator, evaluator
 from moss.tree import TreePlan, plan_tree
 
@@ -43,15 +43,16 @@ class SubscriptionInfo:
                            "saves_bytes": self.toggle_bytes}}
 
 
-def _active_plan(root: Root) -> TreePlan:
+def _active_plan(root: Root) -> tuple[TreePlan, dict[str, Selected]]:
     with transaction.databases(root) as dbs:
         selected = selection_of(dbs, dbs.state.pending() or read_state_id(root.usr))
-        return plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
+        plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
+        return plan, selected
 
 
 def _evaluator(root_path: Path, choices: Choices | None = None) -> Evaluator:
     root = Root(root_path)
-    return evaluator(root, _active_plan(root), choices)
+    return evaluator(root, *_active_plan(root), choices)
 
 
 def list_subscriptions(root_path: Path) -> list[SubscriptionInfo]:
@@ -123,6 +124,7 @@ def hardware_report(root_path: Path, modalias_file: Path | None = None,
     """
     choices = load_choices(root_path)
     if modalias_file is not None:
+        read_modalias_file(modalias_file)  # a bad list is an error even with no kernel
         choices.modalias_file = modalias_file
     if modules_dir is not None:
         return [_directory_report(modules_dir, choices)]

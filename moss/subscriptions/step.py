@@ -38,6 +38,11 @@ from moss.subscriptions.modalias import Device, devices_for
 from moss.tree import Placed, TreePlan
 
 MODULES_DIR = "lib/modules"
+FIRMWARE_DIR = "lib/firmware"
+# A package provides "kmod-firmware:<module>" to say its lib/firmware files serve
+# that module: with the hardware subscription on, they are kept only while one of
+# the modules they name is kept.  Packages that declare nothing are left alone.
+FIRMWARE_PROVIDER = "kmod-firmware:"
 # depmod's inputs, kept as shipped; every other modules.* file it rewrites.
 DEPMOD_INPUTS = {"modules.order", "modules.builtin", "modules.builtin.modinfo"}
 DROPPED = "dropped"
@@ -111,6 +116,7 @@ class Evaluator:
     files: TreeFiles
     choices: Choices
     definitions: dict[str, Definition]
+    firmware_for: dict[str, set[str]] = field(default_factory=dict)  # package -> modules
     _devices: list[Device] | None = None
     _modules: dict[str, ModuleChoice] = field(default_factory=dict)
 
@@ -139,22 +145,27 @@ class Evaluator:
         filtered.modules = [self.module_choice(k) for k in kernels]
         module_keep = set().union(*(m.keep_paths for m in filtered.modules))
         module_prefixes = tuple(f"{MODULES_DIR}/{k}/" for k in kernels)
+        kept_modules = set().union(*(m.keep for m in filtered.modules))
+        unused_firmware = {p for p, mods in self.firmware_for.items()
+                           if hardware and not mods & kept_modules}
 
-        def drop_file(target: str) -> bool:
+        def drop_file(target: str, package: str) -> bool:
             if target.startswith(DEFINITIONS_DIR + "/") or target == STATE_ID_FILE:
                 return False
             if (target.startswith(module_prefixes) and is_module_file(target)
                     and target not in module_keep):
                 return True
+            if package in unused_firmware and target.startswith(FIRMWARE_DIR + "/"):
+                return True
             return rules.dropped(target)
 
         def droppable_dir(target: str) -> bool:
-            return rules.dropped(target) or any(
-                target.startswith(p + "kernel") for p in module_prefixes)
+            return rules.dropped(target) or (hardware and target.startswith(
+                (*(p + "kernel" for p in module_prefixes), FIRMWARE_DIR + "/")))
 
         needed: set[str] = set()
         for target, placed in plan.files.items():
-            if drop_file(target):
+            if drop_file(target, placed.package):
                 filtered.dropped[target] = placed
             else:
                 needed.update(_ancestors(target))
@@ -182,15 +193,23 @@ def _ancestors(target: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def evaluator(root: Root, plan: TreePlan, choices: Choices | None = None) -> Evaluator:
+def evaluator(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
+              choices: Choices | None = None) -> Evaluator:
     files = TreeFiles(root, plan)
-    return Evaluator(files, choices or load_choices(root.path), files.definitions())
+    firmware_for = {}
+    for name, package in selected.items():
+        modules = {str(p)[len(FIRMWARE_PROVIDER):].replace("-", "_")
+                   for p in package.meta.provides if str(p).startswith(FIRMWARE_PROVIDER)}
+        if modules:
+            firmware_for[name] = modules
+    return Evaluator(files, choices or load_choices(root.path), files.definitions(),
+                     firmware_for)
 
 
-def apply(root: Root, plan: TreePlan, choices: Choices | None = None
-          ) -> tuple[TreePlan, Filtered]:
+def apply(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
+          choices: Choices | None = None) -> tuple[TreePlan, Filtered]:
     """The plan without what the active subscriptions drop, and what was dropped."""
-    ev = evaluator(root, plan, choices)
+    ev = evaluator(root, plan, selected, choices)
     unknown = [n for n in ev.choices.enabled if n not in ev.definitions]
     if unknown:
         raise MossError(f"unknown subscription(s) {', '.join(unknown)}: "
@@ -213,7 +232,7 @@ def wanted_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
     from moss.tree import plan_tree
 
     plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in current.values())
-    ev = evaluator(root, plan, choices)
+    ev = evaluator(root, plan, current, choices)
     provided = {str(p) for s in current.values() for p in s.meta.provides}
     provided |= set(current)
     names = []
