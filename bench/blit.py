@@ -98,7 +98,7 @@ def measure(files: int, repeats: int) -> list[Result]:
 
 
 def run(quick: bool) -> list[Result]:
-    return measure(10_000, 3) if quick else measure(100_000, 3)
+    return measure(5_000, 3) if quick else measure(100_000, 3)
 
 
 def main() -> None:

@@ -136,7 +136,7 @@ def measure(packages: int, files: int, repeats: int) -> list[Result]:
 
 
 def run(quick: bool) -> list[Result]:
-    return measure(40, 100, 3) if quick else measure(200, 250, 3)
+    return measure(20, 50, 3) if quick else measure(200, 250, 3)
 
 
 def main() -> None:

@@ -1,13 +1,16 @@
-"""Peak memory of the .stone reader on a large package.
+"""Peak memory of the .stone reader and of installing a large package.
 
 Generates a tree of several hundred MB (one ~200 MB file of mostly random data,
 plus many smaller compressible files), packs it with ``moss pack``, then runs
-``moss inspect`` and ``moss extract`` on it, each in its own process, and reports
-each process's peak resident set size (``ru_maxrss`` from ``wait4``).
+``moss inspect``, ``moss extract`` and ``moss install`` on it, each in its own
+process, and reports each process's peak resident set size (``ru_maxrss`` from
+``wait4``).  The baseline is the same interpreter importing moss and doing
+nothing: what is above it is what the package costs.
 
     .venv/bin/python -m bench.stone_memory [--workdir DIR] [--big-mb 200] [--small-mb 200]
 
-Not part of the test suite: it writes about a gigabyte and takes tens of seconds.
+``main`` writes about a gigabyte and takes tens of seconds; ``run`` (used by
+``python -m bench``) measures ``moss install`` alone on a smaller package.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.common import Result
 
 MIB = 1 << 20
+IMPORTS_ONLY = "import moss.cli, moss.transaction, zstandard, xxhash, blake3"
 
 
 def make_tree(root: Path, big_mb: int, small_mb: int) -> int:
@@ -60,6 +68,54 @@ def measure(argv: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+# Reports the process's own high-water mark (VmHWM) when it exits.  ``ru_maxrss``
+# from wait4 is not enough when the parent is large: Linux carries the forked
+# copy's RSS across exec into the child's maxrss, so a child of a 60 MiB bench
+# process never reports less than 60 MiB.
+_HWM_PROLOGUE = """
+import atexit, sys
+_hwm_file = sys.argv.pop(1)
+def _report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            with open(_hwm_file, "w") as out:
+                out.write(line.split()[1])
+atexit.register(_report)
+"""
+
+
+def peak_kib(code: str, args: list[str], report: Path) -> int:
+    """Peak RSS (KiB) of ``python -c code args``, measured by the process itself."""
+    argv = [sys.executable, "-c", _HWM_PROLOGUE + code, str(report), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip()}")
+    return int(report.read_text())
+
+
+def run(quick: bool) -> list[Result]:
+    return measure_install(20, 10) if quick else measure_install(200, 50)
+
+
+def measure_install(big_mb: int, small_mb: int) -> list[Result]:
+    from bench.common import Result, workdir
+
+    moss = [sys.executable, "-m", "moss", "--quiet"]
+    with workdir("memory") as work:
+        tree = work / "tree"
+        make_tree(tree, big_mb, small_mb)
+        package = work / "big.stone"
+        measure([*moss, "pack", str(tree), "-o", str(package), "--name", "big",
+                 "--version", "1", "--release", "1"])
+        install = "import sys; from moss.cli import main; sys.exit(main(sys.argv[1:]))"
+        install_kib = peak_kib(install, ["-D", str(work / "root"), "-y", "--quiet", "install",
+                                         str(package)], work / "install.hwm")
+        baseline_kib = peak_kib(IMPORTS_ONLY, [], work / "imports.hwm")
+    size = big_mb + small_mb  # of files before compression
+    return [Result(f"peak RSS: install one {size} MiB package", install_kib * 1024.0,
+                   baseline_kib * 1024.0, "python + moss imports only", unit="B")]
+
+
 def main(args: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--workdir", type=Path, help="where to generate (default: a temp dir)")
@@ -82,7 +138,7 @@ def main(args: list[str] | None = None) -> int:
         rows.append(("inspect", *measure([*moss, "inspect", str(package)])))
         rows.append(("inspect --json", *measure([*moss, "inspect", "--json", str(package)])))
         rows.append(("extract", *measure([*moss, "extract", str(package), "-C", str(work / "x")])))
-        baseline = measure([sys.executable, "-c", "import moss.cli, zstandard, xxhash"])
+        baseline = measure([sys.executable, "-c", IMPORTS_ONLY])
         rows.append(("(python + imports only)", *baseline))
         print(f"{'command':<26} {'seconds':>8} {'peak RSS MiB':>13}")
         for name, seconds, rss_kib in rows:
