@@ -64,7 +64,7 @@ poweroff -f
 
 BROKEN_INIT = """#!/bin/sh
 # A broken init (qemu-tests): it exits, so the kernel panics and (panic=1) resets.
-echo "GUEST broken-init $(cat /usr/.stateID)"
+echo "GUEST broken-init=$(cat /usr/.stateID)"
 exit 1
 """
 

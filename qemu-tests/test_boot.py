@@ -190,3 +190,44 @@ def disk_root(images: guest.Images, dest: Path) -> Path:
         data = b"\x07\0\0\0" + (value + "\0").encode("utf-16-le")
         (dest / "efivars" / f"{name}-{guest.SYSTEMD_BOOT_GUID}").write_bytes(data)
     return dest
+
+
+def test_failing_pending_state_is_tried_three_times_then_rolled_back(
+    packages: Packages, machines: MachineMaker, tmp_path: Path
+) -> None:
+    root = build_root(tmp_path / "root", [packages.base()])
+    # the broken init waits for the next boot like a kernel update, so its entry counts tries
+    guest.moss(root, "install", "--defer", str(packages.broken_init))
+    assert guest.state_id(root) == 1
+    counted = f"serpentos-{packages.kver}-2+3.conf"
+    assert counted in guest.entries(root)
+    images = guest.make_images(root, tmp_path / "vm")
+
+    # one machine for all boots: each panic resets it (panic=1), as a real computer would
+    machine = machines(images, tmp_path / "vm")
+    machine.start()
+    machine.wait_for(r"GUEST done", 4 * BOOT_TIMEOUT)
+    seconds = machine.wait_poweroff(60)
+    log = machine.log()
+    boots = reports(log)
+    starts = [round(b - machine.started, 1) for b in machine.kernel_seen]
+    print(f"\n[qemu] boot counting: {len(boots)} boots in {seconds:.1f} s power-on to "
+          f"power-off; kernels seen starting at {starts} s")
+
+    assert len(boots) == 4, f"expected 3 failed boots and a good one, saw {len(boots)}"
+    for failed in boots[:3]:
+        assert failed.get("broken-init") == ["2"]
+        assert "done" not in failed
+    assert log.count("Kernel panic - not syncing: Attempted to kill init!") == 3
+    good = Boot(seconds, boots[3])
+    assert "moss.fstx=1" in good.one("cmdline").split()
+    assert good.one("stateid") == "1"
+    assert "init-1.0-1" in good.values["package"]
+    record = pivot_of(good)
+    assert (record["result"], record["previous"], record["active"]) == ("activated", 2, 1)
+    # systemd-boot used up the tries on the entry and saved the fallback as the last booted
+    listing = subprocess.run(["mdir", "-b", "-i", str(images.esp), "::/loader/entries"],
+                             check=True, capture_output=True, text=True, env=guest.MTOOLS)
+    assert f"serpentos-{packages.kver}-2+0-3.conf" in listing.stdout
+    assert guest.read_var(images.vars, "LoaderEntryLastBooted") == (
+        f"serpentos-{packages.kver}-1.conf")
