@@ -183,6 +183,11 @@ class Evaluator:
                 and t.count("/") == 3 and t[len(base):] not in DEPMOD_INPUTS)
         return filtered
 
+    def filters_anything(self, active: list[str]) -> bool:
+        """False when no rule can drop a path: most transactions skip the walk."""
+        rules = PathRules(list(self.definitions.values()), active)
+        return HARDWARE in active or bool(rules.active_drop or rules.inactive_keep)
+
     def dropped_size(self, filtered: Filtered) -> tuple[int, int]:
         files = [t for t in filtered.dropped if t in self.files.plan.files]
         return len(files), sum(self.files.size(t) for t in files)
@@ -214,7 +219,10 @@ def apply(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
     if unknown:
         raise MossError(f"unknown subscription(s) {', '.join(unknown)}: "
                         "see `moss subscription list`")
-    filtered = ev.evaluate(ev.choices.active(ev.definitions))
+    active = ev.choices.active(ev.definitions)
+    if not ev.filters_anything(active):
+        return plan, Filtered(active=active)
+    filtered = ev.evaluate(active)
     kept = TreePlan(
         directories={t: p for t, p in plan.directories.items() if t not in filtered.dropped},
         files={t: p for t, p in plan.files.items() if t not in filtered.dropped},
@@ -229,9 +237,11 @@ def wanted_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
     Definitions come from the current selection: a subscription shipped by a
     package being installed in this same transaction takes effect on the next.
     """
-    from moss.tree import plan_tree
-
-    plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in current.values())
+    plan = TreePlan()  # only the definition files: reading them needs nothing else
+    for selected in current.values():
+        for entry in dbs.layout.entries(selected.id):
+            if entry.target.startswith(DEFINITIONS_DIR + "/"):
+                plan.files[entry.target] = Placed(selected.meta.name, entry)
     ev = evaluator(root, plan, current, choices)
     provided = {str(p) for s in current.values() for p in s.meta.provides}
     provided |= set(current)
