@@ -163,3 +163,21 @@ def test_every_transaction_applies_the_choices(installed: Path, tmp_path: Path) 
     assert moss(installed, "install", str(other)) == 0
     assert (installed / "usr/bin/other").exists()
     assert not (installed / "usr/share/doc").exists()
+
+
+def test_dry_run_says_what_it_would_save_and_changes_nothing(
+        installed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert moss(installed, "subscription", "remove", "docs", "--dry-run") == 0
+    assert "saves 7.8 KiB (2 files)" in capsys.readouterr().out
+    assert (installed / "usr/.stateID").read_text() == "1"
+    assert not (installed / "etc/moss/subscriptions.yaml").exists()
+
+
+def test_nothing_installed_is_refused_without_creating_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "empty"
+    capsys.readouterr()
+    assert moss(root, "subscription", "add", "hardware") == 1
+    assert "nothing is installed" in capsys.readouterr().err
+    assert not root.exists()

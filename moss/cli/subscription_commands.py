@@ -113,10 +113,13 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
+    files, size = manage.preview(args.directory, choices)
+    effect = (f"{'saves' if size >= 0 else 'adds'} {_size(abs(size))} "
+              f"({abs(files)} files) against the active state")
     if args.dry_run:
-        print(f"Would build a new state: {summary}.")
+        print(f"Would build a new state ({summary}): {effect}.")
         return 0
-    if not confirm(f"Build a new state ({summary})?", args.yes_all):
+    if not confirm(f"Build a new state ({summary}), which {effect}?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
     options = transaction.Options(progress=progress_for(args.quiet),

@@ -44,6 +44,8 @@ class SubscriptionInfo:
 
 
 def _active_plan(root: Root) -> tuple[TreePlan, dict[str, Selected]]:
+    if not root.db.is_dir():
+        return TreePlan(), {}  # nothing installed; and a query must not create databases
     with transaction.databases(root) as dbs:
         selected = selection_of(dbs, dbs.state.pending() or read_state_id(root.usr))
         plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
@@ -83,6 +85,17 @@ def new_choices(root_path: Path, add: Sequence[str] = (), remove: Sequence[str] 
     choices.enabled = [n for n in choices.enabled if not ev.definitions[n].default]
     choices.disabled = [n for n in choices.disabled if ev.definitions[n].default]
     return choices
+
+
+def preview(root_path: Path, choices: Choices) -> tuple[int, int]:
+    """Files and bytes the active state's tree would shrink by with ``choices``."""
+    current = _evaluator(root_path)
+    if not current.files.plan.files:
+        raise MossError("nothing is installed: subscriptions shape a state's packages")
+    proposed = dataclasses.replace(current, choices=choices)
+    now = current.dropped_size(current.evaluate(current.choices.active(current.definitions)))
+    new = proposed.dropped_size(proposed.evaluate(choices.active(proposed.definitions)))
+    return new[0] - now[0], new[1] - now[1]
 
 
 def change(root_path: Path, choices: Choices, summary: str,
