@@ -66,6 +66,7 @@ class Packages:
     hello: Path
     kver: str
     cloud_kver: str
+    cloud: guest.GuestKernel
 
     def base(self) -> list[Path]:
         return [self.busybox, self.init, self.systemd_boot, self.linux]
@@ -90,7 +91,15 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Packages:
         hello=guest.marker_package(work, "hello"),
         kver=kernel.kver,
         cloud_kver=cloud.kver,
+        cloud=cloud,
     )
+
+
+@pytest.fixture(scope="session")
+def linux_with_modules(packages: Packages, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cloud kernel with its whole module tree (~90 MB), for the hardware subscription."""
+    work = tmp_path_factory.mktemp("linux-modules")
+    return guest.kernel_package(work, packages.cloud, modules=True)
 
 
 @pytest.fixture

@@ -56,6 +56,8 @@ echo "GUEST pivot=$(cat /run/moss/pivot.json 2>/dev/null)"
 for f in /usr/share/qemu-guest/*; do echo "GUEST package=$(cat "$f")"; done
 echo "GUEST uptime=$(cut -d' ' -f1 /proc/uptime)"
 dmesg | grep moss-pivot | sed 's/^/GUEST kmsg=/'
+# what a test asks for: scripts it put into the root (outside /usr, so in every state)
+for f in /etc/qemu-guest/report.d/*; do [ -f "$f" ] && . "$f"; done
 echo "GUEST done"
 sync
 mount -o remount,ro /
@@ -74,6 +76,7 @@ class GuestKernel:
     kver: str
     vmlinuz: Path
     initrd: Path
+    moddir: Path  # the Debian package's lib/modules/<kver>, depmod already run
 
 
 def _digest(*parts: bytes) -> str:
@@ -121,16 +124,22 @@ def guest_kernel(kernel: DebianKernel) -> GuestKernel:
                 out.rename(final)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-    return GuestKernel(kernel.kver, kernel.vmlinuz, final / "initrd.img")
+    return GuestKernel(kernel.kver, kernel.vmlinuz, final / "initrd.img", kernel.moddir)
 
 
 # --- packages ------------------------------------------------------------------------------
 
 
 def _pack(workdir: Path, name: str, files: dict[str, bytes | str], *, release: int = 1,
-          version: str = "1.0", links: dict[str, str] | None = None) -> Path:
-    """A package whose tree is ``files`` (paths under /usr) plus a marker naming it."""
-    tree = workdir / f"tree-{name}-{release}"
+          version: str = "1.0", links: dict[str, str] | None = None,
+          dirs: dict[str, Path] | None = None, tag: str = "") -> Path:
+    """A package whose tree is ``files`` (paths under /usr) plus a marker naming it.
+
+    ``dirs`` maps a path under /usr to a directory copied there whole.
+    """
+    tree = workdir / f"tree-{name}-{release}{tag}"
+    for rel, source in (dirs or {}).items():
+        shutil.copytree(source, tree / rel, symlinks=True)
     files = {**files, f"share/qemu-guest/{name}": f"{name}-{version}-{release}\n"}
     for rel, content in files.items():
         path = tree / rel
@@ -143,7 +152,7 @@ def _pack(workdir: Path, name: str, files: dict[str, bytes | str], *, release: i
         os.symlink(target, path)
     meta = PackageMeta(name=name, version=version, release=release,
                        summary=f"the {name} package of the qemu-tests guest")
-    return pack_tree(tree, meta, workdir / f"{name}-{version}-{release}.stone")
+    return pack_tree(tree, meta, workdir / f"{name}-{version}-{release}{tag}.stone")
 
 
 def busybox_package(workdir: Path) -> Path:
@@ -164,13 +173,20 @@ def systemd_boot_package(workdir: Path) -> Path:
     return _pack(workdir, "systemd-boot", {rel: SYSTEMD_BOOT.read_bytes()})
 
 
-def kernel_package(workdir: Path, kernel: GuestKernel, *, release: int = 1) -> Path:
-    """``linux``: a newer release replaces the older one (another kver, another state)."""
+def kernel_package(workdir: Path, kernel: GuestKernel, *, release: int = 1,
+                   modules: bool = False) -> Path:
+    """``linux``: a newer release replaces the older one (another kver, another state).
+
+    The guest needs no modules on its root (the initramfs has the disk's), so they
+    are left out unless ``modules``: then the whole ``lib/modules/<kver>`` is in.
+    """
     files: dict[str, bytes | str] = {
         f"lib/kernel/{kernel.kver}/vmlinuz": kernel.vmlinuz.read_bytes(),
         f"lib/kernel/{kernel.kver}/10-default.initrd": kernel.initrd.read_bytes(),
     }
-    return _pack(workdir, "linux", files, release=release, version=kernel.kver.split("-")[0])
+    dirs = {f"lib/modules/{kernel.kver}": kernel.moddir} if modules else {}
+    return _pack(workdir, "linux", files, release=release, version=kernel.kver.split("-")[0],
+                 dirs=dirs, tag="-modules" if modules else "")
 
 
 def marker_package(workdir: Path, name: str) -> Path:
