@@ -16,7 +16,12 @@ from moss.subscriptions.kmod import (
     module_name,
     read_kernel_modules,
 )
-from moss.subscriptions.modalias import Device, read_modalias_file, udev_devices
+from moss.subscriptions.modalias import (
+    Device,
+    read_modalias_file,
+    running_system_pins,
+    udev_devices,
+)
 from tests.support.debian_kernel import DebianKernel, KernelUnavailable, debian_kernel
 
 DATA = Path(__file__).parent / "data"
@@ -111,3 +116,21 @@ def test_qemu_guest_keeps_its_virtio_drivers_and_their_closure(modules: KernelMo
     for name in choice.keep:
         assert set(modules.depends[name]) <= choice.keep, name
     assert len(choice.keep) < len(modules.files) / 50
+
+
+def test_running_system_pins_loaded_modules_and_mounted_file_systems(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "self").mkdir(parents=True)
+    (proc / "modules").write_text("dm_crypt 61440 1 - Live 0x0\noverlay 200704 0 - Live 0x0\n")
+    (proc / "self/mounts").write_text("/dev/vda1 / ext4 rw 0 0\nproc /proc proc rw 0 0\n")
+    assert running_system_pins(proc) == ["dm_crypt", "fs-ext4", "fs-proc", "overlay"]
+    (proc / "modules").unlink()  # a kernel without loadable modules
+    assert running_system_pins(proc) == ["fs-ext4", "fs-proc"]
+
+
+def test_this_machines_mounted_file_systems_are_kept(modules: KernelModules) -> None:
+    pins = running_system_pins()
+    choice = choose_modules(modules, [], pins)
+    for fstype in ("ext4", "vfat", "xfs", "btrfs"):
+        if f"fs-{fstype}" in pins and fstype in modules.files:
+            assert fstype in choice.keep

@@ -12,7 +12,7 @@ import pytest
 from moss.cli import main
 from moss.subscriptions.hardware import choose_modules
 from moss.subscriptions.kmod import KernelModules, parse_dep, read_kernel_modules
-from moss.subscriptions.modalias import read_modalias_file, udev_devices
+from moss.subscriptions.modalias import read_modalias_file, running_system_pins, udev_devices
 from tests.packages import make_package
 from tests.support.debian_kernel import DebianKernel, KernelUnavailable, debian_kernel
 
@@ -42,8 +42,10 @@ def modules(kernel: DebianKernel) -> KernelModules:
 
 
 def _chosen(modules: KernelModules, devices_file: Path | None) -> set[str]:
-    devices = read_modalias_file(devices_file) if devices_file else udev_devices()
-    return choose_modules(modules, devices).keep
+    """What a user expects kept: the devices' modules, and on this machine what it uses."""
+    if devices_file:
+        return choose_modules(modules, read_modalias_file(devices_file)).keep
+    return choose_modules(modules, udev_devices(), running_system_pins()).keep
 
 
 @pytest.fixture(scope="module")

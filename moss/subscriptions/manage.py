@@ -20,7 +20,7 @@ from moss.selection import Selected, selection_of
 from moss.subscriptions.config import Choices, Definition, load_choices, save_choices
 from moss.subscriptions.hardware import DeviceModules, choose_modules
 from moss.subscriptions.kmod import is_module_file, read_kernel_modules
-from moss.subscriptions.modalias import devices_for, read_modalias_file
+from moss.subscriptions.modalias import devices_for, pins_for, read_modalias_file
 from moss.subscriptions.step import MODULES_DIR, Evaluator, evaluator
 from moss.tree import TreePlan, plan_tree
 
@@ -159,7 +159,8 @@ def _directory_report(moddir: Path, choices: Choices) -> KernelReport:
     if not (moddir / "modules.alias").is_file():
         raise MossError(f"{moddir}: no modules.alias here (expected lib/modules/<kver>)")
     kernel = read_kernel_modules(moddir)
-    choice = choose_modules(kernel, devices_for(choices.modalias_file), choices.pins)
+    choice = choose_modules(kernel, devices_for(choices.modalias_file),
+                            pins_for(choices.modalias_file, choices.pins))
     sizes = {}
     for dirpath, _dirs, names in os.walk(moddir):
         for name in names:

@@ -9,6 +9,7 @@ QEMU guest.  A recorded list has one device per line, either ``MODALIAS`` alone
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +60,31 @@ def format_modalias_file(devices: list[Device]) -> str:
 def devices_for(modalias_file: Path | None) -> list[Device]:
     """The devices to choose modules for: a recorded list if given, else this machine's."""
     return read_modalias_file(modalias_file) if modalias_file else udev_devices()
+
+
+def pins_for(modalias_file: Path | None, pins: list[str]) -> list[str]:
+    """The user's pins, plus what the running system uses when choosing for this machine."""
+    return sorted(set(pins) | set([] if modalias_file else running_system_pins()))
+
+
+def running_system_pins(proc: Path = Path("/proc")) -> list[str]:
+    """What the running system uses beyond its devices: loaded modules, mounted file systems.
+
+    Keeping these when choosing for this machine means turning ``hardware`` on
+    never takes away a module that is in use now (dm_crypt, overlay, nf_tables
+    load without a modalias), nor the driver of a mounted file system
+    (``fs-<type>`` is the alias modprobe uses for it).
+    """
+    pins = []
+    with contextlib.suppress(OSError):  # a kernel without loadable modules has none
+        pins += [line.split()[0] for line in (proc / "modules").read_text().splitlines()
+                 if line.strip()]
+    try:
+        mounts = (proc / "self/mounts").read_text().splitlines()
+    except OSError:
+        mounts = []
+    for line in mounts:
+        fields = line.split()
+        if len(fields) >= 3 and f"fs-{fields[2]}" not in pins:
+            pins.append(f"fs-{fields[2]}")
+    return sorted(set(pins))

@@ -34,7 +34,7 @@ from moss.subscriptions.config import (
 from moss.subscriptions.filter import PathRules
 from moss.subscriptions.hardware import ModuleChoice, choose_modules
 from moss.subscriptions.kmod import from_texts, is_module_file
-from moss.subscriptions.modalias import Device, devices_for
+from moss.subscriptions.modalias import Device, devices_for, pins_for
 from moss.tree import Placed, TreePlan
 
 MODULES_DIR = "lib/modules"
@@ -131,7 +131,8 @@ class Evaluator:
             texts = [(self.files.read(base + n) or b"").decode(errors="replace")
                      for n in ("modules.alias", "modules.dep", "modules.builtin")]
             kernel = from_texts(kver, *texts)
-            choice = choose_modules(kernel, self.devices(), self.choices.pins)
+            pins = pins_for(self.choices.modalias_file, self.choices.pins)
+            choice = choose_modules(kernel, self.devices(), pins)
             choice.keep_paths = {base + f for f in choice.keep_files(kernel)}
             self._modules[kver] = choice
         return self._modules[kver]
