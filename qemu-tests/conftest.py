@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,24 @@ def _cloud_kernel() -> DebianKernel:
                 _fetch(words[1], final)
             return describe_kernel(words[1], final)
     raise KernelUnavailable(f"apt-cache knows no kernel behind {CLOUD_META}")
+
+
+# The longest test (four boots) takes ~2 minutes under TCG.
+TEST_TIMEOUT = 600
+
+
+@pytest.fixture(autouse=True)
+def hard_timeout() -> Iterator[None]:
+    """Fail a test that runs too long; the ``machines`` finalizer then kills its QEMU."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the test ran longer than {TEST_TIMEOUT} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_TIMEOUT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)

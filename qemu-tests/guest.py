@@ -55,7 +55,8 @@ echo "GUEST cmdline=$(cat /proc/cmdline)"
 echo "GUEST pivot=$(cat /run/moss/pivot.json 2>/dev/null)"
 for f in /usr/share/qemu-guest/*; do echo "GUEST package=$(cat "$f")"; done
 echo "GUEST uptime=$(cut -d' ' -f1 /proc/uptime)"
-dmesg | grep moss-pivot | sed 's/^/GUEST kmsg=/'
+# the root's mount and the agent's lines: the agent's share of the boot, from the kernel log
+dmesg | grep -e moss-pivot -e 'EXT4-fs (vda): mounted' | sed 's/^/GUEST kmsg=/'
 # what a test asks for: scripts it put into the root (outside /usr, so in every state)
 for f in /etc/qemu-guest/report.d/*; do [ -f "$f" ] && . "$f"; done
 echo "GUEST done"
