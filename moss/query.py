@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from moss.db.databases import databases
 from moss.errors import MossError
 from moss.repo.config import load_repositories
 from moss.repo.index import load_offers
@@ -12,7 +13,6 @@ from moss.resolve import Catalog, upgrades
 from moss.root import Root, read_state_id
 from moss.selection import Selected, selection_of
 from moss.stone import FileKind, LayoutEntry
-from moss.transaction import databases
 
 
 @dataclass(frozen=True)

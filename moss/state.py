@@ -14,19 +14,19 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss import fs, triggers
+from moss import triggers
 from moss.activate import activate_tree
-from moss.afterboot import booted_state, settle_after_boot
+from moss.afterboot import booted_state
 from moss.bootsync import sync_if_managed
-from moss.db.databases import Databases
+from moss.db.databases import Databases, databases
 from moss.errors import MossError
 from moss.faults import checkpoint
 from moss.progress import QUIET, Progress
-from moss.recovery import recover, state_tree_ids
+from moss.recovery import state_tree_ids
 from moss.root import Root, ensure_skeleton, read_state_id
+from moss.session import mutating
 from moss.stone import digest_hex
 from moss.store import remove_unreferenced
-from moss.transaction import databases
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,7 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
     """Make an archived state live again; returns the state that was active."""
     root = Root(root_path)
     ensure_skeleton(root)
-    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
-        recover(root, dbs)
-        settle_after_boot(root, dbs, progress)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
         if dbs.state.get(state_id) is None:
             raise MossError(f"no state {state_id}; `moss state list` shows the states")
         active = read_state_id(root.usr)
@@ -92,9 +90,7 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
     if keep < 0:
         raise MossError("--keep must be 0 or more")
     root = Root(root_path)
-    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
-        recover(root, dbs)
-        settle_after_boot(root, dbs, progress)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
         ids = sorted(dbs.state.ids(), reverse=True)
         protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
         doomed = [i for i in ids if i not in protected]
@@ -106,9 +102,7 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
 def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = True,
                   skip_boot: bool = False, progress: Progress = QUIET) -> None:
     root = Root(root_path)
-    with fs.locked(root.lockfile, wait=wait_for_lock), databases(root) as dbs:
-        recover(root, dbs)
-        settle_after_boot(root, dbs, progress)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
         known = set(dbs.state.ids())
         for state_id in state_ids:
             if state_id not in known:

@@ -8,30 +8,29 @@ the next run either completes or undoes what it finds.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss import fs, subscriptions, triggers
 from moss.activate import activate_tree
-from moss.afterboot import settle_after_boot
 from moss.blit import blit
 from moss.bootsync import sync_if_managed
-from moss.db.databases import Databases, open_databases
+from moss.db.databases import Databases
 from moss.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.errors import MossError
 from moss.faults import checkpoint
 from moss.packages import IncomingPackage, read_package
 from moss.progress import QUIET, Progress
-from moss.recovery import recover, state_tree_ids
+from moss.recovery import state_tree_ids
 from moss.repo.cache import cache_root
 from moss.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
 from moss.selection import Change, Selected, apply_changes, selection_of, to_selections
+from moss.session import mutating
 from moss.tree import TreePlan, plan_tree
 from moss.unpack import unpack_packages
-from moss.wanted import fetch, resolve_request
+from moss.wanted import Wanted, fetch, resolve_request
 
 
 @dataclass
@@ -68,57 +67,72 @@ class Outcome:
     deferred: bool = False  # built and pending: a reboot applies it
 
 
+@dataclass
+class Prepared:
+    """What a request comes to, worked out before anything is written."""
+
+    running: int | None  # the state of the live /usr
+    pending: int | None  # a staged update this transaction builds on and replaces
+    wanted: Wanted
+    selected: dict[str, Selected]
+    change: Change
+
+
 def run(root_path: Path, request: Request, options: Options) -> Outcome:
     root = Root(root_path)
     ensure_skeleton(root)
-    with fs.locked(root.lockfile, wait=options.wait_for_lock), databases(root) as dbs:
-        recover(root, dbs)
-        settle_after_boot(root, dbs, options.progress)
-        running = read_state_id(root.usr)
-        pending = dbs.state.pending()  # a later transaction builds on a pending update
-        current = selection_of(dbs, pending or running)
-        names = [*request.names,
-                 *subscriptions.wanted_packages(root, dbs, current, request.subscriptions)]
-        wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
-                                 names, request.remove, request.sync,
-                                 request.upgrade_only)
-        selected, change = apply_changes(current, wanted.install, wanted.remove)
-        change.download_size = wanted.download_size(cache_root(root.path, options.cache))
-        if change.is_empty() and not request.rebuild:
-            return Outcome(change, previous=running)
-        if options.dry_run or (options.confirm and not options.confirm(change)):
-            return Outcome(change, previous=running, cancelled=not options.dry_run)
-        incoming = fetch(root.path, wanted, options.cache, options.progress)
-        plan = plan_state_tree(dbs, selected, incoming)
-        deferred = should_defer(root, options.defer,
-                                reboot_needed(dbs, running, plan, selected) or pending is not None)
-        checkpoint("tx:planned")
-        unpack_packages(root, dbs, incoming, options.progress)
-        checkpoint("tx:unpacked")
-        plan, filtered = subscriptions.apply(root, plan, selected, request.subscriptions)
-        state_id = record_state(root, dbs, selected, request.summary or describe(change))
-        subscriptions.record(dbs, state_id, filtered)
-        checkpoint("tx:recorded")
-        build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
-        if deferred:
-            stage_pending(root, dbs, state_id)
-        else:
-            activate_tree(root, root.staging_usr)
-        discard_superseded(root, dbs, pending, state_id)
-        checkpoint("tx:activated")
-        sync_if_managed(root, dbs, options.skip_boot, options.progress)
-        if not deferred:
-            run_system_triggers(root, state_id, options.progress)
-        return Outcome(change, state_id, running, deferred=deferred)
+    with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
+        prepared = prepare(root, dbs, request, options)
+        outcome = Outcome(prepared.change, previous=prepared.running)
+        if prepared.change.is_empty() and not request.rebuild:
+            return outcome
+        if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
+            outcome.cancelled = not options.dry_run
+            return outcome
+        return apply(root, dbs, request, options, prepared)
 
 
-@contextlib.contextmanager
-def databases(root: Root) -> Iterator[Databases]:
-    dbs = open_databases(root)
-    try:
-        yield dbs
-    finally:
-        dbs.close()
+def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> Prepared:
+    """The new selection and the change it makes; reads only, so a refusal changes nothing."""
+    running = read_state_id(root.usr)
+    pending = dbs.state.pending()
+    current = selection_of(dbs, pending or running)
+    names = [*request.names,
+             *subscriptions.wanted_packages(root, dbs, current, request.subscriptions)]
+    wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
+                             names, request.remove, request.sync, request.upgrade_only)
+    selected, change = apply_changes(current, wanted.install, wanted.remove)
+    change.download_size = wanted.download_size(cache_root(root.path, options.cache))
+    return Prepared(running, pending, wanted, selected, change)
+
+
+def apply(root: Root, dbs: Databases, request: Request, options: Options,
+          prepared: Prepared) -> Outcome:
+    """Fetch, unpack, build and go live; recovery finishes or undoes any interruption."""
+    incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
+    plan = plan_state_tree(dbs, prepared.selected, incoming)
+    deferred = should_defer(root, options.defer,
+                            reboot_needed(dbs, prepared.running, plan, prepared.selected)
+                            or prepared.pending is not None)
+    checkpoint("tx:planned")
+    unpack_packages(root, dbs, incoming, options.progress)
+    checkpoint("tx:unpacked")
+    plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
+    state_id = record_state(root, dbs, prepared.selected,
+                            request.summary or describe(prepared.change))
+    subscriptions.record(dbs, state_id, filtered)
+    checkpoint("tx:recorded")
+    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
+    if deferred:
+        stage_pending(root, dbs, state_id)
+    else:
+        activate_tree(root, root.staging_usr)
+    discard_superseded(root, dbs, prepared.pending, state_id)
+    checkpoint("tx:activated")
+    sync_if_managed(root, dbs, options.skip_boot, options.progress)
+    if not deferred:
+        run_system_triggers(root, state_id, options.progress)
+    return Outcome(prepared.change, state_id, prepared.running, deferred=deferred)
 
 
 def plan_state_tree(

@@ -14,17 +14,15 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss import fs
 from moss.db.databases import Databases
 from moss.errors import MossError
 from moss.hashing import blake3_file
 from moss.progress import QUIET, Progress
-from moss.recovery import recover
 from moss.root import STATE_ID_FILE, Root, read_state_id
 from moss.selection import selection_of
+from moss.session import mutating
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.store import asset_path, batch
-from moss.transaction import databases
 from moss.tree import plan_tree
 
 
@@ -48,8 +46,7 @@ class VerifyReport:
 def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) -> VerifyReport:
     root = Root(root_path)
     report = VerifyReport()
-    with fs.locked(root.lockfile), databases(root) as dbs:
-        recover(root, dbs)
+    with mutating(root, progress=progress) as dbs:
         damaged = _check_store(root, dbs, report, progress)
         if repair and damaged:
             _repair_blobs(root, dbs, damaged, report)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss import fs
-from moss.afterboot import booted_state, settle_after_boot
+from moss.afterboot import booted_state
 from moss.bootsync import boot_status, sync_boot
 from moss.cli.output import print_json, progress_for
-from moss.recovery import recover
+from moss.db.databases import databases
 from moss.root import Root
-from moss.transaction import databases
+from moss.session import mutating
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,9 +36,7 @@ def _where(p: argparse.ArgumentParser) -> None:
 
 def _sync(args: argparse.Namespace) -> int:
     root = Root(args.directory)
-    with fs.locked(root.lockfile), databases(root) as dbs:
-        recover(root, dbs)
-        settle_after_boot(root, dbs, progress_for(args.quiet))
+    with mutating(root, progress=progress_for(args.quiet)) as dbs:
         report = sync_boot(root, dbs, esp=args.esp, boot_dir=args.boot,
                            progress=progress_for(args.quiet))
     if args.json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from moss.db.install import InstallDB
@@ -28,3 +30,13 @@ def open_databases(root: Root) -> Databases:
         state=StateDB(root.db / "state"),
         layout=LayoutDB(root.db / "layout"),
     )
+
+
+@contextlib.contextmanager
+def databases(root: Root) -> Iterator[Databases]:
+    """The root's databases for the length of a block, closed however it ends."""
+    dbs = open_databases(root)
+    try:
+        yield dbs
+    finally:
+        dbs.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss import transaction
+from moss.db.databases import databases
 from moss.errors import MossError
 from moss.root import Root, read_state_id
 from moss.selection import Selected, selection_of
@@ -46,7 +47,7 @@ class SubscriptionInfo:
 def _active_plan(root: Root) -> tuple[TreePlan, dict[str, Selected]]:
     if not root.db.is_dir():
         return TreePlan(), {}  # nothing installed; and a query must not create databases
-    with transaction.databases(root) as dbs:
+    with databases(root) as dbs:
         selected = selection_of(dbs, dbs.state.pending() or read_state_id(root.usr))
         plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
         return plan, selected
