@@ -6,22 +6,18 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 
-from moss.cli.output import print_json, print_table
+from moss.cli.output import print_json, print_table, progress_for
 from moss.errors import MossError
 from moss.fs import locked
-from moss.progress import Progress
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
-
-
-def _progress(args: argparse.Namespace) -> Progress:
-    return Progress(enabled=False) if args.quiet else Progress()
+from moss.root import Root
 
 
 @contextlib.contextmanager
 def _lock(args: argparse.Namespace) -> Iterator[None]:
     """One mutating moss at a time, as for every other change to a root."""
-    with locked(args.directory / ".moss" / ".moss-lockfile"):
+    with locked(Root(args.directory).lockfile):
         yield
 
 
@@ -91,7 +87,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         repos = [r for r in config.load_repositories(root) if r.active]
         if not repos:
             raise MossError("no active repositories to update")
-    progress = _progress(args)
+    progress = progress_for(args.quiet)
     failures: list[str] = []
     with _lock(args):
         for repo in repos:
