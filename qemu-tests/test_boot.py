@@ -65,7 +65,9 @@ def print_timing(name: str, boot: Boot) -> None:
               f"{uptime:.2f} s kernel time; the agent did not run")
         return
     elapsed = float(json.loads(pivot)["elapsed_ms"]) / 1000
-    gap = f"{agent_lines[-1] - mounted[0]:.2f} s from root mount to its line, " if mounted else ""
+    # dracut mounts the root twice; the agent runs after the second (pre-pivot)
+    before = [t for t in mounted if t <= agent_lines[-1]]
+    gap = f"{agent_lines[-1] - before[-1]:.2f} s from root mount to its line, " if before else ""
     print(f"\n[qemu] {name}: {boot.seconds:.1f} s power-on to power-off; init at {uptime:.2f} s "
           f"kernel time; agent: {elapsed * 1000:.0f} ms of work ({elapsed / uptime:.1%} of the "
           f"kernel's time to init), {gap}line at {agent_lines[-1]:.2f} s")
