@@ -17,27 +17,31 @@ Baselines:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 from pathlib import Path
 
 import blake3
 
 from bench.common import Result, disk_usage, median_time, print_results, workdir
-from moss.cli import main as moss_main
+from moss.bootsync import sync_boot
 from moss.pack import pack_tree
+from moss.root import Root
+from moss.session import mutating
 from moss.stone import PackageMeta
+from moss.transaction import Options, Request
+from moss.transaction import run as run_transaction
 
 MIB = 1 << 20
 BOOT_CONF = "esp = /efi\nefivars = /efivars\nroot = root=/dev/vda rw\nkeep = 5\n"
 
 
-def moss(*args: str) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = moss_main(["-y", "--quiet", *args])
-    if code != 0:
-        raise RuntimeError(f"moss {' '.join(args)} exited {code}")
+def boot_sync(root_path: Path) -> None:
+    """What ``moss boot sync`` does, minus argument parsing and printing."""
+    root = Root(root_path)
+    with mutating(root) as dbs:
+        report = sync_boot(root, dbs)
+    if report.changed:
+        raise RuntimeError(f"a second boot sync changed the ESP: {report.to_json()}")
 
 
 def package(work: Path, name: str, release: int, files: dict[str, bytes]) -> Path:
@@ -64,13 +68,13 @@ def five_states(root: Path, work: Path, kernel_mb: int, initrd_mb: int) -> None:
     (root / "efi").mkdir()
     (root / "efivars").mkdir()
 
-    def hello(release: int) -> str:
-        return str(package(work, "hello", release, {"bin/hello": b"hello %d\n" % release}))
+    def hello(release: int) -> Path:
+        return package(work, "hello", release, {"bin/hello": b"hello %d\n" % release})
 
-    steps = [[str(kernel(work, "6.1.0-1", 1, kernel_mb, initrd_mb)), hello(1)], [hello(2)],
-             [hello(3)], [str(kernel(work, "6.1.0-2", 2, kernel_mb, initrd_mb))], [hello(4)]]
-    for stones in steps:
-        moss("-D", str(root), "install", *stones)
+    steps = [[kernel(work, "6.1.0-1", 1, kernel_mb, initrd_mb), hello(1)], [hello(2)],
+             [hello(3)], [kernel(work, "6.1.0-2", 2, kernel_mb, initrd_mb)], [hello(4)]]
+    for stones in steps:  # each transaction syncs the entries of this managed root
+        run_transaction(root, Request(install=stones), Options())
 
 
 def kernel_files(root: Path) -> list[Path]:
@@ -102,7 +106,7 @@ def measure(kernel_mb: int, initrd_mb: int, repeats: int) -> list[Result]:
         esp = root / "efi"
         sources = kernel_files(root)
         on_esp = [p for p in sorted(esp.rglob("*")) if p.is_file() and "EFI" in p.parts]
-        sync_time = median_time(lambda: moss("-D", str(root), "boot", "sync"), repeats)
+        sync_time = median_time(lambda: boot_sync(root), repeats)
         hash_time = median_time(lambda: hash_all(sources + on_esp), repeats)
         esp_bytes = disk_usage(esp)
         kernel_bytes = sum(p.stat().st_size for p in sources)

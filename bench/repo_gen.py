@@ -31,7 +31,7 @@ class Generated:
 
 
 def _text(rng: random.Random, size: int, salt: str) -> bytes:
-    words = [rng.choice(WORDS) for _ in range(size // 6 + 1)]
+    words = rng.choices(WORDS, k=size // 6 + 1)
     return (salt + "\n" + " ".join(words)).encode()[:size]
 
 
