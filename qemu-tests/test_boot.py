@@ -10,73 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import guest
+from boots import BOOT_TIMEOUT, MachineMaker, boot_once, build_root, pivot_of, print_timing
 from conftest import Packages
-from machine import Boot, Machine, kernel_lines, reports
-
-MachineMaker = Callable[[guest.Images, Path], Machine]
-BOOT_TIMEOUT = 150  # seconds for one boot under TCG; ~20 s is usual
-
-
-def build_root(root: Path, transactions: list[list[Path]], timeout: int = 0) -> Path:
-    """A managed root with one ``moss install`` per transaction (each one a state)."""
-    guest.new_root(root, timeout)
-    for stones in transactions:
-        guest.moss(root, "install", *map(str, stones))
-    return root
-
-
-def boot_once(machines: MachineMaker, root: Path, work: Path, name: str,
-              extra_vars: dict[str, str] | None = None) -> tuple[Boot, Machine]:
-    """Make the images, start the machine, wait for power-off; the one boot's report."""
-    images = guest.make_images(root, work, extra_vars)
-    machine = machines(images, work)
-    machine.start()
-    machine.wait_for(r"GUEST done", BOOT_TIMEOUT)
-    seconds = machine.wait_poweroff(60)
-    found = reports(machine.log())
-    assert len(found) == 1, f"expected one boot, saw {len(found)}"
-    boot = Boot(seconds, found[0])
-    print_timing(name, boot)
-    return boot, machine
-
-
-def stamp(line: str) -> float:
-    """The seconds of a kernel log line's ``[   12.345678]`` prefix."""
-    return float(line.split("]")[0].strip("[ "))
-
-
-def print_timing(name: str, boot: Boot) -> None:
-    """The boot's duration and the agent's share of it, from the guest's kernel log.
-
-    ``elapsed_ms`` is the agent's own work; the time from the root's mount to the
-    agent's log line adds the interpreter's start and dracut's hooks in between.
-    """
-    uptime = float(boot.one("uptime"))
-    kmsg = boot.values.get("kmsg", [])
-    agent_lines = [stamp(line) for line in kmsg if "moss-pivot:" in line]
-    mounted = [stamp(line) for line in kmsg if "EXT4-fs (vda): mounted" in line]
-    pivot = boot.values.get("pivot", [""])[0]
-    if not pivot or not agent_lines:
-        print(f"\n[qemu] {name}: {boot.seconds:.1f} s power-on to power-off; init at "
-              f"{uptime:.2f} s kernel time; the agent did not run")
-        return
-    elapsed = float(json.loads(pivot)["elapsed_ms"]) / 1000
-    # dracut mounts the root twice; the agent runs after the second (pre-pivot)
-    before = [t for t in mounted if t <= agent_lines[-1]]
-    gap = f"{agent_lines[-1] - before[-1]:.2f} s from root mount to its line, " if before else ""
-    print(f"\n[qemu] {name}: {boot.seconds:.1f} s power-on to power-off; init at {uptime:.2f} s "
-          f"kernel time; agent: {elapsed * 1000:.0f} ms of work ({elapsed / uptime:.1%} of the "
-          f"kernel's time to init), {gap}line at {agent_lines[-1]:.2f} s")
-
-
-def pivot_of(boot: Boot) -> dict[str, object]:
-    record = json.loads(boot.one("pivot"))
-    assert isinstance(record, dict)
-    return record
+from machine import Boot, kernel_lines, reports
 
 
 def test_default_boot_reaches_the_newest_state(
@@ -152,7 +91,7 @@ def highlighted(state: int) -> str:
 def test_menu_choice_of_an_older_state_sticks(
     packages: Packages, machines: MachineMaker, tmp_path: Path
 ) -> None:
-    root = build_root(tmp_path / "root", [packages.base(), [packages.hello]], timeout=3)
+    root = build_root(tmp_path / "root", [packages.base(), [packages.hello]], timeout=5)
     older = f"serpentos-{packages.kver}-1.conf"
     images = guest.make_images(root, tmp_path / "vm")
 
@@ -247,60 +186,3 @@ def test_failing_pending_state_is_tried_three_times_then_rolled_back(
     assert f"serpentos-{packages.kver}-2+0-3.conf" in listing.stdout
     assert guest.read_var(images.vars, "LoaderEntryLastBooted") == (
         f"serpentos-{packages.kver}-1.conf")
-
-
-REPORT_DEVICES = """# qemu-tests: the guest's devices and the kernel modules on its root
-for f in /sys/bus/*/devices/*/modalias; do echo "GUEST modalias=$(cat "$f")"; done
-for f in $(find /usr/lib/modules -name '*.ko*'); do echo "GUEST module=${f##*/}"; done
-"""
-
-
-def needed_modules(moddir: Path, kver: str, modaliases: list[str]) -> set[str]:
-    """Module files kmod itself would load for these devices: every alias match + deps."""
-    base = str(moddir.parents[2])
-    names: set[str] = set()
-    for alias in modaliases:
-        out = subprocess.run(["modprobe", "-d", base, "-S", kver, "-R", alias],
-                             capture_output=True, text=True)  # exit 1: nothing matches
-        names.update(out.stdout.split())
-    files: set[str] = set()
-    for name in names:
-        out = subprocess.run(["modprobe", "-d", base, "-S", kver, "--show-depends", name],
-                             capture_output=True, text=True, check=True)
-        files.update(Path(ln.split()[1]).name for ln in out.stdout.splitlines()
-                     if ln.startswith("insmod "))
-    return files
-
-
-def test_hardware_subscription_keeps_exactly_the_modules_of_the_guests_devices(
-    packages: Packages, linux_with_modules: Path, machines: MachineMaker, tmp_path: Path
-) -> None:
-    kernel = packages.cloud
-    stones = [packages.busybox, packages.init, packages.systemd_boot, linux_with_modules]
-    root = build_root(tmp_path / "root", [stones])
-    report = root / "etc/qemu-guest/report.d/devices"
-    report.parent.mkdir(parents=True)
-    report.write_text(REPORT_DEVICES)
-
-    # boot 1: every module of the kernel is on the root; the guest lists its devices
-    full, _ = boot_once(machines, root, tmp_path / "vm1", "hardware: all modules")
-    every = {p.name for p in kernel.moddir.rglob("*.ko*")}
-    assert set(full.values["module"]) == every
-    devices = full.values["modalias"]
-    assert any(d.startswith("virtio:") for d in devices)
-
-    # the user turns the hardware subscription on for that machine's devices
-    recorded = tmp_path / "guest.modalias"
-    recorded.write_text("\n".join(devices) + "\n")
-    (root / "etc/moss/subscriptions.yaml").write_text(f"hardware:\n  modalias-file: {recorded}\n")
-    guest.moss(root, "subscription", "add", "hardware")
-    assert guest.state_id(root) == 2
-
-    # boot 2: the new state has exactly the modules kmod would load for those devices
-    slim, _ = boot_once(machines, root, tmp_path / "vm2", "hardware: the guest's modules")
-    assert slim.one("stateid") == "2"
-    assert sorted(slim.values["modalias"]) == sorted(devices)
-    expected = needed_modules(kernel.moddir, kernel.kver, devices)
-    assert {"virtio_pci.ko", "virtio_blk.ko"} <= expected
-    assert sorted(slim.values["module"]) == sorted(expected)
-    print(f"[qemu] hardware subscription: {len(expected)} of {len(every)} modules kept")
