@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import signal
 import subprocess
@@ -48,8 +49,12 @@ def _cloud_kernel() -> DebianKernel:
         words = line.split()
         if len(words) == 2 and words[0] == "Depends:" and words[1][12:13].isdigit():
             final = CACHE / "kernel" / words[1]
-            if not (final / ".complete").exists():
-                _fetch(words[1], final)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            # the lock debian_kernel() takes: one fetch at a time across test sessions
+            with open(CACHE / ".kernel.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not (final / ".complete").exists():
+                    _fetch(words[1], final)
             return describe_kernel(words[1], final)
     raise KernelUnavailable(f"apt-cache knows no kernel behind {CLOUD_META}")
 
