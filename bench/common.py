@@ -104,7 +104,7 @@ def table(results: list[Result]) -> str:
     width = max([len(r.name) for r in results] + [9])
     lines = [f"{'benchmark':<{width}}  {'moss':>9}  {'baseline':>9}  {'ratio':>7}  baseline"]
     for r in results:
-        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}" if r.ratio >= 0.1 else f"{r.ratio:.2g}"
         line = (f"{r.name:<{width}}  {_format(r.value, r.unit):>9}  "
                 f"{_format(r.baseline, r.unit):>9}  {ratio:>7}  {r.baseline_name}")
         if r.note:

@@ -27,8 +27,6 @@ if TYPE_CHECKING:  # imported in run(): `python bench/pivot_time.py` has no `ben
     from bench.common import Result
 
 AGENT = Path(__file__).resolve().parent.parent / "initrd" / "pivot.py"
-QEMU_NOTE = ("not measured in this run: `pytest qemu-tests -s` prints the agent's share "
-             "of each TCG boot")
 
 
 def make_tree(usr: Path, state_id: int, files: int) -> None:
@@ -107,8 +105,6 @@ def run(quick: bool) -> list[Result]:
                float(m["python_startup_ms"]) / ms, "python3 -I -S start-up"),
         Result("pivot agent: no moss.fstx, native", float(m["agent_no_request_ms"]) / ms,
                float(m["python_startup_ms"]) / ms, "python3 -I -S start-up"),
-        Result("pivot agent: share of a QEMU boot", None, None, "boot time to init",
-               unit="s", note=QEMU_NOTE),
     ]
 
 

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from bench import activation, blit, boot_sync, dedup, install, pivot_time, resolve, stone_memory
+from bench import (
+    activation,
+    blit,
+    boot_sync,
+    dedup,
+    install,
+    pivot_time,
+    qemu_share,
+    resolve,
+    stone_memory,
+)
 from bench.__main__ import main as bench_main
 from bench.common import Result
 
@@ -77,10 +87,25 @@ def test_boot_sync_keeps_each_kernel_once_on_the_esp() -> None:
     assert on_esp.unit == "B" and on_esp.ratio is not None and on_esp.ratio < 1.1
 
 
-def test_pivot_native_and_the_labelled_qemu_row() -> None:
+def test_pivot_native() -> None:
     rows = pivot_time.run(quick=True)
     check_rows(rows)
-    assert rows[-1].value is None and "qemu" in rows[-1].note.lower()
+    assert [r.baseline_name for r in rows] == ["python3 -I -S start-up"] * 2
+
+
+def test_qemu_share_from_the_qemu_tests_report_line() -> None:
+    line = ("[qemu] default boot: 23.7 s power-on to power-off; init at 14.81 s kernel time; "
+            "agent: 83 ms of work (0.6% of the kernel's time to init), 1.92 s from root "
+            "mount to its line, line at 11.94 s")
+    work, gap = qemu_share.parse(f"noise\n{line}\n.\n")
+    check_rows([work, gap])
+    assert (work.value, work.baseline) == (0.083, 14.81)
+    assert (gap.value, gap.baseline) == (1.92, 14.81)
+    older = "[qemu] default boot: 21.0 s; agent 70 ms = 0.5% of the kernel's 14.00 s to init"
+    assert [(r.value, r.baseline) for r in qemu_share.parse(older)] == [(0.07, 14.0)]
+    with pytest.raises(RuntimeError):
+        qemu_share.parse("1 passed")
+    check_rows([qemu_share.placeholder()])
 
 
 def test_install_peak_memory() -> None:
@@ -96,3 +121,5 @@ def test_main_prints_the_table_and_writes_json(tmp_path: Path,
     assert report["failed"] == [] and report["results"]
     for row in report["results"]:
         assert row["name"] in printed
+    assert bench_main(["--quick", "--only", "qemu"]) == 0  # without --qemu: a labelled row
+    assert "not measured in this run" in capsys.readouterr().out
