@@ -19,6 +19,7 @@ from pathlib import Path
 import blake3
 
 from moss.errors import MossError
+from moss.fs import sync_filesystem
 from moss.hashing import blake3_file
 from moss.root import Root
 from moss.stone import digest_hex
@@ -78,19 +79,29 @@ class Batch:
                 hasher.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         os.chmod(tmp, mode & 0o7777)
         self.pending[digest] = (tmp, hasher.hexdigest(), size)
 
     def commit(self) -> list[tuple[str, str, int]]:
-        """Move every verified blob into the store; returns (digest, blake3, size) rows."""
+        """Move every verified blob into the store; returns (digest, blake3, size) rows.
+
+        The blobs' bytes are made durable before they get their store names, and
+        the names before the caller records the rows: one ``syncfs`` each time,
+        rather than an fsync per blob (half of an install's time when it was).
+        """
         rows = list(self.unrecorded)
+        if self.pending:
+            sync_filesystem(self.directory)
         for digest, (tmp, b3, size) in self.pending.items():
             dest = asset_path(self.root, digest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+            try:
+                os.replace(tmp, dest)
+            except FileNotFoundError:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, dest)
             rows.append((digest_hex(digest), b3, size))
+        if self.pending:
+            sync_filesystem(self.root.assets)
         self.pending.clear()
         self.unrecorded.clear()
         return rows
