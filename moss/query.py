@@ -31,6 +31,8 @@ class InstalledPackage:
 
 def installed(root_path: Path) -> list[InstalledPackage]:
     root = Root(root_path)
+    if not root.db.is_dir():
+        return []  # nothing installed; and a query must not create databases
     with databases(root) as dbs:
         selected = selection_of(dbs, read_state_id(root.usr))
     return [_installed(s) for s in sorted(selected.values(), key=lambda s: s.meta.name)]
@@ -40,6 +42,8 @@ def package_info(root_path: Path, name: str) -> tuple[InstalledPackage, dict[str
                                                       list[LayoutEntry]]:
     """The installed package called ``name``: summary row, full meta, and its layout."""
     root = Root(root_path)
+    if not root.db.is_dir():
+        raise MossError(f"{name} is not installed (nothing is installed in {root.path})")
     with databases(root) as dbs:
         selected = selection_of(dbs, read_state_id(root.usr)).get(name)
         if selected is None:
@@ -88,6 +92,8 @@ def available(root_path: Path) -> list[AvailablePackage]:
 def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:
     """Installed packages that a repository offers in a newer release (``list sync``)."""
     root = Root(root_path)
+    if not root.db.is_dir():
+        return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
     catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
@@ -115,6 +121,8 @@ def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
     """(package, /usr path) for every installed file whose path contains ``pattern``."""
     root = Root(root_path)
     needle = pattern.removeprefix("/usr/").lstrip("/")
+    if not root.db.is_dir():
+        return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
         return sorted(

@@ -47,6 +47,8 @@ class StateInfo:
 
 def list_states(root_path: Path) -> list[StateInfo]:
     root = Root(root_path)
+    if not root.db.is_dir():
+        return []  # no state yet; and a query must not create databases
     with databases(root) as dbs:
         active = read_state_id(root.usr)
         pending = dbs.state.pending()

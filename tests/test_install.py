@@ -265,3 +265,17 @@ def test_real_packages_install_and_conflict(stone_testdata: Path, root: Path,
     assert "italian-pizza" in err and "pineapple" in err
     assert (root / "usr/.stateID").read_text() == "1"
     assert moss(root, "install", str(pineapple)) == 0
+
+
+def test_queries_on_a_directory_without_moss_create_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "not-a-root"
+    empty.mkdir()
+    assert moss(empty, "state", "list") == 0
+    assert moss(empty, "list", "installed") == 0
+    assert moss(empty, "search-file", "bin") == 1
+    assert moss(empty, "info", "hello") == 1
+    assert moss(empty, "boot", "status") == 1
+    assert moss(empty, "state", "activate", "3") == 1
+    assert "no state 3" in capsys.readouterr().err
+    assert list(empty.iterdir()) == []

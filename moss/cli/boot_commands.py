@@ -9,6 +9,7 @@ from moss.afterboot import booted_state
 from moss.bootsync import boot_status, sync_boot
 from moss.cli.output import print_json, progress_for
 from moss.db.databases import databases
+from moss.errors import MossError
 from moss.root import Root
 from moss.session import mutating
 
@@ -51,6 +52,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     root = Root(args.directory)
+    if not root.db.is_dir():
+        raise MossError(f"nothing is installed in {root.path}: no states, no boot entries")
     with databases(root) as dbs:
         status = boot_status(root, dbs, booted_state(root), esp=args.esp, boot_dir=args.boot)
     if args.json:

@@ -7,6 +7,7 @@ import time
 
 from moss import state, verify
 from moss.cli.output import confirm, print_json, print_table, progress_for
+from moss.errors import MossError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +78,8 @@ def _active(args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
+    if args.id not in {s.id for s in state.list_states(args.directory)}:
+        raise MossError(f"no state {args.id}; `moss state list` shows the states")
     active = state.active_state(args.directory)
     if active == args.id:
         print(f"State {args.id} is already active.")
