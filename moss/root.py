@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss import fs
+from moss.errors import MossError
 
 # Compatibility links at the top of the root, pointing into /usr.
 ROOT_LINKS: dict[str, str] = {
@@ -91,6 +92,7 @@ def read_state_id(usr: Path) -> int | None:
 
 def ensure_skeleton(root: Root) -> None:
     """Give a fresh root what real moss creates: /usr, the root links, etc, var, run, tmp."""
+    refuse_foreign_usr(root)
     for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):
         sub.mkdir(parents=True, exist_ok=True)
     if not root.usr.exists() and not root.usr.is_symlink():
@@ -102,6 +104,23 @@ def ensure_skeleton(root: Root) -> None:
         tmp.mkdir()
         os.chmod(tmp, 0o1777)
     update_root_links(root)
+
+
+def refuse_foreign_usr(root: Root) -> None:
+    """Never take over a ``/usr`` that moss did not build.
+
+    A transaction moves the old ``/usr`` aside and repoints ``/lib64`` and friends:
+    on a system of another distribution (``moss`` run without ``-D`` by mistake)
+    that would break every program on it.
+    """
+    usr = root.usr
+    if usr.is_symlink() or not usr.is_dir():
+        return
+    if read_state_id(usr) is None and any(usr.iterdir()):
+        raise MossError(
+            f"{usr} holds a system moss did not build; refusing to replace it "
+            "(use -D DIR to build a moss root elsewhere)"
+        )
 
 
 def update_root_links(root: Root) -> None:

@@ -279,3 +279,22 @@ def test_queries_on_a_directory_without_moss_create_nothing(
     assert moss(empty, "state", "activate", "3") == 1
     assert "no state 3" in capsys.readouterr().err
     assert list(empty.iterdir()) == []
+
+
+def test_a_usr_moss_did_not_build_is_never_taken_over(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Like running moss without -D on another distribution: refuse, change nothing."""
+    foreign = tmp_path / "foreign"
+    (foreign / "usr/bin").mkdir(parents=True)
+    (foreign / "usr/bin/ls").write_text("the host's ls")
+    os.symlink("usr/lib64", foreign / "lib64")
+    pkg = make_package(tmp_path, "hello", HELLO_1)
+    assert moss(foreign, "install", str(pkg)) == 1
+    assert "did not build" in capsys.readouterr().err
+    assert sorted(p.name for p in foreign.iterdir()) == ["lib64", "usr"]
+    # Not even after another command made .moss/ there.
+    assert moss(foreign, "repo", "add", "local", (tmp_path / "stone.index").as_uri()) == 0
+    assert moss(foreign, "install", str(pkg)) == 1
+    assert os.readlink(foreign / "lib64") == "usr/lib64"
+    assert (foreign / "usr/bin/ls").read_text() == "the host's ls"
+    assert moss(foreign, "state", "activate", "1") == 1
