@@ -249,23 +249,31 @@ def install(
     selected: set[str],
     catalog: Catalog,
     names: Sequence[str],
+    implicit: Sequence[str] = (),
 ) -> Plan:
-    """Add ``names`` (package names or provider strings) with what they need."""
+    """Add ``names`` (package names or provider strings) with what they need.
+
+    ``implicit`` names are resolved the same way but not selected explicitly:
+    they are wanted by something else (a subscription) and go when it does.
+    """
     closure = _Closure(catalog, installed, prefer_installed=True, upgrade_only=False)
     for meta in installed:
         closure.choose(_as_offer(meta), None)
     closure.todo.clear()  # installed packages are consistent already
     new_selected = set(selected)
-    for name in names:
+    for name in [*names, *implicit]:
+        explicit = name in names
         existing = closure.provided.get(name)
         if existing is not None:
-            new_selected.add(existing)
+            if explicit:
+                new_selected.add(existing)
             continue
         offer = catalog.best(name) or closure.pick(name)
         if offer is None:
             raise MossError(f"no package named or providing {name!r} in the active repositories")
         closure.choose(offer, None)
-        new_selected.add(offer.meta.name)
+        if explicit:
+            new_selected.add(offer.meta.name)
         closure.run()
     closure.check()
     return _plan(installed, closure, new_selected)

@@ -97,10 +97,10 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     running = read_state_id(root.usr)
     pending = dbs.state.pending()
     current = selection_of(dbs, pending or running)
-    names = [*request.names,
-             *subscriptions.wanted_packages(root, dbs, current, request.subscriptions)]
+    subscribed = subscriptions.subscribed_packages(root, dbs, current, request.subscriptions)
     wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
-                             names, request.remove, request.sync, request.upgrade_only)
+                             request.names, subscribed, request.remove, request.sync,
+                             request.upgrade_only)
     selected, change = apply_changes(current, wanted.install, wanted.remove)
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
     return Prepared(running, pending, wanted, selected, change)

@@ -39,8 +39,10 @@ class Wanted:
 
 def resolve_request(
     root: Path, current: Mapping[str, Selected], local: Sequence[IncomingPackage],
-    names: Sequence[str], remove: Sequence[str], sync: bool, upgrade_only: bool,
+    names: Sequence[str], subscribed: Sequence[str], remove: Sequence[str], sync: bool,
+    upgrade_only: bool,
 ) -> Wanted:
+    """``subscribed``: what the active subscriptions add, selected implicitly."""
     wanted = Wanted(local={p.id: p for p in local})
     wanted.install = [Selected(p.id, p.meta, explicit=True) for p in local]
     installed = [s.meta for s in current.values()]
@@ -48,7 +50,9 @@ def resolve_request(
     if remove:
         plan = resolve.remove(installed, explicit, remove)
         wanted.remove = [m.name for m in plan.remove]
-    if names or sync:
+    offered = {key for meta in installed for key in resolve.provider_keys(meta)}
+    unmet = [name for name in subscribed if name not in offered]
+    if names or unmet or sync:
         wanted.repositories = load_repositories(root)
         offers = load_offers(root, wanted.repositories)
         if not offers:
@@ -58,7 +62,7 @@ def resolve_request(
         if sync:
             plan = resolve.sync(installed, explicit, catalog, upgrade_only=upgrade_only)
         else:
-            plan = resolve.install(installed, explicit, catalog, names)
+            plan = resolve.install(installed, explicit, catalog, names, implicit=unmet)
         chosen = [*plan.add, *(offer for _old, offer in plan.upgrade)]
         for offer in chosen:
             if not offer.meta.hash:
@@ -70,7 +74,27 @@ def resolve_request(
             wanted.install.append(Selected(sha, offer.meta, was_explicit
                                            or offer.meta.name in plan.selected))
         wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
+    wanted.remove += sweep_orphans(current, wanted, subscribed)
     return wanted
+
+
+def sweep_orphans(current: Mapping[str, Selected], wanted: Wanted,
+                  subscribed: Sequence[str]) -> list[str]:
+    """Implicit packages of the resulting selection that nothing wants any more.
+
+    What an explicit package needs stays, and so does what a subscription adds;
+    a package a subscription brought in goes when that subscription is off.
+    """
+    result = {name: s for name, s in current.items() if name not in wanted.remove}
+    result.update({s.meta.name: s for s in wanted.install})
+    providers: dict[str, str] = {}
+    for s in result.values():
+        for key in resolve.provider_keys(s.meta):
+            providers.setdefault(key, s.meta.name)
+    roots = {name for name, s in result.items() if s.explicit}
+    roots |= {providers[name] for name in subscribed if name in providers}
+    plan = resolve.remove([s.meta for s in result.values()], roots, [])
+    return [m.name for m in plan.remove if m.name in current]
 
 
 def fetch(root: Path, wanted: Wanted, cache: Path | None, progress: Progress

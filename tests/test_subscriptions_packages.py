@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from moss.cli import main
+from moss.query import installed
 from moss.repo_index import build_index
 from tests.packages import make_package
 from tests.test_repo_endtoend import serve_directory
@@ -45,3 +46,12 @@ def test_adding_a_subscription_installs_its_packages(tmp_path: Path, site: Site)
     # Once the provider is there, later transactions ask for nothing more.
     assert moss(root, "subscription", "refresh") == 0
     assert (root / "usr/.stateID").read_text() == "3"
+    # What a subscription brought in is not the user's choice: it goes with it.
+    assert {p.name: p.explicit for p in installed(root)} == {
+        "distro-subscriptions": True, "extra-tools": False}
+    assert moss(root, "subscription", "remove", "extras") == 0
+    assert not (root / "usr/bin/extra").exists()
+    assert [p.name for p in installed(root)] == ["distro-subscriptions"]
+    # Rolling back brings the subscription's package back, offline.
+    assert moss(root, "state", "activate", "3") == 0
+    assert (root / "usr/bin/extra").read_text() == "#!/bin/sh\n"

@@ -10,7 +10,7 @@ from moss.subscriptions.step import (
     apply,
     record,
     regenerate_module_metadata,
-    wanted_packages,
+    subscribed_packages,
 )
 
 __all__ = [
@@ -21,5 +21,5 @@ __all__ = [
     "record",
     "regenerate_module_metadata",
     "save_choices",
-    "wanted_packages",
+    "subscribed_packages",
 ]

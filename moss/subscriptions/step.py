@@ -231,12 +231,14 @@ def apply(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
     return kept, filtered
 
 
-def wanted_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
-                    choices: Choices | None = None) -> list[str]:
-    """Names the active subscriptions add that the current selection does not satisfy.
+def subscribed_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
+                        choices: Choices | None = None) -> list[str]:
+    """Names and providers the active subscriptions add to a selection.
 
-    Definitions come from the current selection: a subscription shipped by a
-    package being installed in this same transaction takes effect on the next.
+    They are selected implicitly: they stay while a subscription wants them and
+    go, as orphans, when none does.  Definitions come from the current
+    selection: a subscription shipped by a package being installed in this same
+    transaction takes effect on the next.
     """
     plan = TreePlan()  # only the definition files: reading them needs nothing else
     for selected in current.values():
@@ -244,12 +246,9 @@ def wanted_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
             if entry.target.startswith(DEFINITIONS_DIR + "/"):
                 plan.files[entry.target] = Placed(selected.meta.name, entry)
     ev = evaluator(root, plan, current, choices)
-    provided = {str(p) for s in current.values() for p in s.meta.provides}
-    provided |= set(current)
-    names = []
+    names: list[str] = []
     for name in ev.choices.active(ev.definitions):
-        names += [p for p in ev.definitions[name].packages
-                  if p not in provided and p not in names]
+        names += [p for p in ev.definitions[name].packages if p not in names]
     return names
 
 
