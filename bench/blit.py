@@ -21,8 +21,9 @@ from pathlib import Path
 
 from bench.common import Result, command, median_time, print_results, workdir
 from moss.blit import blit
+from moss.db.layout import LayoutDB
 from moss.root import Root
-from moss.stone import FileKind, LayoutEntry, digest_bytes, xxh3_128
+from moss.stone import FileKind, LayoutEntry, digest_bytes, digest_hex, xxh3_128
 from moss.store import asset_path
 from moss.tree import plan_tree
 
@@ -30,18 +31,34 @@ FILES_PER_DIR = 100
 
 
 def make_store(root: Root, files: int) -> list[LayoutEntry]:
-    """``files`` unique small blobs in the store, laid out 100 to a directory."""
+    """``files`` unique small blobs in the store, laid out 100 to a directory, with
+    the rows the store records for them (the blit reads their mode and owner)."""
     entries = []
+    rows = []
     for i in range(files):
         data = f"file {i}\n".encode()
         digest = xxh3_128(data)
         path = asset_path(root, digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        path.chmod(0o644)
+        rows.append((digest_hex(digest), "-", len(data), 0o644, os.geteuid(), os.getegid()))
         target = f"share/bench/d{i // FILES_PER_DIR:05}/f{i:07}"
         entries.append(LayoutEntry(0, 0, 0o100644, 0, FileKind.REGULAR,
                                    digest_bytes(digest), target))
+    layout = LayoutDB(root.db / "layout")
+    layout.add_assets(rows)
+    layout.close()
     return entries
+
+
+def moss_blit(root: Root, entries: list[LayoutEntry], dest: Path) -> None:
+    """What a transaction does: read the blobs' attributes, plan, blit."""
+    layout = LayoutDB(root.db / "layout")
+    try:
+        blit(root, plan_tree([("bench", entries)]), dest, attributes=layout.asset_attributes())
+    finally:
+        layout.close()
 
 
 def link_pairs(root: Root, entries: list[LayoutEntry], dest: Path) -> list[tuple[str, str]]:
@@ -76,8 +93,7 @@ def measure(files: int, repeats: int) -> list[Result]:
         def clean() -> None:
             shutil.rmtree(dest, ignore_errors=True)
 
-        moss_time = median_time(lambda: blit(root, plan_tree([("bench", entries)]), dest),
-                                repeats, setup=clean)
+        moss_time = median_time(lambda: moss_blit(root, entries, dest), repeats, setup=clean)
         pairs = link_pairs(root, entries, dest)
         link_time = median_time(lambda: link_loop(pairs, dest), repeats, setup=clean)
         source = work / "source"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +40,14 @@ def _build_nodes(plan: TreePlan) -> _Node:
 
 
 class _Blitter:
-    def __init__(self, root: Root, progress: Progress) -> None:
+    def __init__(self, root: Root, progress: Progress,
+                 attributes: Mapping[int, tuple[int, int, int]]) -> None:
         self.root = root
         self.progress = progress
         self.is_root = os.geteuid() == 0
         self.assets = str(root.assets)
-        self.asset_stat: dict[int, os.stat_result] = {}
+        # (mode, uid, gid) of each blob: recorded when it was stored, else from a stat.
+        self.attributes = dict(attributes)
 
     def fill(self, dir_fd: int, node: _Node) -> None:
         for name, child in node.children.items():
@@ -87,13 +90,15 @@ class _Blitter:
                 os.close(fd)
             return
         source = asset_location(self.assets, digest)
-        st = self.asset_stat.get(digest)
-        if st is None:
-            st = self.asset_stat[digest] = os.stat(source)
-        wanted_uid = entry.uid if self.is_root else st.st_uid
-        wanted_gid = entry.gid if self.is_root else st.st_gid
-        if (stat.S_IMODE(st.st_mode) == entry.mode & 0o7777
-                and st.st_uid == wanted_uid and st.st_gid == wanted_gid):
+        attributes = self.attributes.get(digest)
+        if attributes is None:
+            st = os.stat(source)
+            attributes = self.attributes[digest] = (stat.S_IMODE(st.st_mode), st.st_uid,
+                                                    st.st_gid)
+        mode, uid, gid = attributes
+        wanted_uid = entry.uid if self.is_root else uid
+        wanted_gid = entry.gid if self.is_root else gid
+        if mode == entry.mode & 0o7777 and uid == wanted_uid and gid == wanted_gid:
             os.link(source, name, dst_dir_fd=dir_fd)
             return
         with open(source, "rb") as src:
@@ -111,13 +116,18 @@ class _Blitter:
         os.chmod(fd, entry.mode & 0o7777)
 
 
-def blit(root: Root, plan: TreePlan, dest: Path, progress: Progress = QUIET) -> None:
-    """Create ``dest`` (which must not exist) holding the tree of ``plan``."""
+def blit(root: Root, plan: TreePlan, dest: Path, progress: Progress = QUIET,
+         attributes: Mapping[int, tuple[int, int, int]] | None = None) -> None:
+    """Create ``dest`` (which must not exist) holding the tree of ``plan``.
+
+    ``attributes`` gives the recorded (mode, uid, gid) of stored blobs, which
+    spares a ``stat`` per blob; a blob missing from it is looked at.
+    """
     os.mkdir(dest, 0o755)
     progress.start("Blitting", len(plan))
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        _Blitter(root, progress).fill(fd, _build_nodes(plan))
+        _Blitter(root, progress, attributes or {}).fill(fd, _build_nodes(plan))
         os.fsync(fd)
     finally:
         os.close(fd)

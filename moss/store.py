@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import blake3
 
+from moss.db.layout import AssetRow
 from moss.errors import MossError
 from moss.fs import sync_filesystem
 from moss.hashing import blake3_file
@@ -43,9 +45,9 @@ class Batch:
 
     root: Root
     directory: Path
-    pending: dict[int, tuple[Path, str, int]] = field(default_factory=dict)
+    pending: dict[int, tuple[Path, str, int, int]] = field(default_factory=dict)
     # Blobs found in the store with no recorded BLAKE3 (an interrupted earlier run).
-    unrecorded: list[tuple[str, str, int]] = field(default_factory=list)
+    unrecorded: list[AssetRow] = field(default_factory=list)
 
     def add(self, digest: int, chunks: Iterable[bytes], mode: int, known: dict[str, str]) -> None:
         """Write one blob from ``chunks``; a blob already stored is only re-hashed.
@@ -64,8 +66,11 @@ class Batch:
                 size += len(chunk)
             recorded = known.get(key)
             if recorded is None:
-                recorded = blake3_file(asset_path(self.root, digest))
-                self.unrecorded.append((key, recorded, size))
+                path = asset_path(self.root, digest)
+                recorded = blake3_file(path)
+                st = path.stat()
+                self.unrecorded.append((key, recorded, size, stat.S_IMODE(st.st_mode),
+                                        st.st_uid, st.st_gid))
             if recorded != hasher.hexdigest():
                 raise MossError(
                     f"store poisoning refused: blob {key} has the XXH3-128 of a stored asset "
@@ -80,10 +85,10 @@ class Batch:
                 out.write(chunk)
                 size += len(chunk)
         os.chmod(tmp, mode & 0o7777)
-        self.pending[digest] = (tmp, hasher.hexdigest(), size)
+        self.pending[digest] = (tmp, hasher.hexdigest(), size, mode & 0o7777)
 
-    def commit(self) -> list[tuple[str, str, int]]:
-        """Move every verified blob into the store; returns (digest, blake3, size) rows.
+    def commit(self) -> list[AssetRow]:
+        """Move every verified blob into the store; returns its rows for the database.
 
         The blobs' bytes are made durable before they get their store names, and
         the names before the caller records the rows: one ``syncfs`` each time,
@@ -92,14 +97,15 @@ class Batch:
         rows = list(self.unrecorded)
         if self.pending:
             sync_filesystem(self.directory)
-        for digest, (tmp, b3, size) in self.pending.items():
+        uid, gid = os.geteuid(), os.getegid()
+        for digest, (tmp, b3, size, mode) in self.pending.items():
             dest = asset_path(self.root, digest)
             try:
                 os.replace(tmp, dest)
             except FileNotFoundError:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, dest)
-            rows.append((digest_hex(digest), b3, size))
+            rows.append((digest_hex(digest), b3, size, mode, uid, gid))
         if self.pending:
             sync_filesystem(self.root.assets)
         self.pending.clear()

@@ -165,7 +165,7 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
         if root.staging.exists():
             shutil.rmtree(root.staging)
         root.staging.mkdir(parents=True)
-        blit(root, plan, root.staging_usr, progress)
+        blit(root, plan, root.staging_usr, progress, dbs.layout.asset_attributes())
         if filtered is not None:
             subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
         fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())

@@ -60,7 +60,7 @@ def _unpack_one(root: Root, dbs: Databases, package: IncomingPackage,
     except MossError as exc:
         raise MossError(f"{package.path}: {exc}") from exc
     dbs.layout.add_assets(rows)
-    known.update({digest: b3 for digest, b3, _size in rows})
+    known.update({row[0]: row[1] for row in rows})
     missing = [d for d in modes if d != EMPTY_DIGEST and digest_hex(d) not in known]
     if missing:
         raise MossError(f"{package.path}: content for {len(missing)} layout entries is missing")

@@ -77,6 +77,7 @@ def _check_store(root: Root, dbs: Databases, report: VerifyReport,
 def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyReport) -> None:
     """Re-extract damaged blobs from any cached package that carries them."""
     wanted = {int(d, 16) for d in damaged}
+    attributes = dbs.layout.asset_attributes()
     known = {d: b3 for d, b3 in dbs.layout.all_assets().items() if d not in damaged}
     for package in dbs.install.all_packages():
         cached = root.cached_package(package)
@@ -86,15 +87,17 @@ def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyR
             with open_stone(cached) as reader, batch(root) as scratch:
                 for entry, chunks in reader.iter_content():
                     if entry.digest in wanted:
-                        mode = _mode_for(dbs, package, entry.digest)
+                        # The mode it was stored with, which the blit relies on.
+                        recorded = attributes.get(entry.digest)
+                        mode = recorded[0] if recorded else _mode_for(dbs, package, entry.digest)
                         asset_path(root, entry.digest).unlink(missing_ok=True)
                         scratch.add(entry.digest, chunks, mode, known)
                     else:
                         for _ in chunks:
                             pass
-                for digest, _b3, _size in scratch.commit():
-                    wanted.discard(int(digest, 16))
-                    report.repaired.append(f"asset {digest} from {cached.name}")
+                for row in scratch.commit():
+                    wanted.discard(int(row[0], 16))
+                    report.repaired.append(f"asset {row[0]} from {cached.name}")
         except StoneError as exc:
             raise MossError(f"cached package {cached} is damaged too: {exc}") from exc
     for lost in wanted:

@@ -298,3 +298,34 @@ def test_a_usr_moss_did_not_build_is_never_taken_over(
     assert os.readlink(foreign / "lib64") == "usr/lib64"
     assert (foreign / "usr/bin/ls").read_text() == "the host's ls"
     assert moss(foreign, "state", "activate", "1") == 1
+
+
+def test_same_content_with_another_mode_is_copied_not_linked(tmp_path: Path, root: Path) -> None:
+    """One store inode serves one mode: linking it under another would change both files."""
+    same = "#!/bin/sh\necho same\n"
+    plain = make_package(tmp_path, "plain", {"share/plain/script": same})
+    runnable = make_package(tmp_path, "runnable", {"bin/script": same})
+    assert moss(root, "install", str(plain)) == 0
+    assert moss(root, "install", str(runnable)) == 0
+    shared = root / "usr/share/plain/script"
+    executable = root / "usr/bin/script"
+    assert shared.stat().st_mode & 0o777 == 0o644 and shared.stat().st_nlink > 1
+    assert executable.stat().st_mode & 0o777 == 0o755 and executable.stat().st_nlink == 1
+    assert executable.read_text() == same
+    assert moss(root, "state", "verify") == 0
+
+
+def test_layout_database_of_an_older_moss_is_migrated(tmp_path: Path, root: Path) -> None:
+    """Blobs recorded before their mode was: the blit looks at them instead."""
+    assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_1))) == 0
+    with sqlite3.connect(root / ".moss/db/layout") as conn:  # the schema of version 1
+        conn.executescript(
+            "CREATE TABLE v1 (digest TEXT PRIMARY KEY, blake3 TEXT NOT NULL,"
+            " size INTEGER NOT NULL);"
+            "INSERT INTO v1 SELECT digest, blake3, size FROM assets;"
+            "DROP TABLE assets; ALTER TABLE v1 RENAME TO assets; PRAGMA user_version = 1;")
+    assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_2, release=2))) == 0
+    with sqlite3.connect(root / ".moss/db/layout") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert (root / "usr/bin/hello").stat().st_nlink > 1
+    assert moss(root, "state", "verify") == 0

@@ -34,7 +34,16 @@ MIGRATIONS = [
         size INTEGER NOT NULL
     )
     """,
+    # The mode and owner a blob was stored with, so the blit knows without a stat
+    # whether it can link it (NULL for blobs stored before this migration).
+    """
+    ALTER TABLE assets ADD COLUMN mode INTEGER;
+    ALTER TABLE assets ADD COLUMN uid INTEGER;
+    ALTER TABLE assets ADD COLUMN gid INTEGER
+    """,
 ]
+
+AssetRow = tuple[str, str, int, int, int, int]  # digest, blake3, size, mode, uid, gid
 
 
 def _encode_source(entry: LayoutEntry) -> bytes:
@@ -95,10 +104,17 @@ class LayoutDB:
                                 (digest,)).fetchone()
         return None if row is None else str(row[0])
 
-    def add_assets(self, assets: Iterable[tuple[str, str, int]]) -> None:
+    def add_assets(self, assets: Iterable[AssetRow]) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("INSERT OR IGNORE INTO assets VALUES (?, ?, ?)", assets)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO assets (digest, blake3, size, mode, uid, gid)"
+                " VALUES (?, ?, ?, ?, ?, ?)", assets)
+
+    def asset_attributes(self) -> dict[int, tuple[int, int, int]]:
+        """Each stored blob's (mode, uid, gid), by digest, where it was recorded."""
+        return {int(d, 16): (mode, uid, gid) for d, mode, uid, gid in self.conn.execute(
+            "SELECT digest, mode, uid, gid FROM assets WHERE mode IS NOT NULL")}
 
     def all_assets(self) -> dict[str, str]:
         return {d: b for d, b in self.conn.execute("SELECT digest, blake3 FROM assets")}
