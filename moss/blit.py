@@ -34,7 +34,10 @@ def _build_nodes(plan: TreePlan) -> _Node:
     for target, placed in [*plan.directories.items(), *plan.files.items()]:
         node = top
         for part in target.split("/"):
-            node = node.children.setdefault(part, _Node())
+            child = node.children.get(part)  # not setdefault: it builds a node every time
+            if child is None:
+                child = node.children[part] = _Node()
+            node = child
         node.entry = placed.entry if placed else None
     return top
 
