@@ -185,7 +185,3 @@ def extract_packages(packages: Sequence[Path], dest: Path, progress: Progress = 
         shutil.rmtree(staging, ignore_errors=True)
     return dest / "usr"
 
-
-def extract_package(path: Path, dest: Path, progress: Progress = QUIET) -> None:
-    """Unpacks one package's ``/usr`` into ``dest/usr``; MossError if it is bad."""
-    extract_packages([path], dest, progress)

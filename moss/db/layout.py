@@ -99,11 +99,6 @@ class LayoutDB:
         return {r[0] for r in self.conn.execute(
             "SELECT DISTINCT source FROM layout WHERE kind = ?", (kind,))}
 
-    def asset_blake3(self, digest: str) -> str | None:
-        row = self.conn.execute("SELECT blake3 FROM assets WHERE digest = ?",
-                                (digest,)).fetchone()
-        return None if row is None else str(row[0])
-
     def add_assets(self, assets: Iterable[AssetRow]) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
