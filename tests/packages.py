@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,18 +49,21 @@ def make_package(
     return pack_tree(tree, meta, workdir / f"{name}-{version}-{release}.stone")
 
 
-def tree_snapshot(usr: Path) -> dict[str, str]:
-    """What a user sees in a tree: each path with its type, mode, and content or target."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(usr):
+Snapshot = dict[str, tuple[str, int, bytes | str]]
+
+
+def tree_snapshot(root: Path) -> Snapshot:
+    """What a user would compare: each path's kind, permission bits, and content or target."""
+    snap: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
-            rel = str(path.relative_to(usr))
-            st = path.lstat()
-            if path.is_symlink():
-                snap[rel] = f"link {os.readlink(path)}"
-            elif path.is_dir():
-                snap[rel] = f"dir {st.st_mode & 0o7777:o}"
+            rel = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                snap[rel] = ("link", 0, os.readlink(path))
+            elif stat.S_ISDIR(mode):
+                snap[rel] = ("dir", stat.S_IMODE(mode), "")
             else:
-                snap[rel] = f"file {st.st_mode & 0o7777:o} {path.read_bytes()!r}"
+                snap[rel] = ("file", stat.S_IMODE(mode), path.read_bytes())
     return snap

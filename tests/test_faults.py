@@ -19,7 +19,7 @@ import pytest
 from moss import state
 from moss.cli import main
 from moss.faults import ENV
-from tests.packages import make_package, tree_snapshot
+from tests.packages import Snapshot, make_package, tree_snapshot
 
 TX_POINTS = [
     "tx:planned", "unpack:blobs-stored", "tx:unpacked", "tx:recorded", "tx:built",
@@ -49,7 +49,7 @@ def packages(workdir: Path) -> list[Path]:
     ]
 
 
-def assert_consistent_after_next_run(root: Path, allowed: list[dict[str, str]]) -> None:
+def assert_consistent_after_next_run(root: Path, allowed: list[Snapshot]) -> None:
     assert tree_snapshot(root / "usr") in allowed
     assert moss(root, "state", "verify") == 0  # the next run: recovers, then verifies
     active = int((root / "usr/.stateID").read_text())
@@ -62,7 +62,7 @@ def assert_consistent_after_next_run(root: Path, allowed: list[dict[str, str]]) 
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Snapshot]:
     """The trees a clean run produces, to compare the killed runs with."""
     work = tmp_path_factory.mktemp("reference")
     root = work / "root"
@@ -78,7 +78,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, s
 
 
 @pytest.mark.parametrize("point", TX_POINTS)
-def test_install_killed(point: str, tmp_path: Path, reference: dict[str, dict[str, str]]) -> None:
+def test_install_killed(point: str, tmp_path: Path, reference: dict[str, Snapshot]) -> None:
     root = tmp_path / "root"
     pkgs = packages(tmp_path)
     assert moss(root, "install", str(pkgs[0])) == 0
@@ -90,7 +90,7 @@ def test_install_killed(point: str, tmp_path: Path, reference: dict[str, dict[st
 
 
 @pytest.mark.parametrize("point", REMOVE_POINTS)
-def test_remove_killed(point: str, tmp_path: Path, reference: dict[str, dict[str, str]]) -> None:
+def test_remove_killed(point: str, tmp_path: Path, reference: dict[str, Snapshot]) -> None:
     root = tmp_path / "root"
     pkgs = packages(tmp_path)
     assert moss(root, "install", str(pkgs[0])) == 0
@@ -102,7 +102,7 @@ def test_remove_killed(point: str, tmp_path: Path, reference: dict[str, dict[str
 
 @pytest.mark.parametrize("point", ACTIVATE_POINTS)
 def test_activate_killed(point: str, tmp_path: Path,
-                         reference: dict[str, dict[str, str]]) -> None:
+                         reference: dict[str, Snapshot]) -> None:
     root = tmp_path / "root"
     pkgs = packages(tmp_path)
     assert moss(root, "install", str(pkgs[0])) == 0
@@ -115,7 +115,7 @@ def test_activate_killed(point: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize("point", PRUNE_POINTS)
-def test_prune_killed(point: str, tmp_path: Path, reference: dict[str, dict[str, str]]) -> None:
+def test_prune_killed(point: str, tmp_path: Path, reference: dict[str, Snapshot]) -> None:
     root = tmp_path / "root"
     pkgs = packages(tmp_path)
     assert moss(root, "install", str(pkgs[0])) == 0
@@ -133,7 +133,7 @@ DEFER_POINTS = [*(p for p in TX_POINTS if not p.startswith("activate:")), "defer
 
 @pytest.mark.parametrize("point", DEFER_POINTS)
 def test_deferred_install_killed(point: str, tmp_path: Path,
-                                 reference: dict[str, dict[str, str]]) -> None:
+                                 reference: dict[str, Snapshot]) -> None:
     """A deferred update never touches /usr; after a kill it is pending in full or not at all."""
     root = tmp_path / "root"
     pkgs = packages(tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -18,25 +17,9 @@ from moss.stone import (
     open_stone,
     xxh3_128,
 )
+from tests.packages import tree_snapshot
 
 HELLO = b"#!/bin/sh\necho hello\n"
-
-
-def snapshot(root: Path) -> dict[str, tuple[str, int, bytes | str]]:
-    """What a user would compare: each path's kind, permission bits and content."""
-    out: dict[str, tuple[str, int, bytes | str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            st = path.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), "")
-            else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), path.read_bytes())
-    return out
 
 
 def make_tree(root: Path) -> Path:
@@ -69,7 +52,7 @@ def test_pack_then_extract_gives_the_same_tree(tmp_path: Path) -> None:
     out = tmp_path / "hello.stone"
     assert pack(tree, out) == 0
     assert main(["extract", str(out), "-C", str(tmp_path / "x")]) == 0
-    assert snapshot(tmp_path / "x" / "usr") == snapshot(tree)
+    assert tree_snapshot(tmp_path / "x" / "usr") == tree_snapshot(tree)
 
 
 def test_identical_files_are_stored_once(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -17,6 +15,7 @@ from moss.errors import MossError
 from moss.extract import extract_packages
 from moss.pack import pack_tree
 from moss.stone import Dependency, FileKind, PackageMeta, open_stone
+from tests.packages import Snapshot, tree_snapshot
 
 NAMES = st.text(alphabet="abcxyz-_.é", min_size=1, max_size=6).filter(
     lambda n: n not in (".", "..")
@@ -47,22 +46,6 @@ def materialize(root: Path, spec: dict[str, Any]) -> None:
             path.symlink_to(node[2])
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, int, bytes | str]]:
-    out: dict[str, tuple[str, int, bytes | str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                out[rel] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(mode):
-                out[rel] = ("dir", stat.S_IMODE(mode), "")
-            else:
-                out[rel] = ("file", stat.S_IMODE(mode), path.read_bytes())
-    return out
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=st.dictionaries(NAMES, TREE, max_size=5))
 def test_any_tree_packs_and_reads_back_the_same(spec: dict[str, Any]) -> None:
@@ -71,7 +54,7 @@ def test_any_tree_packs_and_reads_back_the_same(spec: dict[str, Any]) -> None:
         tree.mkdir()
         materialize(tree, spec)
         package = pack_tree(tree, PackageMeta("p", "1", 1), Path(tmp) / "p.stone")
-        expected = snapshot(tree)
+        expected = tree_snapshot(tree)
         with open_stone(package) as reader:
             layout = reader.layout()
             stored = {e.digest: b"".join(c) for e, c in reader.iter_content()}
@@ -84,7 +67,7 @@ def test_any_tree_packs_and_reads_back_the_same(spec: dict[str, Any]) -> None:
         files = {t for t, v in expected.items() if v[0] != "dir"}
         assert files <= {e.target for e in layout}
         extract_packages([package], Path(tmp) / "out")
-        assert snapshot(Path(tmp) / "out" / "usr") == expected
+        assert tree_snapshot(Path(tmp) / "out" / "usr") == expected
 
 
 def _sample_tree(root: Path) -> None:
@@ -99,13 +82,13 @@ def _sample_tree(root: Path) -> None:
 
 
 @cache
-def _sample() -> tuple[bytes, dict[str, tuple[str, int, bytes | str]]]:
+def _sample() -> tuple[bytes, Snapshot]:
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         _sample_tree(tree)
         meta = PackageMeta("sample", "1", 1, licenses=["MIT"])
         package = pack_tree(tree, meta, Path(tmp) / "s.stone")
-        return package.read_bytes(), snapshot(tree)
+        return package.read_bytes(), tree_snapshot(tree)
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,7 +108,8 @@ def test_any_single_byte_corruption_is_caught_or_harmless(data: st.DataObject) -
         except MossError:
             assert not dest.exists()
             return
-        assert snapshot(dest / "usr") == expected, f"byte {position} ^ {flip:#x} went unnoticed"
+        assert tree_snapshot(dest / "usr") == expected, (
+            f"byte {position} ^ {flip:#x} went unnoticed")
 
 
 def test_every_header_byte_flip_is_caught_or_harmless() -> None:
@@ -149,7 +133,7 @@ def test_every_header_byte_flip_is_caught_or_harmless() -> None:
             except MossError:
                 assert not dest.exists()
                 continue
-            assert snapshot(dest / "usr") == expected, f"byte {position} went unnoticed"
+            assert tree_snapshot(dest / "usr") == expected, f"byte {position} went unnoticed"
 
 
 @pytest.mark.parametrize("text", ["soname(libc.so.6(x86_64))", "pkgconfig(zlib)", "bash"])
