@@ -2,10 +2,10 @@
 
 Two states are installed from one small package each; both trees (the live one
 and the archived one) are then padded with N extra hard links, so that the
-trees moss swaps have N files.  ``moss.state.activate_state`` then switches
+trees moss swaps have N files.  ``moss.states.operations.activate_state`` then switches
 between the two states back and forth (an exchange of ``/usr``, archiving the
 old tree, root links, fsyncs, system triggers; boot sync skipped).  A second
-row times ``moss.activate.activate_tree`` alone (exchange, archive, root links):
+row times ``moss.states.activate.activate_tree`` alone (exchange, archive, root links):
 the part of activation that must be flat by construction.
 
 The baseline is the same activation with the smallest tree: a ratio near 1 at
@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 from bench.common import Result, print_results, workdir
-from moss.activate import activate_tree
-from moss.pack import pack_tree
-from moss.root import Root, read_state_id
-from moss.state import activate_state
+from moss.actions.transaction import Options, Request
+from moss.actions.transaction import run as run_transaction
+from moss.core.root import Root, read_state_id
+from moss.states.activate import activate_tree
+from moss.states.operations import activate_state
 from moss.stone import PackageMeta
-from moss.transaction import Options, Request
-from moss.transaction import run as run_transaction
+from moss.stonetools.pack import pack_tree
 
 LINKS_PER_BLOB = 1000  # well under any filesystem's link limit
 

@@ -20,12 +20,12 @@ import shutil
 from pathlib import Path
 
 from bench.common import Result, command, median_time, print_results, workdir
-from moss.blit import blit
+from moss.core.root import Root
 from moss.db.layout import LayoutDB
-from moss.root import Root
 from moss.stone import FileKind, LayoutEntry, digest_bytes, digest_hex, xxh3_128
-from moss.store import asset_path
-from moss.tree import plan_tree
+from moss.store.assets import asset_path
+from moss.tree.blit import blit
+from moss.tree.plan import plan_tree
 
 FILES_PER_DIR = 100
 

@@ -23,13 +23,13 @@ from pathlib import Path
 import blake3
 
 from bench.common import Result, disk_usage, median_time, print_results, workdir
-from moss.bootsync import sync_boot
-from moss.pack import pack_tree
-from moss.root import Root
-from moss.session import mutating
+from moss.actions.transaction import Options, Request
+from moss.actions.transaction import run as run_transaction
+from moss.core.root import Root
+from moss.states.bootsync import sync_boot
+from moss.states.mutating import mutating
 from moss.stone import PackageMeta
-from moss.transaction import Options, Request
-from moss.transaction import run as run_transaction
+from moss.stonetools.pack import pack_tree
 
 MIB = 1 << 20
 BOOT_CONF = "esp = /efi\nefivars = /efivars\nroot = root=/dev/vda rw\nkeep = 5\n"

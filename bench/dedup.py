@@ -18,8 +18,8 @@ import argparse
 
 from bench.common import Result, disk_usage, print_results, workdir
 from bench.repo_gen import make_package, make_repository
-from moss.transaction import Options, Request
-from moss.transaction import run as run_transaction
+from moss.actions.transaction import Options, Request
+from moss.actions.transaction import run as run_transaction
 
 STATES = 10
 

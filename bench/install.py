@@ -1,6 +1,6 @@
 """Installing a generated repository end to end, against the limit and ostree.
 
-moss: ``moss.transaction.run`` with every package of the repository into an
+moss: ``moss.actions.transaction.run`` with every package of the repository into an
 empty root (read, verify, store, blit, databases, activation).
 
 Limit: the least any store-based installer must do with the same bytes — read
@@ -27,9 +27,9 @@ import zstandard
 
 from bench.common import Result, command, median_time, print_results, workdir
 from bench.repo_gen import Generated, make_repository
+from moss.actions.transaction import Options, Request
+from moss.actions.transaction import run as run_transaction
 from moss.stone import EMPTY_DIGEST, FileKind, PayloadKind, digest_hex, open_stone
-from moss.transaction import Options, Request
-from moss.transaction import run as run_transaction
 
 HEADER_SIZE = 32  # file header and payload header are both 32 bytes (stone-v1.md)
 

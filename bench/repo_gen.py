@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.pack import pack_tree
 from moss.stone import PackageMeta
+from moss.stonetools.pack import pack_tree
 
 WORDS = ("moss", "stone", "state", "store", "blit", "tree", "link", "boot", "kernel", "entry",
          "layout", "index", "meta", "content", "payload", "digest", "transaction", "package",

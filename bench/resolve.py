@@ -31,8 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import Result, print_results, workdir
+from moss.planning.resolve import Catalog, install
 from moss.repo.index import Offer
-from moss.resolve import Catalog, install
 from moss.stone import Dependency, DependencyKind, PackageMeta
 
 

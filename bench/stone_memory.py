@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from bench.common import Result
 
 MIB = 1 << 20
-IMPORTS_ONLY = "import moss.cli, moss.transaction, zstandard, xxhash, blake3"
+IMPORTS_ONLY = "import moss.cli, moss.actions.transaction, zstandard, xxhash, blake3"
 
 
 def make_tree(root: Path, big_mb: int, small_mb: int) -> int:

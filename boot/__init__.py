@@ -13,7 +13,7 @@ from pathlib import Path
 from boot import bls, bootstatus, cbm
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
-from moss.progress import QUIET, Progress
+from moss.core.progress import QUIET, Progress
 
 __all__ = [
     "BootConfig",

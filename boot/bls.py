@@ -26,9 +26,9 @@ from boot.config import BootConfig
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
-from moss.errors import MossError
-from moss.hashing import blake3_file
-from moss.progress import QUIET, Progress
+from moss.core.errors import MossError
+from moss.core.hashing import blake3_file
+from moss.core.progress import QUIET, Progress
 
 PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
 PENDING_TRIES = 3
@@ -39,7 +39,7 @@ _ENTRY_NAME = re.compile(r"^(?P<base>.+?)(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?
 _EFI_ARCH = {"x86_64": "x64", "aarch64": "aa64", "i686": "ia32", "riscv64": "riscv64"}
 
 
-KILL_ENV = "MOSS_KILL_AT"  # the installer's fault points (moss/faults.py), "boot-<step>" here
+KILL_ENV = "MOSS_KILL_AT"  # the installer's fault points (moss/core/faults.py), "boot-<step>" here
 
 
 class SimulatedCrash(RuntimeError):

@@ -29,9 +29,9 @@ from boot.config import BootConfig
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
-from moss.errors import MossError
-from moss.fs import atomic_symlink, fsync_dir
-from moss.progress import QUIET, Progress
+from moss.core.errors import MossError
+from moss.core.fs import atomic_symlink, fsync_dir
+from moss.core.progress import QUIET, Progress
 
 
 def staging_root(root: Path, config: BootConfig) -> Path:

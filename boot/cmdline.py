@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from boot.kernels import Kernel
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 
 def read_snippet(path: Path) -> str:

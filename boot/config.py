@@ -28,7 +28,7 @@ from pathlib import Path
 
 from boot import probe
 from boot.cmdline import read_snippet
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 EFIVARFS = Path("/sys/firmware/efi/efivars")
 

@@ -15,8 +15,8 @@ import os
 import struct
 from pathlib import Path
 
-from moss.errors import MossError
-from moss.fs import atomic_write
+from moss.core.errors import MossError
+from moss.core.fs import atomic_write
 
 LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 # NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS

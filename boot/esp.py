@@ -13,9 +13,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from moss.errors import MossError
-from moss.fs import atomic_write
-from moss.hashing import blake3_file
+from moss.core.errors import MossError
+from moss.core.fs import atomic_write
+from moss.core.hashing import blake3_file
 
 # Room left over for entries and loader.conf beyond the kernels themselves.
 SLACK = 256 * 1024

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 # <ns>.<variant>.<version>-<release>; namespace and variant start with a letter,
 # the version with a digit, which is what keeps the dotted parts apart.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from boot.kernels import Kernel, discover
 from boot.model import BootState
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 
 @dataclass(frozen=True)

@@ -299,7 +299,7 @@ def check_archived(sysroot: str, state_id: int) -> str:
 
 
 def exchange(a: str, b: str) -> None:
-    """renameat2(RENAME_EXCHANGE): the same call as ``moss.fs.exchange``."""
+    """renameat2(RENAME_EXCHANGE): the same call as ``moss.core.fs.exchange``."""
     import ctypes  # only when a syscall is needed: ~4 ms and a native library
 
     number = _SYSCALL_RENAMEAT2.get(os.uname().machine)
@@ -447,7 +447,7 @@ def links_to_fix(sysroot: str) -> list[tuple[str, str]]:
 
 
 def fix_links(sysroot: str, todo: list[tuple[str, str]]) -> None:
-    """Recreate each link with symlink-to-temp + rename, like ``moss.fs.atomic_symlink``."""
+    """Recreate each link with symlink-to-temp + rename, like ``moss.core.fs.atomic_symlink``."""
     for name, target in todo:
         path = os.path.join(sysroot, name)
         if os.path.lexists(path) and not os.path.islink(path):

@@ -24,8 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.pack import pack_tree
 from moss.stone import PackageMeta
+from moss.stonetools.pack import pack_tree
 from tests.support.debian_kernel import CACHE, DebianKernel
 from tests.support.dracut import build_images, private_dracut
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss.afterboot import booted_state
-from moss.bootsync import boot_status, sync_boot
 from moss.cli.output import print_json, progress_for
+from moss.core.errors import MossError
+from moss.core.root import Root
 from moss.db.databases import databases
-from moss.errors import MossError
-from moss.root import Root
-from moss.session import mutating
+from moss.states.afterboot import booted_state
+from moss.states.bootsync import boot_status, sync_boot
+from moss.states.mutating import mutating
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from moss.actions import subscribe
 from moss.cli.output import print_json
-from moss.subscriptions import manage
 from moss.subscriptions.modalias import format_modalias_file, udev_devices
 
 
@@ -40,7 +40,7 @@ def _hardware(args: argparse.Namespace) -> int:
     if args.record:
         print(format_modalias_file(udev_devices()), end="")
         return 0
-    reports = manage.hardware_report(args.directory, args.modalias_file, args.modules_dir)
+    reports = subscribe.hardware_report(args.directory, args.modalias_file, args.modules_dir)
     if args.json:
         print_json([r.to_json() for r in reports])
         return 0

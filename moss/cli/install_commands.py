@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss import transaction
+from moss.actions import transaction
 from moss.cli.output import confirm, progress_for
-from moss.selection import Change
+from moss.planning.selection import Change
 
 ROLLBACK_HINT = " The previous state stays on disk: `moss state activate` brings it back."
 

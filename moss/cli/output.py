@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from moss.errors import MossError
-from moss.progress import Progress
+from moss.core.errors import MossError
+from moss.core.progress import Progress
 
 
 def print_json(value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from moss import query
+from moss.actions import query
 from moss.cli.output import print_json, print_table
 
 

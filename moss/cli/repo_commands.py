@@ -7,11 +7,11 @@ import contextlib
 from collections.abc import Iterator
 
 from moss.cli.output import print_json, print_table, progress_for
-from moss.errors import MossError
-from moss.fs import locked
+from moss.core.errors import MossError
+from moss.core.fs import locked
+from moss.core.root import Root
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
-from moss.root import Root
 
 
 @contextlib.contextmanager

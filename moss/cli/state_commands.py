@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from moss import state, verify
 from moss.cli.output import confirm, print_json, print_table, progress_for
-from moss.errors import MossError
+from moss.core.errors import MossError
+from moss.states import operations, verify
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    states = state.list_states(args.directory)
+    states = operations.list_states(args.directory)
     if args.json:
         print_json([s.to_json() for s in states])
         return 0
@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _active(args: argparse.Namespace) -> int:
-    active = state.active_state(args.directory)
+    active = operations.active_state(args.directory)
     if args.json:
         print_json({"active": active})
     elif active is None:
@@ -78,9 +78,9 @@ def _active(args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
-    if args.id not in {s.id for s in state.list_states(args.directory)}:
+    if args.id not in {s.id for s in operations.list_states(args.directory)}:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
-    active = state.active_state(args.directory)
+    active = operations.active_state(args.directory)
     if active == args.id:
         print(f"State {args.id} is already active.")
         return 0
@@ -91,7 +91,7 @@ def _activate(args: argparse.Namespace) -> int:
     if not confirm(question, args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    previous = state.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait,
+    previous = operations.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait,
                                     skip_boot=args.skip_boot, progress=progress_for(args.quiet))
     if previous == args.id:
         print(f"State {args.id} is already active.")
@@ -102,7 +102,7 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _prune(args: argparse.Namespace) -> int:
     if args.dry_run:
-        states = state.list_states(args.directory)
+        states = operations.list_states(args.directory)
         newest = sorted((s.id for s in states), reverse=True)[: args.keep]
         doomed = [s.id for s in states
                   if not (s.active or s.pending or s.id in newest)]
@@ -111,7 +111,7 @@ def _prune(args: argparse.Namespace) -> int:
     if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    removed = state.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
+    removed = operations.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
                                  progress=progress_for(args.quiet))
     print("Removed states: " + (", ".join(map(str, removed)) or "none"))
     return 0
@@ -124,7 +124,7 @@ def _remove(args: argparse.Namespace) -> int:
     if not confirm(f"Remove states {', '.join(map(str, args.ids))}?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
-    state.remove_states(args.directory, args.ids, skip_boot=args.skip_boot,
+    operations.remove_states(args.directory, args.ids, skip_boot=args.skip_boot,
                         progress=progress_for(args.quiet))
     print("Removed states: " + ", ".join(map(str, args.ids)))
     return 0

@@ -26,11 +26,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from moss.errors import MossError
-from moss.extract import extract_packages
-from moss.pack import pack_tree
-from moss.progress import Progress
-from moss.repo_index import build_index
+from moss.core.errors import MossError
+from moss.core.progress import Progress
 from moss.stone import (
     Dependency,
     FileKind,
@@ -44,6 +41,9 @@ from moss.stone import (
     StoneReader,
     open_stone,
 )
+from moss.stonetools.extract import extract_packages
+from moss.stonetools.index import build_index
+from moss.stonetools.pack import pack_tree
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

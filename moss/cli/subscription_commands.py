@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss import transaction
+from moss.actions import subscribe, transaction
 from moss.cli.output import confirm, print_json, print_table, progress_for
-from moss.subscriptions import manage
 from moss.subscriptions.config import Choices, load_choices
 from moss.subscriptions.modalias import read_modalias_file
 
@@ -79,7 +78,7 @@ def _size(n: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    infos = manage.list_subscriptions(args.directory)
+    infos = subscribe.list_subscriptions(args.directory)
     if args.json:
         print_json([i.to_json() for i in infos])
         return 0
@@ -96,7 +95,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    choices = manage.new_choices(args.directory, add=args.names)
+    choices = subscribe.new_choices(args.directory, add=args.names)
     if args.modalias_file:
         choices.modalias_file = Path(args.modalias_file)
         read_modalias_file(choices.modalias_file)  # refuse a bad list before building
@@ -104,7 +103,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    choices = manage.new_choices(args.directory, remove=args.names)
+    choices = subscribe.new_choices(args.directory, remove=args.names)
     return _change(args, choices, "unsubscribe " + ", ".join(args.names))
 
 
@@ -113,7 +112,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
-    files, size = manage.preview(args.directory, choices)
+    files, size = subscribe.preview(args.directory, choices)
     effect = (f"{'saves' if size >= 0 else 'adds'} {_size(abs(size))} "
               f"({abs(files)} files) against the active state")
     if args.dry_run:
@@ -125,7 +124,7 @@ def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
     options = transaction.Options(progress=progress_for(args.quiet),
                                   wait_for_lock=not args.no_wait, skip_boot=args.skip_boot,
                                   cache=args.cache)
-    outcome = manage.change(args.directory, choices, summary, options)
+    outcome = subscribe.change(args.directory, choices, summary, options)
     if outcome.deferred:
         print(f"State {outcome.state_id} is staged: reboot to apply it.")
     else:

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 
 def open_database(path: Path, migrations: Sequence[str]) -> sqlite3.Connection:

@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from moss.core.root import Root
 from moss.db.install import InstallDB
 from moss.db.layout import LayoutDB
 from moss.db.state import StateDB
-from moss.root import Root
 
 
 @dataclass

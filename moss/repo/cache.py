@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.errors import MossError
-from moss.hashing import sha256_file
-from moss.progress import QUIET, Progress
+from moss.core.errors import MossError
+from moss.core.hashing import sha256_file
+from moss.core.progress import QUIET, Progress
 from moss.repo.fetch import FetchOptions, download
 
 DEFAULT_JOBS = 4

@@ -19,14 +19,16 @@ id, so a vendor repository can be disabled or re-pointed without editing
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from moss.errors import MossError
-from moss.fs import atomic_write
+from moss.core.errors import MossError
+from moss.core.fs import atomic_write
+from moss.core.root import Root
 
 VENDOR_DIR = Path("usr/share/moss/repo.d")
 ADMIN_DIR = Path("etc/moss/repo.d")
@@ -199,9 +201,8 @@ def remove_repository(root: Path, repo_id: str) -> None:
             f"repository {repo_id!r} is provided by the system in {VENDOR_DIR}; "
             f"disable it with 'moss repo disable {repo_id}'"
         )
-    from moss.repo.index import forget_index
-
-    forget_index(root, repo_id)
+    # Its downloaded index goes with it (Root.repo_dir is where moss keeps it).
+    shutil.rmtree(Root(root).repo_dir(repo_id), ignore_errors=True)
 
 
 def set_active(root: Path, repo_id: str, active: bool) -> Repository:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss import __version__
-from moss.errors import MossError
-from moss.hashing import sha256_file
+from moss.core.errors import MossError
+from moss.core.hashing import sha256_file
 
 CHUNK = 1 << 16
 DEFAULT_TIMEOUT = 30.0

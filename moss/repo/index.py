@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.errors import MossError
-from moss.fs import fsync_dir
-from moss.progress import QUIET, Progress
+from moss.core.errors import MossError
+from moss.core.fs import fsync_dir
+from moss.core.progress import QUIET, Progress
+from moss.core.root import Root
 from moss.repo import signature
 from moss.repo.cache import Download
 from moss.repo.config import Repository
@@ -39,15 +40,11 @@ class Offer:
 
 
 def repo_dir(root: Path, repo_id: str) -> Path:
-    return root / ".moss" / "repo" / repo_id
+    return Root(root).repo_dir(repo_id)
 
 
 def index_path(root: Path, repo_id: str) -> Path:
     return repo_dir(root, repo_id) / INDEX_NAME
-
-
-def forget_index(root: Path, repo_id: str) -> None:
-    shutil.rmtree(repo_dir(root, repo_id), ignore_errors=True)
 
 
 def read_index(path: Path) -> list[PackageMeta]:

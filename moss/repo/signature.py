@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 _TRUSTED_PREFIX = "trusted comment: "
 

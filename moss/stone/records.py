@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from moss.stone.dependency import Dependency
 from moss.stone.enums import DependencyKind, FileKind, MetaType
 from moss.stone.errors import StoneError
+from moss.stone.targets import target_problem
 
 _META = struct.Struct(">IHBB")
 _LAYOUT = struct.Struct(">IIIIHHB11x")
@@ -150,22 +151,11 @@ def encode_meta_record(record: MetaRecord) -> bytes:
 
 
 def validate_target(target: str, where: str) -> None:
-    """A layout target must stay inside /usr and name one path one way.
-
-    Refused: empty, absolute, a NUL, a ``..`` component, and ``.`` or empty
-    components (``a/./b``, ``a//b``), which would let two records name one path.
-    """
-    if not target:
-        raise StoneError(f"{where}: empty target")
-    if "\0" in target:
-        raise StoneError(f"{where}: target {target!r} contains a NUL byte")
-    if target.startswith("/"):
-        raise StoneError(f"{where}: target {target!r} is absolute")
-    parts = target.split("/")
-    if ".." in parts:
-        raise StoneError(f"{where}: target {target!r} contains '..'")
-    if "." in parts or "" in parts:
-        raise StoneError(f"{where}: target {target!r} has an empty or '.' component")
+    """A layout target must stay inside /usr and name one path one way (:mod:`.targets`)."""
+    problem = target_problem(target)
+    if problem:
+        raise StoneError(f"{where}: empty target" if not target else
+                         f"{where}: target {target!r} {problem}")
 
 
 def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:

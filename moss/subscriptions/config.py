@@ -41,8 +41,8 @@ from typing import Any
 
 import yaml
 
-from moss import fs
-from moss.errors import MossError
+from moss.core import fs
+from moss.core.errors import MossError
 
 DEFINITIONS_DIR = "share/moss/subscriptions.d"  # relative to /usr
 CHOICES_FILE = Path("etc/moss/subscriptions.yaml")  # relative to the root

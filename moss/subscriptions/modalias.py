@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 
 @dataclass(frozen=True)

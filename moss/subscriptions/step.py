@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moss.core.errors import MossError
+from moss.core.root import STATE_ID_FILE, Root
 from moss.db.databases import Databases
-from moss.errors import MossError
-from moss.root import STATE_ID_FILE, Root
-from moss.selection import Selected
+from moss.planning.selection import Selected
 from moss.stone import EMPTY_DIGEST, FileKind
-from moss.store import asset_path
+from moss.store.assets import asset_path
 from moss.subscriptions.config import (
     DEFINITIONS_DIR,
     HARDWARE,
@@ -35,7 +35,7 @@ from moss.subscriptions.filter import PathRules
 from moss.subscriptions.hardware import ModuleChoice, choose_modules
 from moss.subscriptions.kmod import from_texts, is_module_file
 from moss.subscriptions.modalias import Device, devices_for, pins_for
-from moss.tree import Placed, TreePlan
+from moss.tree.plan import Placed, TreePlan
 
 MODULES_DIR = "lib/modules"
 FIRMWARE_DIR = "lib/firmware"

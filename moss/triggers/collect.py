@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 from moss.triggers.definition import Handler, Trigger
 from moss.triggers.pattern import substitute
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 from moss.triggers.pattern import Pattern, compile_pattern
 
 TX_DIR = Path("share/moss/triggers/tx.d")  # relative to a /usr tree

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from moss.errors import MossError
+from moss.core.errors import MossError
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from moss.errors import MossError
-from moss.progress import QUIET, Progress
+from moss.core.errors import MossError
+from moss.core.progress import QUIET, Progress
 from moss.triggers.collect import Command, collect, walk_tree
 from moss.triggers.definition import SYS_DIR, TX_DIR, load_triggers
 

@@ -1,0 +1,151 @@
+"""Read-only questions about a root: what is installed, and what a package holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss.core.errors import MossError
+from moss.core.root import Root, read_state_id
+from moss.db.databases import databases
+from moss.planning.resolve import Catalog, upgrades
+from moss.planning.selection import Selected, selection_of
+from moss.repo.config import load_repositories
+from moss.repo.index import load_offers
+from moss.stone import FileKind, LayoutEntry
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    id: str
+    name: str
+    version: str
+    release: int
+    summary: str
+    explicit: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "version": self.version,
+                "release": self.release, "summary": self.summary, "explicit": self.explicit}
+
+
+def installed(root_path: Path) -> list[InstalledPackage]:
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []  # nothing installed; and a query must not create databases
+    with databases(root) as dbs:
+        selected = selection_of(dbs, read_state_id(root.usr))
+    return [_installed(s) for s in sorted(selected.values(), key=lambda s: s.meta.name)]
+
+
+def package_info(root_path: Path, name: str) -> tuple[InstalledPackage, dict[str, object],
+                                                      list[LayoutEntry]]:
+    """The installed package called ``name``: summary row, full meta, and its layout."""
+    root = Root(root_path)
+    if not root.db.is_dir():
+        raise MossError(f"{name} is not installed (nothing is installed in {root.path})")
+    with databases(root) as dbs:
+        selected = selection_of(dbs, read_state_id(root.usr)).get(name)
+        if selected is None:
+            raise MossError(f"{name} is not installed")
+        layout = dbs.layout.entries(selected.id)
+    meta = selected.meta
+    details: dict[str, object] = {
+        "name": meta.name, "version": meta.version, "release": meta.release,
+        "build_release": meta.build_release, "architecture": meta.architecture,
+        "summary": meta.summary, "description": meta.description, "homepage": meta.homepage,
+        "licenses": meta.licenses, "depends": [str(d) for d in meta.depends],
+        "provides": [str(p) for p in meta.provides],
+        "conflicts": [str(c) for c in meta.conflicts],
+    }
+    return _installed(selected), details, layout
+
+
+@dataclass(frozen=True)
+class AvailablePackage:
+    name: str
+    version: str
+    release: int
+    summary: str
+    repository: str
+    installed: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "release": self.release,
+                "summary": self.summary, "repository": self.repository,
+                "installed": self.installed}
+
+
+def available(root_path: Path) -> list[AvailablePackage]:
+    """The best offer of each name across the active repositories."""
+    installed_ids = {p.id for p in installed(root_path)}
+    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    result = []
+    for name in sorted(catalog.by_name):
+        offer = catalog.by_name[name][0]
+        meta = offer.meta
+        result.append(AvailablePackage(meta.name, meta.version, meta.release, meta.summary,
+                                       offer.repository, (meta.hash or "") in installed_ids))
+    return result
+
+
+def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:
+    """Installed packages that a repository offers in a newer release (``list sync``)."""
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []
+    with databases(root) as dbs:
+        current = selection_of(dbs, read_state_id(root.usr))
+    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    rows = []
+    for meta, offer in upgrades([s.meta for s in current.values()], catalog):
+        new = offer.meta
+        rows.append((_installed(current[meta.name]),
+                     AvailablePackage(new.name, new.version, new.release, new.summary,
+                                      offer.repository, False)))
+    return rows
+
+
+def search(root_path: Path, keyword: str) -> list[AvailablePackage]:
+    """Packages whose name or summary holds ``keyword``, installed or available."""
+    needle = keyword.lower()
+    found = {p.name: p for p in available(root_path)}
+    for p in installed(root_path):
+        found.setdefault(p.name, AvailablePackage(p.name, p.version, p.release, p.summary,
+                                                  "@installed", True))
+    return [p for name, p in sorted(found.items())
+            if needle in name.lower() or needle in p.summary.lower()]
+
+
+def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
+    """(package, /usr path) for every installed file whose path contains ``pattern``."""
+    root = Root(root_path)
+    needle = pattern.removeprefix("/usr/").lstrip("/")
+    if not root.db.is_dir():
+        return []
+    with databases(root) as dbs:
+        current = selection_of(dbs, read_state_id(root.usr))
+        return sorted(
+            (s.meta.name, f"/usr/{entry.target}")
+            for s in current.values() for entry in dbs.layout.entries(s.id)
+            if needle in entry.target
+        )
+
+
+def filtered_paths(root_path: Path, state_id: int | None = None) -> dict[str, str]:
+    """Targets the active (or given) state left out on purpose, with why (subscriptions)."""
+    root = Root(root_path)
+    with databases(root) as dbs:
+        state = state_id if state_id is not None else read_state_id(root.usr)
+        return {} if state is None else dbs.state.filtered(state)
+
+
+def describe_entry(entry: LayoutEntry) -> str:
+    if entry.file_kind == FileKind.SYMLINK:
+        return f"/usr/{entry.target} -> {entry.source!s}"
+    return f"/usr/{entry.target}"
+
+
+def _installed(s: Selected) -> InstalledPackage:
+    return InstalledPackage(s.id, s.meta.name, s.meta.version, s.meta.release, s.meta.summary,
+                            s.explicit)

@@ -1,0 +1,202 @@
+"""The transaction pipeline: from a request to a new, live state.
+
+Read top to bottom, ``run`` is the whole story.  Everything before ``unpack``
+only reads, so a refused request changes nothing; every step after it can be
+interrupted at any instant, and :func:`moss.states.recovery.recover` at the start of
+the next run either completes or undoes what it finds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss import subscriptions, triggers
+from moss.core import fs
+from moss.core.errors import MossError
+from moss.core.faults import checkpoint
+from moss.core.progress import QUIET, Progress
+from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.db.databases import Databases
+from moss.planning.request import Wanted, fetch, resolve_request
+from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
+from moss.repo.cache import cache_root
+from moss.states.activate import activate_tree
+from moss.states.bootsync import sync_if_managed
+from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
+from moss.states.mutating import mutating
+from moss.states.recovery import state_tree_ids
+from moss.store.incoming import IncomingPackage, read_package
+from moss.store.ingest import unpack_packages
+from moss.tree.blit import blit
+from moss.tree.plan import TreePlan, plan_tree
+
+
+@dataclass
+class Request:
+    install: Sequence[Path] = ()  # local .stone files
+    names: Sequence[str] = ()  # names or providers, from the repositories
+    remove: Sequence[str] = ()
+    sync: bool = False  # bring everything to what the repositories offer
+    upgrade_only: bool = False  # with sync: never downgrade
+    summary: str = ""
+    # Subscription choices for this state (default: ROOT/etc/moss/subscriptions.yaml).
+    subscriptions: subscriptions.Choices | None = None
+    rebuild: bool = False  # build a new state even if no package changes
+
+
+@dataclass
+class Options:
+    progress: Progress = QUIET
+    dry_run: bool = False
+    wait_for_lock: bool = True
+    defer: bool | None = None  # None: defer kernel updates only under a running system
+    skip_boot: bool = False  # do not sync managed boot entries
+    cache: Path | None = None  # where downloads go (default ROOT/.moss/cache)
+    # Shown the change before anything is written; returning False cancels.
+    confirm: Callable[[Change], bool] | None = None
+
+
+@dataclass
+class Outcome:
+    change: Change = field(default_factory=Change)
+    state_id: int | None = None
+    previous: int | None = None
+    cancelled: bool = False
+    deferred: bool = False  # built and pending: a reboot applies it
+
+
+@dataclass
+class Prepared:
+    """What a request comes to, worked out before anything is written."""
+
+    running: int | None  # the state of the live /usr
+    pending: int | None  # a staged update this transaction builds on and replaces
+    wanted: Wanted
+    selected: dict[str, Selected]
+    change: Change
+
+
+def run(root_path: Path, request: Request, options: Options) -> Outcome:
+    root = Root(root_path)
+    ensure_skeleton(root)
+    with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
+        prepared = prepare(root, dbs, request, options)
+        outcome = Outcome(prepared.change, previous=prepared.running)
+        if prepared.change.is_empty() and not request.rebuild:
+            return outcome
+        if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
+            outcome.cancelled = not options.dry_run
+            return outcome
+        return apply(root, dbs, request, options, prepared)
+
+
+def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> Prepared:
+    """The new selection and the change it makes; reads only, so a refusal changes nothing."""
+    running = read_state_id(root.usr)
+    pending = dbs.state.pending()
+    current = selection_of(dbs, pending or running)
+    subscribed = subscriptions.subscribed_packages(root, dbs, current, request.subscriptions)
+    wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
+                             request.names, subscribed, request.remove, request.sync,
+                             request.upgrade_only)
+    selected, change = apply_changes(current, wanted.install, wanted.remove)
+    change.download_size = wanted.download_size(cache_root(root.path, options.cache))
+    return Prepared(running, pending, wanted, selected, change)
+
+
+def apply(root: Root, dbs: Databases, request: Request, options: Options,
+          prepared: Prepared) -> Outcome:
+    """Fetch, unpack, build and go live; recovery finishes or undoes any interruption."""
+    incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
+    plan = plan_state_tree(dbs, prepared.selected, incoming)
+    deferred = should_defer(root, options.defer,
+                            reboot_needed(dbs, prepared.running, plan, prepared.selected)
+                            or prepared.pending is not None)
+    checkpoint("tx:planned")
+    unpack_packages(root, dbs, incoming, options.progress)
+    checkpoint("tx:unpacked")
+    plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
+    state_id = record_state(root, dbs, prepared.selected,
+                            request.summary or describe(prepared.change))
+    subscriptions.record(dbs, state_id, filtered)
+    checkpoint("tx:recorded")
+    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
+    if deferred:
+        stage_pending(root, dbs, state_id)
+    else:
+        activate_tree(root, root.staging_usr)
+    discard_superseded(root, dbs, prepared.pending, state_id)
+    checkpoint("tx:activated")
+    sync_if_managed(root, dbs, options.skip_boot, options.progress)
+    if not deferred:
+        run_system_triggers(root, state_id, options.progress)
+    return Outcome(prepared.change, state_id, prepared.running, deferred=deferred)
+
+
+def plan_state_tree(
+    dbs: Databases, selected: dict[str, Selected], incoming: Sequence[IncomingPackage]
+) -> TreePlan:
+    """Merge the layouts of the new selection; refuses conflicts and escapes."""
+    fresh = {p.id: p.layout for p in incoming}
+    return plan_tree(
+        (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
+        for s in sorted(selected.values(), key=lambda s: s.meta.name)
+    )
+
+
+def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
+                 summary: str) -> int:
+    """A new state row; its id is above every id the database or the disk knows."""
+    min_id = max(state_tree_ids(root), default=0) + 1
+    return dbs.state.add(summary, to_selections(selected), min_id=min_id)
+
+
+def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
+                         progress: Progress,
+                         filtered: subscriptions.Filtered | None = None) -> None:
+    """Blit into staging and run the transaction triggers on it.
+
+    The ``.stateID`` written after the blit marks the tree complete.  If the blit
+    or a trigger fails, the state is abandoned (tree and row) and nothing changed.
+    """
+    try:
+        if root.staging.exists():
+            shutil.rmtree(root.staging)
+        root.staging.mkdir(parents=True)
+        blit(root, plan, root.staging_usr, progress, dbs.layout.asset_attributes())
+        if filtered is not None:
+            subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
+        fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
+        checkpoint("tx:built")
+        triggers.run_transaction_triggers(root.path, root.staging_usr, progress)
+    except BaseException:
+        abandon(root, dbs, state_id)
+        raise
+
+
+def abandon(root: Root, dbs: Databases, state_id: int) -> None:
+    """Undo a state that failed before it went live: its tree and its row."""
+    shutil.rmtree(root.staging, ignore_errors=True)
+    dbs.state.remove([state_id])
+
+
+def run_system_triggers(root: Root, state_id: int, progress: Progress) -> None:
+    """``sys.d`` triggers of the new live tree; the state stays live if one fails."""
+    try:
+        triggers.run_system_triggers(root.path, progress)
+    except MossError as exc:
+        raise MossError(f"state {state_id} is active, but {exc}") from exc
+
+
+def describe(change: Change) -> str:
+    parts = []
+    if change.added:
+        parts.append("install " + ", ".join(change.added))
+    if change.replaced:
+        parts.append("replace " + ", ".join(f"{a} with {b}" for a, b in change.replaced))
+    if change.removed:
+        parts.append("remove " + ", ".join(change.removed))
+    return "; ".join(parts)

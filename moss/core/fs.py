@@ -1,0 +1,135 @@
+"""Filesystem primitives every atomic step of moss is built from.
+
+``renameat2(RENAME_EXCHANGE)`` swaps two paths in one step, so ``/usr`` is never
+missing; temp-file + fsync + rename makes every small file write all-or-nothing;
+``flock`` serialises mutating moss processes.  The pivot agent in ``initrd/``
+has its own copy of the exchange because it may import only the standard
+library, and must stay byte-for-byte in behaviour with this one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from moss.core.errors import MossError
+
+AT_FDCWD = -100
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+
+# renameat2 has no glibc wrapper on older systems; the syscall number is stable per arch.
+_SYSCALL_RENAMEAT2 = {"x86_64": 316, "aarch64": 276, "riscv64": 276, "i686": 353}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def renameat2(src: Path | str, dst: Path | str, flags: int) -> None:
+    """Call renameat2(2); raises OSError with the kernel's errno."""
+    number = _SYSCALL_RENAMEAT2.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, f"renameat2 not known on {platform.machine()}")
+    res = _libc.syscall(
+        ctypes.c_long(number),
+        ctypes.c_int(AT_FDCWD),
+        ctypes.c_char_p(os.fsencode(src)),
+        ctypes.c_int(AT_FDCWD),
+        ctypes.c_char_p(os.fsencode(dst)),
+        ctypes.c_uint(flags),
+    )
+    if res != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(src), None, str(dst))
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two existing paths atomically (either may be a directory or a symlink)."""
+    renameat2(a, b, RENAME_EXCHANGE)
+
+
+def sync_filesystem(path: Path) -> None:
+    """syncfs(2): flush the whole filesystem holding ``path`` in one call.
+
+    Flushing a package's blobs once costs far less than one fsync per blob, and
+    the store and its scratch space share one filesystem by design.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_symlink(target: str, path: Path) -> None:
+    """Point ``path`` at ``target``, replacing whatever is there in one rename."""
+    tmp = path.with_name(f".{path.name}.moss-new")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(lockfile: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lockfile`` for the duration of the block.
+
+    With ``wait`` a second moss says it is waiting and blocks; without, it fails
+    at once with a message that names the lock.
+    """
+    lockfile.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise MossError(
+                    f"another moss holds {lockfile}; try again later or drop --no-wait"
+                ) from None
+            print(f"moss: waiting for another moss to release {lockfile}", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_empty_dir(path: Path) -> None:
+    """rmdir that is quiet when the directory is gone or still has something in it."""
+    with contextlib.suppress(OSError):
+        os.rmdir(path)

@@ -1,0 +1,142 @@
+"""Where everything lives under a moss root, and the skeleton a fresh root gets.
+
+``<root>`` is ``/`` on a live system and any directory given with ``-D`` (tests,
+image builds).  The names follow real moss so existing systems stay readable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss.core import fs
+from moss.core.errors import MossError
+
+# Compatibility links at the top of the root, pointing into /usr.
+ROOT_LINKS: dict[str, str] = {
+    "bin": "usr/bin",
+    "sbin": "usr/sbin",
+    "lib": "usr/lib",
+    "lib64": "usr/lib",
+    "lib32": "usr/lib32",
+}
+
+STATE_ID_FILE = ".stateID"
+
+
+@dataclass(frozen=True)
+class Root:
+    path: Path
+
+    @property
+    def moss(self) -> Path:
+        return self.path / ".moss"
+
+    @property
+    def usr(self) -> Path:
+        return self.path / "usr"
+
+    @property
+    def assets(self) -> Path:
+        return self.moss / "assets" / "v2"
+
+    @property
+    def incoming(self) -> Path:
+        """Scratch space for blobs being verified, on the same filesystem as the store."""
+        return self.moss / "assets" / "incoming"
+
+    @property
+    def db(self) -> Path:
+        return self.moss / "db"
+
+    @property
+    def cache(self) -> Path:
+        return self.moss / "cache"
+
+    @property
+    def downloads(self) -> Path:
+        return self.cache / "downloads" / "v1"
+
+    @property
+    def states_dir(self) -> Path:
+        return self.moss / "root"
+
+    @property
+    def staging(self) -> Path:
+        return self.states_dir / "staging"
+
+    @property
+    def staging_usr(self) -> Path:
+        return self.staging / "usr"
+
+    @property
+    def lockfile(self) -> Path:
+        return self.moss / ".moss-lockfile"
+
+    @property
+    def repos(self) -> Path:
+        return self.moss / "repo"
+
+    def repo_dir(self, repo_id: str) -> Path:
+        """A repository's folder: its ``stone.index``, signature and caches."""
+        return self.repos / repo_id
+
+    def archived_usr(self, state_id: int) -> Path:
+        return self.states_dir / str(state_id) / "usr"
+
+    def cached_package(self, sha256: str) -> Path:
+        return self.downloads / sha256[:5] / sha256[-5:] / sha256
+
+
+def read_state_id(usr: Path) -> int | None:
+    """The state a ``/usr`` tree belongs to, or None when it has no readable id."""
+    try:
+        text = (usr / STATE_ID_FILE).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def ensure_skeleton(root: Root) -> None:
+    """Give a fresh root what real moss creates: /usr, the root links, etc, var, run, tmp."""
+    refuse_foreign_usr(root)
+    for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):
+        sub.mkdir(parents=True, exist_ok=True)
+    if not root.usr.exists() and not root.usr.is_symlink():
+        root.usr.mkdir(mode=0o755)
+    for name in ("etc", "var", "run"):
+        (root.path / name).mkdir(mode=0o755, exist_ok=True)
+    tmp = root.path / "tmp"
+    if not tmp.exists():
+        tmp.mkdir()
+        os.chmod(tmp, 0o1777)
+    update_root_links(root)
+
+
+def refuse_foreign_usr(root: Root) -> None:
+    """Never take over a ``/usr`` that moss did not build.
+
+    A transaction moves the old ``/usr`` aside and repoints ``/lib64`` and friends:
+    on a system of another distribution (``moss`` run without ``-D`` by mistake)
+    that would break every program on it.
+    """
+    usr = root.usr
+    if usr.is_symlink() or not usr.is_dir():
+        return
+    if read_state_id(usr) is None and any(usr.iterdir()):
+        raise MossError(
+            f"{usr} holds a system moss did not build; refusing to replace it "
+            "(use -D DIR to build a moss root elsewhere)"
+        )
+
+
+def update_root_links(root: Root) -> None:
+    """Recreate ``bin``, ``sbin``, ``lib``... so each swap is a single rename."""
+    for name, target in ROOT_LINKS.items():
+        link = root.path / name
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.exists() and not link.is_symlink():
+            continue  # a real directory the admin put there: never clobber it
+        fs.atomic_symlink(target, link)

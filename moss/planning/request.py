@@ -1,0 +1,113 @@
+"""What a request asks for, resolved to packages, before anything is fetched.
+
+Local ``.stone`` files are taken as given.  Names and ``sync`` are resolved
+against the repositories' indexes through providers; a package from a
+repository is identified by the sha256 its index gives, which is also the id
+moss files it under once downloaded, so the plan can be shown and confirmed
+before a single byte is fetched.  Removals take what depends on the removed
+packages and what only they needed with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss.core.errors import MossError
+from moss.core.progress import Progress
+from moss.planning import resolve
+from moss.planning.selection import Selected
+from moss.repo.cache import cache_root, cached_path, fetch_packages
+from moss.repo.config import Repository, load_repositories
+from moss.repo.index import Offer, downloads_for, load_offers
+from moss.store.incoming import IncomingPackage, read_package
+
+
+@dataclass
+class Wanted:
+    install: list[Selected] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    local: dict[str, IncomingPackage] = field(default_factory=dict)
+    offers: dict[str, Offer] = field(default_factory=dict)
+    repositories: list[Repository] = field(default_factory=list)
+
+    def download_size(self, cache: Path) -> int:
+        return sum(o.meta.size or 0 for sha, o in self.offers.items()
+                   if not cached_path(cache, sha).exists())
+
+
+def resolve_request(
+    root: Path, current: Mapping[str, Selected], local: Sequence[IncomingPackage],
+    names: Sequence[str], subscribed: Sequence[str], remove: Sequence[str], sync: bool,
+    upgrade_only: bool,
+) -> Wanted:
+    """``subscribed``: what the active subscriptions add, selected implicitly."""
+    wanted = Wanted(local={p.id: p for p in local})
+    wanted.install = [Selected(p.id, p.meta, explicit=True) for p in local]
+    installed = [s.meta for s in current.values()]
+    explicit = {s.meta.name for s in current.values() if s.explicit}
+    if remove:
+        plan = resolve.remove(installed, explicit, remove)
+        wanted.remove = [m.name for m in plan.remove]
+    offered = {key for meta in installed for key in resolve.provider_keys(meta)}
+    unmet = [name for name in subscribed if name not in offered]
+    if names or unmet or sync:
+        wanted.repositories = load_repositories(root)
+        offers = load_offers(root, wanted.repositories)
+        if not offers:
+            raise MossError("no repository index to install from: add one with "
+                            "`moss repo add NAME URI`, then `moss repo update`")
+        catalog = resolve.Catalog(offers)
+        if sync:
+            plan = resolve.sync(installed, explicit, catalog, upgrade_only=upgrade_only)
+        else:
+            plan = resolve.install(installed, explicit, catalog, names, implicit=unmet)
+        chosen = [*plan.add, *(offer for _old, offer in plan.upgrade)]
+        for offer in chosen:
+            if not offer.meta.hash:
+                raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
+                                "gives no PackageHash")
+            sha = offer.meta.hash.lower()
+            wanted.offers[sha] = offer
+            was_explicit = offer.meta.name in explicit
+            wanted.install.append(Selected(sha, offer.meta, was_explicit
+                                           or offer.meta.name in plan.selected))
+        wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
+    wanted.remove += sweep_orphans(current, wanted, subscribed)
+    return wanted
+
+
+def sweep_orphans(current: Mapping[str, Selected], wanted: Wanted,
+                  subscribed: Sequence[str]) -> list[str]:
+    """Implicit packages of the resulting selection that nothing wants any more.
+
+    What an explicit package needs stays, and so does what a subscription adds;
+    a package a subscription brought in goes when that subscription is off.
+    """
+    result = {name: s for name, s in current.items() if name not in wanted.remove}
+    result.update({s.meta.name: s for s in wanted.install})
+    providers: dict[str, str] = {}
+    for s in result.values():
+        for key in resolve.provider_keys(s.meta):
+            providers.setdefault(key, s.meta.name)
+    roots = {name for name, s in result.items() if s.explicit}
+    roots |= {providers[name] for name in subscribed if name in providers}
+    plan = resolve.remove([s.meta for s in result.values()], roots, [])
+    return [m.name for m in plan.remove if m.name in current]
+
+
+def fetch(root: Path, wanted: Wanted, cache: Path | None, progress: Progress
+          ) -> list[IncomingPackage]:
+    """Download (or find cached) the repository packages, and read every package."""
+    packages = list(wanted.local.values())
+    if wanted.offers:
+        offers = list(wanted.offers.values())
+        paths = fetch_packages(downloads_for(wanted.repositories, offers),
+                               cache_root(root, cache), progress)
+        for sha in wanted.offers:
+            package = read_package(paths[sha])
+            if package.id != sha:
+                raise MossError(f"{paths[sha]}: sha256 {package.id} is not the index's {sha}")
+            packages.append(package)
+    return packages

@@ -1,0 +1,377 @@
+"""Dependency resolution: from names and providers to a plan of packages.
+
+Pure functions on PackageMeta: no I/O, no databases, so they are easy to test
+and fast.  A dependency is a provider string (``str(Dependency)``: a bare name,
+``soname(libc.so.6(x86_64))``, ``pkgconfig(zlib)``, ``binary(sh)``...).  Every
+package provides its own name and what its ``provides`` lists.
+
+Choosing a provider, in order of preference:
+
+1. a package already chosen in this plan;
+2. an installed package (``install`` keeps what is there; ``sync`` does not);
+3. the repositories, best first: **higher priority number first** (real moss
+   orders ``Priority`` by the reversed integer and sorts active repositories by
+   it, so ``priority: 10`` beats ``priority: 0``), then the higher release, then
+   the higher build release.
+
+Providers are indexed once in dicts, and each package is visited once, so a
+closure of thousands of packages out of tens of thousands costs milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from moss.core.errors import MossError
+from moss.repo.index import Offer
+from moss.stone import PackageMeta
+
+
+@dataclass
+class Plan:
+    """What a transaction will do; ``selected`` are the explicit names afterwards."""
+
+    add: list[Offer] = field(default_factory=list)
+    remove: list[PackageMeta] = field(default_factory=list)
+    upgrade: list[tuple[PackageMeta, Offer]] = field(default_factory=list)
+    keep: list[PackageMeta] = field(default_factory=list)
+    selected: set[str] = field(default_factory=set)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.add or self.remove or self.upgrade)
+
+    def final(self) -> list[PackageMeta]:
+        """Every package of the resulting state, sorted by name."""
+        metas = [*self.keep, *(o.meta for o in self.add), *(o.meta for _, o in self.upgrade)]
+        return sorted(metas, key=lambda m: m.name)
+
+
+def provider_keys(meta: PackageMeta) -> list[str]:
+    return [meta.name, *(str(p) for p in meta.provides)]
+
+
+def _rank(offer: Offer) -> tuple[int, int, int, str]:
+    meta = offer.meta
+    return (-offer.priority, -meta.release, -meta.build_release, offer.repository)
+
+
+class _Keys:
+    """Provider strings per package, computed once: ``str(Dependency)`` dominates otherwise."""
+
+    def __init__(self) -> None:
+        self._provides: dict[int, tuple[str, ...]] = {}
+        self._depends: dict[int, tuple[str, ...]] = {}
+        self._keep: list[PackageMeta] = []  # ids stay valid while the metas live
+
+    def provides(self, meta: PackageMeta) -> tuple[str, ...]:
+        found = self._provides.get(id(meta))
+        if found is None:
+            found = self._provides[id(meta)] = tuple(provider_keys(meta))
+            self._keep.append(meta)
+        return found
+
+    def depends(self, meta: PackageMeta) -> tuple[str, ...]:
+        found = self._depends.get(id(meta))
+        if found is None:
+            found = self._depends[id(meta)] = tuple(str(d) for d in meta.depends)
+            self._keep.append(meta)
+        return found
+
+
+class Catalog:
+    """What the repositories offer, indexed by provider; build once per transaction."""
+
+    def __init__(self, offers: Iterable[Offer]) -> None:
+        self.keys = _Keys()
+        self.by_provider: dict[str, list[Offer]] = {}
+        self.by_name: dict[str, list[Offer]] = {}
+        for offer in offers:
+            self.by_name.setdefault(offer.meta.name, []).append(offer)
+            for key in self.keys.provides(offer.meta):
+                self.by_provider.setdefault(key, []).append(offer)
+        for group in (self.by_provider, self.by_name):
+            for offers_list in group.values():
+                offers_list.sort(key=_rank)
+
+    def best(self, name: str) -> Offer | None:
+        found = self.by_name.get(name)
+        return found[0] if found else None
+
+
+_INSTALLED = "@installed"
+
+
+def _as_offer(meta: PackageMeta) -> Offer:
+    return Offer(meta, _INSTALLED, priority=0)
+
+
+class _Closure:
+    """The working set of one resolution: chosen packages and what they provide."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        installed: Sequence[PackageMeta],
+        prefer_installed: bool,
+        upgrade_only: bool,
+    ) -> None:
+        self.catalog = catalog
+        self.keys = catalog.keys
+        self.prefer_installed = prefer_installed
+        self.upgrade_only = upgrade_only
+        self.installed_by_name = {m.name: m for m in installed}
+        self.installed_providers: dict[str, list[PackageMeta]] = {}
+        for meta in installed:
+            for key in self.keys.provides(meta):
+                self.installed_providers.setdefault(key, []).append(meta)
+        self.chosen: dict[str, Offer] = {}
+        self.provided: dict[str, str] = {}
+        # Why a package is here: name -> (parent name, dependency); roots map to None.
+        self.reason: dict[str, tuple[str, str] | None] = {}
+        self.todo: list[str] = []
+
+    def chain(self, name: str, dependency: str | None = None) -> str:
+        parts = [dependency] if dependency else []
+        current: str | None = name
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            parts.append(current)
+            why = self.reason.get(current)
+            current = why[0] if why else None
+        return " -> ".join(reversed(parts))
+
+    def choose(self, offer: Offer, reason: tuple[str, str] | None) -> None:
+        name = offer.meta.name
+        previous = self.chosen.get(name)
+        if previous is not None:
+            if previous.meta.id == offer.meta.id:
+                return
+            for key in self.keys.provides(previous.meta):
+                if self.provided.get(key) == name:
+                    del self.provided[key]
+        self.chosen[name] = offer
+        self.reason.setdefault(name, reason)
+        for key in self.keys.provides(offer.meta):
+            self.provided.setdefault(key, name)
+        self.todo.append(name)
+
+    def _installed_choice(self, key: str) -> PackageMeta | None:
+        for meta in self.installed_providers.get(key, ()):
+            current = self.chosen.get(meta.name)
+            if current is None or current.meta.id == meta.id:
+                return meta
+        return None
+
+    def keeps_installed(self, offer: Offer) -> bool:
+        """With ``upgrade_only`` an installed package is never replaced by an older one."""
+        if not self.upgrade_only:
+            return False
+        mine = self.installed_by_name.get(offer.meta.name)
+        return mine is not None and (mine.release, mine.build_release) >= (
+            offer.meta.release,
+            offer.meta.build_release,
+        )
+
+    def pick(self, key: str) -> Offer | None:
+        """The best provider of ``key`` that does not clash by name with a chosen package."""
+        if self.prefer_installed:
+            meta = self._installed_choice(key)
+            if meta is not None:
+                return _as_offer(meta)
+        for offer in self.catalog.by_provider.get(key, ()):
+            current = self.chosen.get(offer.meta.name)
+            if current is not None and current.repository != _INSTALLED:
+                continue  # that name is already settled on a version lacking this provider
+            if self.keeps_installed(offer):
+                installed = self.installed_by_name[offer.meta.name]
+                if key in self.keys.provides(installed):
+                    return _as_offer(installed)
+                continue
+            return offer
+        meta = self._installed_choice(key)
+        return _as_offer(meta) if meta is not None else None
+
+    def run(self) -> None:
+        while self.todo:
+            name = self.todo.pop()
+            offer = self.chosen[name]
+            for key in self.keys.depends(offer.meta):
+                if key in self.provided:
+                    continue
+                provider = self.pick(key)
+                if provider is None:
+                    raise MossError(f"nothing provides {self.chain(name, key)}")
+                self.choose(provider, (name, key))
+
+    def check(self) -> None:
+        """Every dependency met and no conflict, on the final set (catches replaced providers)."""
+        final = {name: offer.meta for name, offer in self.chosen.items()}
+        providers: dict[str, str] = {}
+        for meta in final.values():
+            for key in self.keys.provides(meta):
+                providers.setdefault(key, meta.name)
+        for meta in final.values():
+            for key in self.keys.depends(meta):
+                if key not in providers:
+                    raise MossError(f"nothing provides {self.chain(meta.name, key)}")
+            for conflict in meta.conflicts:
+                other = providers.get(str(conflict))
+                if other is not None and other != meta.name:
+                    raise MossError(
+                        f"{meta.name} conflicts with {other} (which provides {conflict}); "
+                        "they cannot be installed together"
+                    )
+
+
+def _plan(
+    installed: Sequence[PackageMeta], closure: _Closure, selected: set[str]
+) -> Plan:
+    plan = Plan(selected=selected)
+    for name, offer in sorted(closure.chosen.items()):
+        old = closure.installed_by_name.get(name)
+        if old is None:
+            plan.add.append(offer)
+        elif old.id == offer.meta.id:
+            plan.keep.append(old)
+        else:
+            plan.upgrade.append((old, offer))
+    plan.remove = sorted(
+        (m for m in installed if m.name not in closure.chosen), key=lambda m: m.name
+    )
+    return plan
+
+
+def install(
+    installed: Sequence[PackageMeta],
+    selected: set[str],
+    catalog: Catalog,
+    names: Sequence[str],
+    implicit: Sequence[str] = (),
+) -> Plan:
+    """Add ``names`` (package names or provider strings) with what they need.
+
+    ``implicit`` names are resolved the same way but not selected explicitly:
+    they are wanted by something else (a subscription) and go when it does.
+    """
+    closure = _Closure(catalog, installed, prefer_installed=True, upgrade_only=False)
+    for meta in installed:
+        closure.choose(_as_offer(meta), None)
+    closure.todo.clear()  # installed packages are consistent already
+    new_selected = set(selected)
+    for name in [*names, *implicit]:
+        explicit = name in names
+        existing = closure.provided.get(name)
+        if existing is not None:
+            if explicit:
+                new_selected.add(existing)
+            continue
+        offer = catalog.best(name) or closure.pick(name)
+        if offer is None:
+            raise MossError(f"no package named or providing {name!r} in the active repositories")
+        closure.choose(offer, None)
+        if explicit:
+            new_selected.add(offer.meta.name)
+        closure.run()
+    closure.check()
+    return _plan(installed, closure, new_selected)
+
+
+def remove(
+    installed: Sequence[PackageMeta], selected: set[str], names: Sequence[str]
+) -> Plan:
+    """Remove ``names``, what needs them, and what only they needed (unless selected).
+
+    Like real moss, removing a package also removes the installed packages that
+    depend on it: the alternative is a state with broken dependencies.
+    """
+    by_name = {m.name: m for m in installed}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise MossError(f"not installed: {', '.join(missing)}")
+    gone = set(names)
+    providers: dict[str, set[str]] = {}
+    for meta in installed:
+        for key in provider_keys(meta):
+            providers.setdefault(key, set()).add(meta.name)
+    dependents: dict[str, set[str]] = {}
+    for meta in installed:
+        for dep in meta.depends:
+            for provider in providers.get(str(dep), ()):
+                dependents.setdefault(provider, set()).add(meta.name)
+    # Reverse dependencies: a package goes when a dependency has no provider left.
+    todo = list(gone)
+    while todo:
+        name = todo.pop()
+        for user in dependents.get(name, ()):
+            if user in gone:
+                continue
+            broken = any(
+                not (providers.get(str(dep), set()) - gone) for dep in by_name[user].depends
+            )
+            if broken:
+                gone.add(user)
+                todo.append(user)
+    # Orphans: keep only what the remaining selected packages reach.
+    remaining_selected = {n for n in selected if n in by_name and n not in gone}
+    reached: set[str] = set()
+    stack = list(remaining_selected)
+    while stack:
+        name = stack.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        for dep in by_name[name].depends:
+            candidates = sorted(providers.get(str(dep), set()) - gone)
+            if candidates and not any(c in reached for c in candidates):
+                stack.append(candidates[0])
+    plan = Plan(selected=remaining_selected)
+    for meta in sorted(installed, key=lambda m: m.name):
+        if meta.name in reached:
+            plan.keep.append(meta)
+        else:
+            plan.remove.append(meta)
+    return plan
+
+
+def sync(
+    installed: Sequence[PackageMeta],
+    selected: set[str],
+    catalog: Catalog,
+    *,
+    upgrade_only: bool = False,
+) -> Plan:
+    """Bring the selected packages and their closure to what the repositories offer.
+
+    Without ``upgrade_only`` the repositories win even with an older release
+    (a pinned or rolled-back repository); with it, nothing is downgraded.
+    Packages no repository has are kept as installed; packages nothing needs
+    any more are removed.
+    """
+    closure = _Closure(catalog, installed, prefer_installed=False, upgrade_only=upgrade_only)
+    by_name = {m.name: m for m in installed}
+    for name in sorted(selected):
+        if name not in by_name:
+            continue
+        offer = catalog.best(name)
+        if offer is None or closure.keeps_installed(offer):
+            offer = _as_offer(by_name[name])
+        closure.choose(offer, None)
+    closure.run()
+    closure.check()
+    return _plan(installed, closure, {n for n in selected if n in by_name})
+
+
+def upgrades(installed: Sequence[PackageMeta], catalog: Catalog) -> list[tuple[PackageMeta, Offer]]:
+    """Installed packages with a newer release in the repositories (``list sync``)."""
+    result = []
+    for meta in sorted(installed, key=lambda m: m.name):
+        offer = catalog.best(meta.name)
+        if offer is not None and (offer.meta.release, offer.meta.build_release) > (
+            meta.release,
+            meta.build_release,
+        ):
+            result.append((meta, offer))
+    return result

@@ -1,0 +1,106 @@
+"""Which packages a new state holds: the base state's selection, changed.
+
+Packages are selected by name: installing a package whose name is already
+selected replaces it (an upgrade or a downgrade).  Conflicts declared by any
+package stop the transaction with both names; real moss only warns, but a
+state that contains two conflicting packages is a broken state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from moss.core.errors import MossError
+from moss.db.databases import Databases
+from moss.db.state import Selection
+from moss.stone import DependencyKind, PackageMeta
+
+
+@dataclass(frozen=True)
+class Selected:
+    id: str
+    meta: PackageMeta
+    explicit: bool
+
+
+@dataclass
+class Change:
+    """The difference between the base state and the new one, for the plan display."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    replaced: list[tuple[str, str]] = field(default_factory=list)
+    download_size: int = 0
+
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.replaced)
+
+
+def selection_of(dbs: Databases, state_id: int | None) -> dict[str, Selected]:
+    """The packages of a state, by name."""
+    if state_id is None:
+        return {}
+    record = dbs.state.get(state_id)
+    if record is None:
+        return {}
+    selected = {}
+    for sel in record.selections:
+        meta = dbs.install.get(sel.package)
+        if meta is None:
+            raise MossError(f"state {state_id} selects package {sel.package} with no metadata")
+        selected[meta.name] = Selected(sel.package, meta, sel.explicit)
+    return selected
+
+
+def apply_changes(
+    base: Mapping[str, Selected],
+    install: Iterable[Selected],
+    remove: Iterable[str],
+) -> tuple[dict[str, Selected], Change]:
+    new = dict(base)
+    change = Change()
+    for name in remove:
+        if name not in new:
+            raise MossError(f"cannot remove {name}: it is not installed")
+        change.removed.append(_label(new.pop(name).meta))
+    for package in install:
+        name = package.meta.name
+        old = new.get(name)
+        if old is not None and old.id == package.id:
+            continue
+        explicit = package.explicit or (old is not None and old.explicit)
+        new[name] = Selected(package.id, package.meta, explicit)
+        if old is None:
+            change.added.append(_label(package.meta))
+        else:
+            change.replaced.append((_label(old.meta), _label(package.meta)))
+    check_conflicts(new.values())
+    return new, change
+
+
+def check_conflicts(selected: Iterable[Selected]) -> None:
+    """Refuse a selection where a package's Conflicts names another selected package."""
+    items = list(selected)
+    offers: dict[str, str] = {}
+    for item in items:
+        offers.setdefault(item.meta.name, item.meta.name)
+        for provider in item.meta.provides:
+            offers.setdefault(str(provider), item.meta.name)
+    for item in items:
+        for conflict in item.meta.conflicts:
+            key = conflict.target if conflict.kind == DependencyKind.PACKAGE_NAME else str(conflict)
+            other = offers.get(key)
+            if other is not None and other != item.meta.name:
+                raise MossError(
+                    f"package conflict: {item.meta.name} declares Conflicts {conflict} "
+                    f"and {other} is selected; they cannot be installed together"
+                )
+
+
+def to_selections(selected: Mapping[str, Selected]) -> list[Selection]:
+    return [Selection(s.id, s.explicit) for s in selected.values()]
+
+
+def _label(meta: PackageMeta) -> str:
+    return f"{meta.name}-{meta.version}-{meta.release}"

@@ -1,0 +1,73 @@
+"""What moss does the first time it runs after the pivot agent activated a state.
+
+The agent in the initramfs only swaps trees and leaves a record in
+``/run/moss/pivot.json``; it runs no triggers.  The first mutating moss run
+after such a boot reads that record, settles the pending state, and runs the
+system triggers the agent skipped — once per boot, remembered by the record's
+time in the state database.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss import triggers
+from moss.core.errors import MossError
+from moss.core.progress import Progress
+from moss.core.root import Root, read_state_id
+from moss.db.databases import Databases
+
+RECORD = Path("run/moss/pivot.json")
+HANDLED_KEY = "pivot-record-handled"
+
+
+@dataclass(frozen=True)
+class PivotRecord:
+    requested: int | None
+    previous: int | None
+    active: int | None
+    result: str
+    reason: str
+    time: float
+
+
+def read_record(root: Root) -> PivotRecord | None:
+    path = root.path / RECORD
+    try:
+        raw = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+
+    def number(key: str) -> int | None:
+        value = raw.get(key)
+        return value if isinstance(value, int) else None
+
+    return PivotRecord(number("requested"), number("previous"), number("active"),
+                       str(raw.get("result", "")), str(raw.get("reason", "")),
+                       float(raw.get("time", 0) or 0))
+
+
+def booted_state(root: Root) -> int | None:
+    """The state this boot came up in, as the agent recorded it."""
+    record = read_record(root)
+    return record.active if record else None
+
+
+def settle_after_boot(root: Root, dbs: Databases, progress: Progress) -> None:
+    record = read_record(root)
+    if record is None or dbs.state.get_setting(HANDLED_KEY) == repr(record.time):
+        return
+    if dbs.state.pending() == read_state_id(root.usr):
+        dbs.state.set_pending(None)
+    dbs.state.set_setting(HANDLED_KEY, repr(record.time))
+    if record.result == "activated":
+        try:
+            triggers.run_system_triggers(root.path, progress)
+        except MossError as exc:
+            print(f"moss: warning: after the boot-time switch to state {record.active}, "
+                  f"{exc}", file=sys.stderr)

@@ -1,0 +1,28 @@
+"""How every command that changes a root begins.
+
+Under the lock, and before it looks at anything: repair what an interrupted
+moss or pivot agent left (:mod:`moss.states.recovery`), then settle a switch of
+states the agent made at boot (:mod:`moss.states.afterboot`).  Every mutating
+command enters through :func:`mutating`, so none can forget either step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from moss.core import fs
+from moss.core.progress import QUIET, Progress
+from moss.core.root import Root
+from moss.db.databases import Databases, databases
+from moss.states.afterboot import settle_after_boot
+from moss.states.recovery import recover
+
+
+@contextlib.contextmanager
+def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
+             ) -> Iterator[Databases]:
+    with fs.locked(root.lockfile, wait=wait), databases(root) as dbs:
+        recover(root, dbs)
+        settle_after_boot(root, dbs, progress)
+        yield dbs

@@ -1,0 +1,151 @@
+"""Operations on existing states: list, activate, prune, remove.
+
+Every state row has a complete tree on disk (``/usr`` for the active one,
+``.moss/root/<id>/usr`` for the others), so activating an old state is one
+exchange, with no download and no unpacking.  Removal deletes trees before
+rows: an interrupted prune leaves rows without trees, which recovery drops,
+never trees nobody can find.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss import triggers
+from moss.core.errors import MossError
+from moss.core.faults import checkpoint
+from moss.core.progress import QUIET, Progress
+from moss.core.root import Root, ensure_skeleton, read_state_id
+from moss.db.databases import Databases, databases
+from moss.states.activate import activate_tree
+from moss.states.afterboot import booted_state
+from moss.states.bootsync import sync_if_managed
+from moss.states.mutating import mutating
+from moss.states.recovery import state_tree_ids
+from moss.stone import digest_hex
+from moss.store.assets import remove_unreferenced
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    id: int
+    created: int
+    summary: str
+    packages: int
+    active: bool
+    pending: bool
+    booted: bool  # the state this boot came up in, per the pivot agent's record
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "created": self.created, "summary": self.summary,
+                "packages": self.packages, "active": self.active, "pending": self.pending,
+                "booted": self.booted}
+
+
+def list_states(root_path: Path) -> list[StateInfo]:
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []  # no state yet; and a query must not create databases
+    with databases(root) as dbs:
+        active = read_state_id(root.usr)
+        pending = dbs.state.pending()
+        booted = booted_state(root)
+        return [
+            StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
+                      r.id == pending, r.id == booted)
+            for r in dbs.state.all()
+        ]
+
+
+def active_state(root_path: Path) -> int | None:
+    return read_state_id(Root(root_path).usr)
+
+
+def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
+                   skip_boot: bool = False, progress: Progress = QUIET) -> int | None:
+    """Make an archived state live again; returns the state that was active."""
+    root = Root(root_path)
+    ensure_skeleton(root)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
+        if dbs.state.get(state_id) is None:
+            raise MossError(f"no state {state_id}; `moss state list` shows the states")
+        active = read_state_id(root.usr)
+        if active == state_id:
+            return active
+        tree = root.archived_usr(state_id)
+        if read_state_id(tree) != state_id:
+            raise MossError(f"state {state_id} has no complete tree at {tree}")
+        previous = activate_tree(root, tree)
+        if dbs.state.pending() is not None:
+            dbs.state.set_pending(None)
+        sync_if_managed(root, dbs, skip_boot, progress)
+        triggers.run_system_triggers(root.path, progress)
+        return previous
+
+
+def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
+                 skip_boot: bool = False, progress: Progress = QUIET) -> list[int]:
+    """Remove all but the newest ``keep`` states (never the active or pending one)."""
+    if keep < 0:
+        raise MossError("--keep must be 0 or more")
+    root = Root(root_path)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
+        ids = sorted(dbs.state.ids(), reverse=True)
+        protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
+        doomed = [i for i in ids if i not in protected]
+        _remove(root, dbs, doomed)
+        sync_if_managed(root, dbs, skip_boot, progress)
+        return doomed
+
+
+def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = True,
+                  skip_boot: bool = False, progress: Progress = QUIET) -> None:
+    root = Root(root_path)
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
+        known = set(dbs.state.ids())
+        for state_id in state_ids:
+            if state_id not in known:
+                raise MossError(f"no state {state_id}")
+            if state_id == read_state_id(root.usr):
+                raise MossError(f"state {state_id} is active; activate another state first")
+            if state_id == dbs.state.pending():
+                raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
+        _remove(root, dbs, state_ids)
+        sync_if_managed(root, dbs, skip_boot, progress)
+
+
+def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
+    """Trees first, then rows, then whatever no remaining state references."""
+    for state_id in state_ids:
+        directory = root.states_dir / str(state_id)
+        if directory.exists():
+            doomed = root.states_dir / f"removing-{state_id}"
+            os.rename(directory, doomed)  # no longer a complete tree to anyone
+            checkpoint("prune:tree-renamed")
+            shutil.rmtree(doomed)
+    checkpoint("prune:trees-removed")
+    dbs.state.remove(state_ids)
+    checkpoint("prune:rows-removed")
+    collect_garbage(root, dbs)
+
+
+def collect_garbage(root: Root, dbs: Databases) -> None:
+    """Drop packages no state selects, their cached files, and unreferenced blobs."""
+    # Trees on disk that the database does not know (a lost row) are not kept either.
+    for state_id in state_tree_ids(root) - set(dbs.state.ids()):
+        if state_id != read_state_id(root.usr):
+            shutil.rmtree(root.states_dir / str(state_id))
+    used = dbs.state.referenced_packages()
+    unused = [p for p in dbs.install.all_packages() if p not in used]
+    dbs.layout.remove(unused)
+    dbs.install.remove(unused)
+    for package in unused:
+        cached = root.cached_package(package)
+        if cached.exists():
+            cached.unlink()
+    referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
+    remove_unreferenced(root, referenced)
+    dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)

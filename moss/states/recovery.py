@@ -1,0 +1,127 @@
+"""Repairing what an interrupted moss (or pivot agent) left behind.
+
+Runs at the start of every mutating command, under the lock.  Each step
+undoes or completes one kind of leftover, and together they restore the rule
+the rest of moss relies on: every state row in the database has exactly one
+complete tree on disk, and ``/usr`` is one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from moss.core.fs import remove_empty_dir
+from moss.core.root import Root, read_state_id, update_root_links
+from moss.db.databases import Databases
+
+
+def recover(root: Root, dbs: Databases) -> list[str]:
+    """Bring the root back to a consistent state; returns what was done, for -v."""
+    done: list[str] = []
+    _finish_removals(root, done)
+    _rehome_archived(root, done)
+    _settle_staging(root, dbs, done)
+    _drop_rows_without_tree(root, dbs, done)
+    if root.incoming.exists():
+        shutil.rmtree(root.incoming, ignore_errors=True)
+    update_root_links(root)
+    for line in done:
+        print(f"moss: recovered: {line}", file=sys.stderr)
+    return done
+
+
+def state_tree_ids(root: Root) -> set[int]:
+    """Ids of every complete tree on disk: the active one and the archived ones."""
+    ids = set()
+    active = read_state_id(root.usr)
+    if active is not None:
+        ids.add(active)
+    if root.states_dir.is_dir():
+        for entry in root.states_dir.iterdir():
+            if entry.name.isdigit() and read_state_id(entry / "usr") == int(entry.name):
+                ids.add(int(entry.name))
+    return ids
+
+
+def _finish_removals(root: Root, done: list[str]) -> None:
+    """``removing-<id>`` trees are states a prune or remove was deleting."""
+    if not root.states_dir.is_dir():
+        return
+    for entry in root.states_dir.glob("removing-*"):
+        shutil.rmtree(entry)
+        done.append(f"finished removing {entry.name[len('removing-'):]}")
+
+
+def _rehome_archived(root: Root, done: list[str]) -> None:
+    """A tree under ``.moss/root/X`` whose id is Y: a crash between exchange and archive."""
+    if not root.states_dir.is_dir():
+        return
+    for entry in sorted(root.states_dir.iterdir()):
+        if not entry.name.isdigit():
+            continue
+        usr = entry / "usr"
+        if usr.is_symlink():
+            os.unlink(usr)  # old-layout leftover of an exchange with a symlinked /usr
+            done.append(f"removed stale symlink {usr}")
+            remove_empty_dir(entry)
+            continue
+        real = read_state_id(usr)
+        if real is None or real == int(entry.name):
+            if real is None and not usr.exists():
+                remove_empty_dir(entry)
+            continue
+        dest = root.archived_usr(real)
+        if dest.exists() or read_state_id(root.usr) == real:
+            shutil.rmtree(usr)
+            done.append(f"removed duplicate tree of state {real} from {entry}")
+        else:
+            dest.parent.mkdir(exist_ok=True)
+            os.rename(usr, dest)
+            done.append(f"archived state {real} that was left in {entry}")
+        remove_empty_dir(entry)
+
+
+def _settle_staging(root: Root, dbs: Databases, done: list[str]) -> None:
+    """A staging tree is either a new state that never went live, or the old tree."""
+    usr = root.staging_usr
+    if not usr.exists() and not usr.is_symlink():
+        if root.staging.exists():
+            shutil.rmtree(root.staging)
+        return
+    if usr.is_symlink():
+        os.unlink(usr)
+        done.append("removed old-layout /usr symlink left in staging")
+        return
+    state_id = read_state_id(usr)
+    active = read_state_id(root.usr)
+    ids = dbs.state.ids()
+    newest = max(ids) if ids else None
+    if state_id is None or state_id == active or root.archived_usr(state_id).exists():
+        shutil.rmtree(root.staging)
+        done.append("removed an incomplete staging tree")
+    elif state_id == newest and (active is None or state_id > active):
+        # Built and recorded but never made live: the transaction is rolled back.
+        shutil.rmtree(root.staging)
+        dbs.state.remove([state_id])
+        done.append(f"rolled back state {state_id}, which was interrupted before activation")
+    else:
+        dest = root.archived_usr(state_id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(usr, dest)
+        shutil.rmtree(root.staging)
+        done.append(f"archived state {state_id} that was left in staging")
+
+
+def _drop_rows_without_tree(root: Root, dbs: Databases, done: list[str]) -> None:
+    on_disk = state_tree_ids(root)
+    missing = [i for i in dbs.state.ids() if i not in on_disk]
+    if missing:
+        dbs.state.remove(missing)
+        done.append(f"forgot states without a tree: {', '.join(map(str, missing))}")
+    pending = dbs.state.pending()
+    if pending is not None and pending not in on_disk:
+        dbs.state.set_pending(None)
+        done.append(f"cleared pending state {pending}, which has no tree")
+

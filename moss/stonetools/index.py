@@ -1,0 +1,52 @@
+"""``moss index``: a repository index (``stone.index``) for the packages in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moss.core.errors import MossError
+from moss.core.hashing import sha256_file
+from moss.stone import FileType, PackageMeta, StoneError, open_stone, write_repository_index
+
+INDEX_NAME = "stone.index"
+
+
+def read_package_entry(path: Path, root: Path) -> PackageMeta:
+    """The package's meta plus where it is, its sha256 and size, as an index holds it."""
+    with open_stone(path) as reader:
+        if reader.file_type is not FileType.BINARY:
+            raise StoneError(f"{path}: not a package (file type {reader.file_type.name})")
+        meta = reader.package_meta()
+    meta.uri = path.relative_to(root).as_posix()
+    meta.hash = sha256_file(path)
+    meta.size = path.stat().st_size
+    return meta
+
+
+def build_index(directory: Path, level: int = 3) -> Path:
+    """Writes ``directory/stone.index`` for every ``*.stone`` below ``directory``.
+
+    The highest release of each name wins; two files with the same name and
+    release are an error, since an index cannot say which one is meant.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise MossError(f"{directory}: not a directory")
+    chosen: dict[str, PackageMeta] = {}
+    try:
+        for path in sorted(directory.rglob("*.stone")):
+            if not path.is_file():
+                continue
+            meta = read_package_entry(path, directory)
+            best = chosen.get(meta.name)
+            if best is not None and best.release == meta.release:
+                raise MossError(
+                    f"{best.uri} and {meta.uri} are both {meta.name} release {meta.release}"
+                )
+            if best is None or meta.release > best.release:
+                chosen[meta.name] = meta
+        out = directory / INDEX_NAME
+        write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
+    except StoneError as exc:
+        raise MossError(str(exc)) from exc
+    return out
