@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from moss.core.run import CommandError, run
 
 ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 XBOOTLDR_TYPE = "bc13c2ff-59e6-4262-a352-b275fd6f7172"
@@ -75,13 +76,9 @@ def root_cmdline(
 
 def _blkid(device: str, key: str) -> str:
     try:
-        out = subprocess.run(
-            ["blkid", "-s", key, "-o", "value", device],
-            check=False, capture_output=True, text=True,
-        )
-    except FileNotFoundError:
+        return run(["blkid", "-s", key, "-o", "value", device]).stdout.strip()
+    except CommandError:  # not installed, or nothing to say: a probe, not an error
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def boot_partitions() -> tuple[Path | None, Path | None]:
@@ -104,11 +101,8 @@ def usual_mounts(table: list[Mount]) -> tuple[Path | None, Path | None]:
 
 def _by_partition_type() -> tuple[Path | None, Path | None]:
     try:
-        out = subprocess.run(
-            ["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"],
-            check=True, capture_output=True, text=True,
-        )
-    except (FileNotFoundError, subprocess.CalledProcessError):
+        out = run(["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"])
+    except CommandError:
         return None, None
     esp: Path | None = None
     xbootldr: Path | None = None

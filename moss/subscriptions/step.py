@@ -12,13 +12,13 @@ lists modules that are no longer there.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.root import STATE_ID_FILE, Root
+from moss.core.run import run
 from moss.db.databases import Databases
 from moss.planning.selection import Selected
 from moss.stone import EMPTY_DIGEST, FileKind
@@ -268,11 +268,6 @@ def regenerate_module_metadata(usr: Path, filtered: Filtered) -> None:
     written through.
     """
     for kver in filtered.kernels:
-        cmd = ["depmod", "-b", str(usr), kver]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
-        except FileNotFoundError as exc:
-            raise MossError("depmod (kmod) is needed to filter kernel modules; "
-                            "install kmod or turn off the hardware subscription") from exc
-        except subprocess.CalledProcessError as exc:
-            raise MossError(f"{' '.join(cmd)} failed: {exc.stderr.strip()[-300:]}") from exc
+        run(["depmod", "-b", usr, kver],
+            missing="depmod (kmod) is needed to filter kernel modules; "
+                    "install kmod or turn off the hardware subscription")

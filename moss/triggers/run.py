@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
+from moss.core.run import CommandError, run
 from moss.triggers.collect import Command, collect, walk_tree
 from moss.triggers.definition import SYS_DIR, TX_DIR, load_triggers
 
@@ -36,15 +36,14 @@ def _sandboxed(command: Command, root: Path, usr: Path | None, readonly_etc: boo
 def _execute(commands: Sequence[Command], argvs: Sequence[list[str]], progress: Progress) -> None:
     progress.start("Running triggers", len(commands))
     for command, argv in zip(commands, argvs, strict=True):
-        result = subprocess.run(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
-        )
-        if result.returncode != 0:
-            output = result.stdout.decode(errors="replace").strip()
+        try:
+            run(argv)
+        except CommandError as exc:
+            status = "not found" if exc.status is None else f"exit status {exc.status}"
             raise MossError(
-                f"trigger {command.trigger} failed: {command.describe()} "
-                f"(exit status {result.returncode})" + (f": {output}" if output else "")
-            )
+                f"trigger {command.trigger} failed: {command.describe()} ({status})"
+                + (f": {exc.last_line}" if exc.last_line else "")
+            ) from exc
         progress.advance()
     progress.done()
 
