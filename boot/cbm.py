@@ -19,8 +19,8 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from boot import esp
@@ -29,13 +29,14 @@ from boot.config import BootConfig
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
-from moss.core.errors import MossError
 from moss.core.fs import atomic_symlink, fsync_dir
 from moss.core.progress import QUIET, Progress
+from moss.core.root import Root
+from moss.core.run import run
 
 
 def staging_root(root: Path, config: BootConfig) -> Path:
-    return config.cbm_root or root / ".moss" / "boot" / "clr-boot-manager"
+    return config.cbm_root or Root(root).cbm_staging
 
 
 def version_and_variant(kernel: Kernel) -> tuple[str, str]:
@@ -73,61 +74,84 @@ def sync(
     config: BootConfig,
     progress: Progress = QUIET,
 ) -> SyncReport:
+    """Restage every chosen (state, kernel), drop the rest, then run clr-boot-manager."""
     stage = staging_root(root, config)
     kdir = stage / "usr" / "lib" / "kernel"
     kdir.mkdir(parents=True, exist_ok=True)
     report = SyncReport(config.boot_dir)
     chosen, default_key = choose(states, active, pending, config.keep)
-    ns = config.cbm_namespace
-
     wanted: set[str] = set()
     defaults: dict[str, str] = {}
     for c in chosen:
         for kernel in c.kernels:
-            version, variant = version_and_variant(kernel)
-            release = str(c.state.id)
-            image = f"{ns}.{variant}.{version}-{release}"
-            suffix = f"{version}-{release}.{variant}"
-            report.entries.append(image)
+            staged = stage_kernel(root, kdir, c.state, kernel, config, report)
+            wanted.update(staged.files)
             if default_key == (c.state.id, kernel.kver):
-                report.default = image
-                defaults[variant] = image
-            files: dict[str, Path] = {image: kernel.image}
-            if kernel.initrds:
-                files[f"initrd-{image}"] = kernel.initrds[0]
-            if kernel.config is not None:
-                files[f"config-{suffix}"] = kernel.config
-            for name, src in files.items():
-                wanted.add(name)
-                if _place(src, kdir / name):
-                    report.copied.append(kdir / name)
-            options = assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root)
-            wanted.add(f"cmdline-{suffix}")
-            if esp.write_text(kdir / f"cmdline-{suffix}", options + "\n"):
-                report.written.append(kdir / f"cmdline-{suffix}")
-            defaults.setdefault(variant, image)
+                report.default = staged.image
+                defaults[staged.variant] = staged.image
+            defaults.setdefault(staged.variant, staged.image)
+    wanted.update(link_defaults(kdir, defaults, report))
+    remove_unwanted(kdir, wanted, report)
+    if report.changed:
+        fsync_dir(kdir)
+    run_tool(stage, report)
+    return report
 
+
+@dataclass(frozen=True)
+class Staged:
+    """One kernel as clr-boot-manager reads it: its image name and every file it has."""
+
+    image: str
+    variant: str
+    files: list[str]
+
+
+def stage_kernel(root: Path, kdir: Path, state: BootState, kernel: Kernel,
+                 config: BootConfig, report: SyncReport) -> Staged:
+    """Link a state's kernel, initrd and config into ``kdir``, and write its cmdline."""
+    version, variant = version_and_variant(kernel)
+    release = str(state.id)  # the newest state is the highest release
+    image = f"{config.cbm_namespace}.{variant}.{version}-{release}"
+    suffix = f"{version}-{release}.{variant}"
+    report.entries.append(image)
+    files: dict[str, Path] = {image: kernel.image}
+    if kernel.initrds:
+        files[f"initrd-{image}"] = kernel.initrds[0]
+    if kernel.config is not None:
+        files[f"config-{suffix}"] = kernel.config
+    for name, src in files.items():
+        if _place(src, kdir / name):
+            report.copied.append(kdir / name)
+    options = assemble(root, state.usr, kernel, state.id, config.cmdline_root)
+    if esp.write_text(kdir / f"cmdline-{suffix}", options + "\n"):
+        report.written.append(kdir / f"cmdline-{suffix}")
+    return Staged(image, variant, [*files, f"cmdline-{suffix}"])
+
+
+def link_defaults(kdir: Path, defaults: dict[str, str], report: SyncReport) -> list[str]:
+    """Point ``default-<variant>`` at the image to boot; returns the link names."""
+    names = []
     for variant, image in defaults.items():
         link = kdir / f"default-{variant}"
-        wanted.add(link.name)
+        names.append(link.name)
         if not link.is_symlink() or os.readlink(link) != image:
             atomic_symlink(image, link)
             report.written.append(link)
+    return names
+
+
+def remove_unwanted(kdir: Path, wanted: set[str], report: SyncReport) -> None:
+    """Kernels of states no longer chosen leave the staging (dot files are in-flight)."""
     for path in sorted(kdir.iterdir()):
         if path.name not in wanted and not path.name.startswith("."):
             report.removed.extend(esp.remove_files([path]))
 
-    if report.changed:
-        fsync_dir(kdir)
 
+def run_tool(stage: Path, report: SyncReport) -> None:
+    """``clr-boot-manager update`` on the staging root, when it is installed."""
     tool = shutil.which("clr-boot-manager")
     if tool is not None:
         command = [tool, "update", f"--path={stage}"]
-        result = subprocess.run(command, check=False, capture_output=True, text=True)
         report.commands.append(command)
-        if result.returncode != 0:
-            raise MossError(
-                f"clr-boot-manager update failed ({result.returncode}): "
-                f"{(result.stderr or result.stdout).strip()}"
-            )
-    return report
+        run(command, name="clr-boot-manager update")

@@ -23,6 +23,16 @@ ROOT_LINKS: dict[str, str] = {
 }
 
 STATE_ID_FILE = ".stateID"
+REPO_INDEX_NAME = "stone.index"
+
+
+def cached_file(cache: Path, sha256: str) -> Path:
+    """Where a downloaded package lives in a cache folder, shared with real moss.
+
+    The cache is ``ROOT/.moss/cache`` (:attr:`Root.cache`) unless ``--cache``
+    names another folder; the layout inside is the same either way.
+    """
+    return cache / "downloads" / "v1" / sha256[:5] / sha256[-5:] / sha256
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,6 @@ class Root:
         return self.moss / "cache"
 
     @property
-    def downloads(self) -> Path:
-        return self.cache / "downloads" / "v1"
-
-    @property
     def states_dir(self) -> Path:
         return self.moss / "root"
 
@@ -82,11 +88,20 @@ class Root:
         """A repository's folder: its ``stone.index``, signature and caches."""
         return self.repos / repo_id
 
+    def repo_index(self, repo_id: str) -> Path:
+        """The fetched ``stone.index`` of a repository."""
+        return self.repo_dir(repo_id) / REPO_INDEX_NAME
+
+    @property
+    def cbm_staging(self) -> Path:
+        """The root clr-boot-manager is pointed at, unless ``cbm-root`` names another."""
+        return self.moss / "boot" / "clr-boot-manager"
+
     def archived_usr(self, state_id: int) -> Path:
         return self.states_dir / str(state_id) / "usr"
 
     def cached_package(self, sha256: str) -> Path:
-        return self.downloads / sha256[:5] / sha256[-5:] / sha256
+        return cached_file(self.cache, sha256)
 
 
 def read_state_id(usr: Path) -> int | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.core.progress import QUIET, Progress
+from moss.core.root import Root, cached_file
 from moss.repo.fetch import FetchOptions, download
 
 DEFAULT_JOBS = 4
@@ -32,14 +33,16 @@ class Download:
 
 
 def cache_root(root: Path, cache: Path | None = None) -> Path:
-    return cache if cache is not None else root / ".moss" / "cache"
+    """``--cache`` when given, else the root's own cache (:attr:`Root.cache`)."""
+    return cache if cache is not None else Root(root).cache
 
 
 def cached_path(cache: Path, sha256: str) -> Path:
+    """Where a package with this sha256 lies in ``cache``; refuses a malformed digest."""
     sha = sha256.lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise MossError(f"invalid sha256 {sha256!r} in the repository index")
-    return cache / "downloads" / "v1" / sha[:5] / sha[-5:] / sha
+    return cached_file(cache, sha)
 
 
 def _is_cached(path: Path, sha256: str) -> bool:
@@ -60,16 +63,29 @@ def fetch_packages(
     MossError naming the URL) after the other transfers finish, so no thread
     is left writing; completed files stay cached for the next attempt.
     """
-    result: dict[str, Path] = {}
+    result = {item.sha256.lower(): cached_path(cache, item.sha256) for item in downloads}
+    wanted = missing_from_cache(downloads, cache)
+    if wanted:
+        fetch_in_parallel(wanted, cache, progress, jobs, options)
+    return result
+
+
+def missing_from_cache(downloads: Sequence[Download], cache: Path) -> list[Download]:
+    """The downloads not (intact) in the cache yet, each digest once."""
     wanted: list[Download] = []
     for item in downloads:
         path = cached_path(cache, item.sha256)
-        result[item.sha256.lower()] = path
         if not _is_cached(path, item.sha256) and all(w.sha256 != item.sha256 for w in wanted):
             wanted.append(item)
-    if not wanted:
-        return result
+    return wanted
 
+
+def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progress,
+                      jobs: int, options: FetchOptions | None) -> None:
+    """Run the transfers on ``jobs`` threads; raise the first failure once all are done.
+
+    Progress counts bytes when every size is known, else whole packages.
+    """
     lock = threading.Lock()
     known_sizes = all(w.size is not None for w in wanted)
     total = sum(w.size or 0 for w in wanted) if known_sizes else len(wanted)
@@ -80,14 +96,8 @@ def fetch_packages(
                 progress.advance(n)
 
     def fetch_one(item: Download) -> None:
-        download(
-            item.url,
-            cached_path(cache, item.sha256),
-            sha256=item.sha256,
-            size=item.size,
-            options=options,
-            on_bytes=on_bytes,
-        )
+        download(item.url, cached_path(cache, item.sha256), sha256=item.sha256,
+                 size=item.size, options=options, on_bytes=on_bytes)
         if not known_sizes:
             with lock:
                 progress.advance()
@@ -102,4 +112,3 @@ def fetch_packages(
     progress.done()
     if errors:
         raise errors[0]
-    return result

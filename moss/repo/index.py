@@ -19,14 +19,14 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.fs import fsync_dir
 from moss.core.progress import QUIET, Progress
-from moss.core.root import Root
+from moss.core.root import REPO_INDEX_NAME, Root
 from moss.repo import signature
 from moss.repo.cache import Download
 from moss.repo.config import Repository
 from moss.repo.fetch import FetchOptions, download
 from moss.stone import PackageMeta, StoneError, open_stone
 
-INDEX_NAME = "stone.index"
+INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
 
 
@@ -39,12 +39,9 @@ class Offer:
     priority: int
 
 
-def repo_dir(root: Path, repo_id: str) -> Path:
-    return Root(root).repo_dir(repo_id)
-
-
 def index_path(root: Path, repo_id: str) -> Path:
-    return repo_dir(root, repo_id) / INDEX_NAME
+    """Where ``repo_id``'s fetched index lies under ``root`` (:meth:`Root.repo_index`)."""
+    return Root(root).repo_index(repo_id)
 
 
 def read_index(path: Path) -> list[PackageMeta]:
@@ -64,7 +61,7 @@ def update_repository(
     options: FetchOptions | None = None,
 ) -> int:
     """Fetch, verify and install ``repo``'s index; returns how many packages it lists."""
-    target = repo_dir(root, repo.id)
+    target = Root(root).repo_dir(repo.id)
     target.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
