@@ -15,16 +15,8 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.core.root import STATE_ID_FILE, Root
-from moss.stone import (
-    EMPTY_DIGEST,
-    FileKind,
-    FileType,
-    LayoutEntry,
-    PackageMeta,
-    StoneError,
-    open_stone,
-)
-from moss.stone.targets import target_problem
+from moss.stone import FileType, LayoutEntry, PackageMeta, StoneError, open_stone
+from moss.stone.targets import target_problem, unindexed_file
 
 
 @dataclass
@@ -63,12 +55,10 @@ def read_package(path: Path) -> IncomingPackage:
         raise MossError(f"{path}: {exc.strerror}") from exc
     for entry in layout:
         check_target(entry.target, f"{meta.name} ({path})")
-        if (entry.file_kind == FileKind.REGULAR and entry.digest != EMPTY_DIGEST
-                and entry.digest not in stored):
-            raise MossError(
-                f"{path}: layout entry {entry.target!r} names content "
-                f"{entry.digest:032x} that the package does not contain"
-            )
+    missing = unindexed_file(layout, stored)
+    if missing:
+        record, why = missing
+        raise MossError(f"{path}: layout, record {record}: {why}")
     return IncomingPackage(package_id, path, meta, layout)
 
 

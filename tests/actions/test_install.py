@@ -329,3 +329,30 @@ def test_layout_database_of_an_older_moss_is_migrated(tmp_path: Path, root: Path
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert (root / "usr/bin/hello").stat().st_nlink > 1
     assert moss(root, "state", "verify") == 0
+
+
+def test_a_file_missing_from_the_package_is_refused_like_extract_refuses_it(
+    tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The digest-in-index rule is the format's (moss.stone.targets), shared with extract."""
+    from tests.stonetools.test_extract_bad import (
+        GOOD_FILES,
+        GOOD_LAYOUT,
+        package_payloads,
+        regular,
+        stone,
+    )
+
+    assert moss(root, "install", str(make_package(tmp_path, "hello", HELLO_1))) == 0
+    scratch = ".moss/assets/incoming"  # emptied scratch space, whoever runs next
+    before = {k: v for k, v in tree_snapshot(root).items() if not k.startswith(scratch)}
+    bad = tmp_path / "bad.stone"
+    layout = [*GOOD_LAYOUT, regular("bin/ghost", b"not in the content")]
+    bad.write_bytes(stone(package_payloads(layout, GOOD_FILES)))
+    capsys.readouterr()
+    assert moss(root, "install", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{bad}: layout, record 2: 'bin/ghost'" in err
+    assert "is not in the package's index" in err
+    assert {k: v for k, v in tree_snapshot(root).items() if not k.startswith(scratch)} == before
