@@ -18,15 +18,15 @@ from pathlib import Path, PurePosixPath
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 from moss.stone import (
-    EMPTY_DIGEST,
     FileKind,
     FileType,
     LayoutEntry,
     PayloadKind,
     StoneError,
+    StoneReader,
     open_stone,
 )
-from moss.stone.targets import layout_problem
+from moss.stone.targets import layout_problem, unindexed_file
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -49,52 +49,69 @@ def _write_file(path: Path, chunks: Iterable[bytes]) -> None:
 
 def unpack_package(package: Path, usr: Path, progress: Progress = QUIET) -> None:
     """Unpacks one package into ``usr``, which must not exist yet; StoneError if bad."""
-    where = str(package)
     with open_stone(package) as reader:
-        if reader.file_type is not FileType.BINARY:
-            raise StoneError(f"{where}: not a package (file type {reader.file_type.name})")
-        for kind in (PayloadKind.META, PayloadKind.LAYOUT):
-            if not reader.has_payload(kind):
-                raise StoneError(f"{where}: a package needs a {kind.name.title()} payload")
-        reader.package_meta()  # a package without a name or version is not one
-        where = f"{package}: layout"
-        layout = reader.layout()
-        check_layout(layout, where)
-        indexed = {e.digest for e in reader.index()}
-        by_digest: dict[int, list[LayoutEntry]] = {}
-        for i, entry in enumerate(layout):
-            if entry.file_kind is FileKind.REGULAR:
-                if entry.digest not in indexed and entry.digest != EMPTY_DIGEST:
-                    raise StoneError(
-                        f"{where}, record {i} ({entry.target!r}): digest "
-                        f"{entry.digest:032x} is not in the package's index"
-                    )
-                by_digest.setdefault(entry.digest, []).append(entry)
-
+        layout = read_checked_layout(reader, package)
         usr.mkdir(mode=0o755)
-        for entry in layout:
-            for parent in reversed(PurePosixPath(entry.target).parents):
-                (usr / parent).mkdir(mode=0o755, exist_ok=True)
-            if entry.file_kind is FileKind.DIRECTORY:
-                (usr / entry.target).mkdir(mode=0o755, exist_ok=True)
+        make_directories(usr, layout)
+        write_files(reader, usr, layout, f"extract {package.name}", progress)
+    finish_entries(usr, layout)
 
-        progress.start(f"extract {package.name}", len(by_digest))
-        for index_entry, chunks in reader.iter_content():
-            targets = by_digest.pop(index_entry.digest, [])
-            if not targets:
-                continue  # drained (and checked) by the reader
-            first = usr / targets[0].target
-            _write_file(first, chunks)
-            for other in targets[1:]:
-                shutil.copyfile(first, usr / other.target, follow_symlinks=False)
-            progress.advance()
-        # Only the empty file may be missing from the content (checked above).
-        for targets in by_digest.values():
-            for entry in targets:
-                _write_file(usr / entry.target, [])
-            progress.advance()
-        progress.done()
 
+def read_checked_layout(reader: StoneReader, package: Path) -> list[LayoutEntry]:
+    """The layout of a package, refused before anything is written if it is not sound."""
+    where = str(package)
+    if reader.file_type is not FileType.BINARY:
+        raise StoneError(f"{where}: not a package (file type {reader.file_type.name})")
+    for kind in (PayloadKind.META, PayloadKind.LAYOUT):
+        if not reader.has_payload(kind):
+            raise StoneError(f"{where}: a package needs a {kind.name.title()} payload")
+    reader.package_meta()  # a package without a name or version is not one
+    where = f"{package}: layout"
+    layout = reader.layout()
+    check_layout(layout, where)
+    missing = unindexed_file(layout, {e.digest for e in reader.index()})
+    if missing:
+        record, why = missing
+        raise StoneError(f"{where}, record {record}: {why}")
+    return layout
+
+
+def make_directories(usr: Path, layout: Sequence[LayoutEntry]) -> None:
+    """Every directory the layout names or implies, one level at a time (never recursive)."""
+    for entry in layout:
+        for parent in reversed(PurePosixPath(entry.target).parents):
+            (usr / parent).mkdir(mode=0o755, exist_ok=True)
+        if entry.file_kind is FileKind.DIRECTORY:
+            (usr / entry.target).mkdir(mode=0o755, exist_ok=True)
+
+
+def write_files(reader: StoneReader, usr: Path, layout: Sequence[LayoutEntry], label: str,
+                progress: Progress) -> None:
+    """Stream the content once: each blob to its first path, copied to the others."""
+    by_digest: dict[int, list[LayoutEntry]] = {}
+    for entry in layout:
+        if entry.file_kind is FileKind.REGULAR:
+            by_digest.setdefault(entry.digest, []).append(entry)
+    progress.start(label, len(by_digest))
+    for index_entry, chunks in reader.iter_content():
+        targets = by_digest.pop(index_entry.digest, [])
+        if not targets:
+            continue  # drained (and checked) by the reader
+        first = usr / targets[0].target
+        _write_file(first, chunks)
+        for other in targets[1:]:
+            shutil.copyfile(first, usr / other.target, follow_symlinks=False)
+        progress.advance()
+    # Only the empty file may be missing from the content (read_checked_layout).
+    for targets in by_digest.values():
+        for entry in targets:
+            _write_file(usr / entry.target, [])
+        progress.advance()
+    progress.done()
+
+
+def finish_entries(usr: Path, layout: Sequence[LayoutEntry]) -> None:
+    """Symlinks, FIFOs and modes, once every file is written; directories deepest first."""
     directories = []
     for entry in layout:
         path = usr / entry.target
@@ -137,30 +154,70 @@ def extract_packages(packages: Sequence[Path], dest: Path, progress: Progress = 
     beside.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".moss-extract-", dir=beside))
     try:
-        staged = []
-        for n, package in enumerate(packages):
-            usr = staging / str(n) / "usr"
-            usr.parent.mkdir()
-            try:
-                unpack_package(Path(package), usr, progress)
-            except StoneError as exc:
-                raise MossError(str(exc)) from exc
-            except OSError as exc:
-                raise MossError(f"{package}: extracting: {exc}") from exc
-            staged.append(usr)
-        usr_dest = dest / "usr"
-        if os.path.lexists(usr_dest) and not stat.S_ISDIR(usr_dest.lstat().st_mode):
-            raise MossError(f"{usr_dest} exists and is not a directory")
-        dest.mkdir(exist_ok=True)
-        for usr in staged:
-            if not os.path.lexists(usr_dest):
-                os.rename(usr, usr_dest)
-                continue
-            moves: list[tuple[Path, Path]] = []
-            _plan_merge(usr, usr_dest, moves)
-            for source, target in moves:
-                os.replace(source, target)
+        staged = stage_packages(packages, staging, progress)
+        move_into(staged, dest / "usr")
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            remove_tree(staging)
+        except OSError as exc:
+            raise MossError(f"could not remove the staging {staging}: {exc}") from exc
     return dest / "usr"
 
+
+def stage_packages(packages: Sequence[Path], staging: Path, progress: Progress) -> list[Path]:
+    """Unpack each package into its own ``staging/<n>/usr``; any fault is a MossError."""
+    staged = []
+    for n, package in enumerate(packages):
+        usr = staging / str(n) / "usr"
+        usr.parent.mkdir()
+        try:
+            unpack_package(Path(package), usr, progress)
+        except StoneError as exc:
+            raise MossError(str(exc)) from exc
+        except OSError as exc:
+            raise MossError(f"{package}: extracting: {exc}") from exc
+        staged.append(usr)
+    return staged
+
+
+def move_into(staged: Sequence[Path], usr_dest: Path) -> None:
+    """Rename the staged trees into ``usr_dest``, merging into what is already there."""
+    if os.path.lexists(usr_dest) and not stat.S_ISDIR(usr_dest.lstat().st_mode):
+        raise MossError(f"{usr_dest} exists and is not a directory")
+    usr_dest.parent.mkdir(exist_ok=True)
+    for usr in staged:
+        if not os.path.lexists(usr_dest):
+            os.rename(usr, usr_dest)
+            continue
+        moves: list[tuple[Path, Path]] = []
+        _plan_merge(usr, usr_dest, moves)
+        for source, target in moves:
+            os.replace(source, target)
+
+
+def remove_tree(top: Path) -> None:
+    """Remove ``top`` and all below it, depth first with a list instead of recursion.
+
+    A package may nest directories deeper than Python's recursion limit (which
+    ``shutil.rmtree`` hits, leaving the staging behind), and may have given a
+    directory a mode without write permission; neither keeps anything alive here.
+    Symlinks are removed, never followed.
+    """
+    if not os.path.lexists(top):
+        return
+    stack = [top]
+    while stack:
+        current = stack[-1]
+        os.chmod(current, 0o700)
+        deeper = []
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    deeper.append(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+        if deeper:
+            stack.extend(deeper)
+        else:
+            os.rmdir(current)
+            stack.pop()

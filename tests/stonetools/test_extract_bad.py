@@ -7,6 +7,8 @@ them), then fed to ``moss extract`` through the CLI entry point.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,3 +404,31 @@ def test_broken_zstd_frame_with_a_matching_checksum(
     payloads[which].body = bytes(64) if damage == "garbage" else stored[: len(stored) // 2]
     kind = payloads[which].kind.name.title()
     assert_refused(tmp_path, capsys, stone(payloads), f"payload {which} ({kind})")
+
+
+# --- cleanup -------------------------------------------------------------------------
+
+
+def test_a_failure_deep_in_a_tree_leaves_no_staging_behind(tmp_path: Path) -> None:
+    """Directories nested past Python's recursion limit, then a damaged file.
+
+    The staging in the destination must still go: a recursive removal
+    (``shutil.rmtree``) gives up on such a tree and left ``.moss-extract-*``.
+    """
+    deep = "/".join(["d"] * 1200) + "/file"
+    layout = [*GOOD_LAYOUT, regular(deep, GOOD_FILES[0])]
+    damaged = GOOD_FILES[0] + GOOD_FILES[1][:-1] + b"!"
+    package = tmp_path / "deep.stone"
+    package.write_bytes(stone(package_payloads(layout, GOOD_FILES, content=damaged)))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "moss", "extract", "-C", str(dest), str(package)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("moss: error: ")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "does not match its digest" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.stone", "dest"]
+    assert list(dest.iterdir()) == []
