@@ -20,6 +20,7 @@ from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
 from moss.db.databases import Databases
+from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
 from moss.repo.cache import cache_root
@@ -99,9 +100,11 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     pending = dbs.state.pending()
     current = selection_of(dbs, pending or running)
     subscribed = subscriptions.subscribed_packages(root, dbs, current, request.subscriptions)
-    wanted = resolve_request(root.path, current, [read_package(p) for p in request.install],
-                             request.names, subscribed, request.remove, request.sync,
-                             request.upgrade_only)
+    wanted = resolve_request(planning.Request(
+        root=root.path, current=current, local=[read_package(p) for p in request.install],
+        names=request.names, subscribed=subscribed, remove=request.remove,
+        sync=request.sync, upgrade_only=request.upgrade_only,
+    ))
     selected, change = apply_changes(current, wanted.install, wanted.remove)
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
     return Prepared(running, pending, wanted, selected, change)

@@ -21,6 +21,7 @@ from moss.planning.selection import Selected
 from moss.repo.cache import cache_root, cached_path, fetch_packages
 from moss.repo.config import Repository, load_repositories
 from moss.repo.index import Offer, downloads_for, load_offers
+from moss.stone import PackageMeta
 from moss.store.incoming import IncomingPackage, read_package
 
 
@@ -37,45 +38,67 @@ class Wanted:
                    if not cached_path(cache, sha).exists())
 
 
-def resolve_request(
-    root: Path, current: Mapping[str, Selected], local: Sequence[IncomingPackage],
-    names: Sequence[str], subscribed: Sequence[str], remove: Sequence[str], sync: bool,
-    upgrade_only: bool,
-) -> Wanted:
-    """``subscribed``: what the active subscriptions add, selected implicitly."""
-    wanted = Wanted(local={p.id: p for p in local})
-    wanted.install = [Selected(p.id, p.meta, explicit=True) for p in local]
-    installed = [s.meta for s in current.values()]
-    explicit = {s.meta.name for s in current.values() if s.explicit}
-    if remove:
-        plan = resolve.remove(installed, explicit, remove)
+@dataclass(frozen=True)
+class Request:
+    """What a transaction asks of the repositories, and what it starts from."""
+
+    root: Path
+    current: Mapping[str, Selected]  # the selection the new state builds on
+    local: Sequence[IncomingPackage] = ()  # local .stone files, taken as given
+    names: Sequence[str] = ()  # names or providers to install from the repositories
+    subscribed: Sequence[str] = ()  # what the active subscriptions add, implicitly
+    remove: Sequence[str] = ()
+    sync: bool = False  # bring everything to what the repositories offer
+    upgrade_only: bool = False  # with sync: never downgrade
+
+    @property
+    def installed(self) -> list[PackageMeta]:
+        return [s.meta for s in self.current.values()]
+
+    @property
+    def explicit(self) -> set[str]:
+        """Names the user asked for, as opposed to what came in as a dependency."""
+        return {s.meta.name for s in self.current.values() if s.explicit}
+
+
+def resolve_request(request: Request) -> Wanted:
+    """The packages to add and remove for ``request``, before anything is fetched."""
+    wanted = Wanted(local={p.id: p for p in request.local})
+    wanted.install = [Selected(p.id, p.meta, explicit=True) for p in request.local]
+    installed, explicit = request.installed, request.explicit
+    if request.remove:
+        plan = resolve.remove(installed, explicit, request.remove)
         wanted.remove = [m.name for m in plan.remove]
     offered = {key for meta in installed for key in resolve.provider_keys(meta)}
-    unmet = [name for name in subscribed if name not in offered]
-    if names or unmet or sync:
-        wanted.repositories = load_repositories(root)
-        offers = load_offers(root, wanted.repositories)
-        if not offers:
-            raise MossError("no repository index to install from: add one with "
-                            "`moss repo add NAME URI`, then `moss repo update`")
-        catalog = resolve.Catalog(offers)
-        if sync:
-            plan = resolve.sync(installed, explicit, catalog, upgrade_only=upgrade_only)
-        else:
-            plan = resolve.install(installed, explicit, catalog, names, implicit=unmet)
-        chosen = [*plan.add, *(offer for _old, offer in plan.upgrade)]
-        for offer in chosen:
-            if not offer.meta.hash:
-                raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
-                                "gives no PackageHash")
-            sha = offer.meta.hash.lower()
-            wanted.offers[sha] = offer
-            was_explicit = offer.meta.name in explicit
-            wanted.install.append(Selected(sha, offer.meta, was_explicit
-                                           or offer.meta.name in plan.selected))
-        wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
-    wanted.remove += sweep_orphans(current, wanted, subscribed)
+    unmet = [name for name in request.subscribed if name not in offered]
+    if request.names or unmet or request.sync:
+        choose_from_repositories(request, wanted, unmet)
+    wanted.remove += sweep_orphans(request.current, wanted, request.subscribed)
     return wanted
+
+
+def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:
+    """Resolve names, unmet subscriptions or a sync against the indexes, into ``wanted``."""
+    installed, explicit = request.installed, request.explicit
+    wanted.repositories = load_repositories(request.root)
+    offers = load_offers(request.root, wanted.repositories)
+    if not offers:
+        raise MossError("no repository index to install from: add one with "
+                        "`moss repo add NAME URI`, then `moss repo update`")
+    catalog = resolve.Catalog(offers)
+    if request.sync:
+        plan = resolve.sync(installed, explicit, catalog, upgrade_only=request.upgrade_only)
+    else:
+        plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet)
+    for offer in [*plan.add, *(offer for _old, offer in plan.upgrade)]:
+        if not offer.meta.hash:
+            raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
+                            "gives no PackageHash")
+        sha = offer.meta.hash.lower()
+        wanted.offers[sha] = offer
+        wanted.install.append(Selected(sha, offer.meta, offer.meta.name in explicit
+                                       or offer.meta.name in plan.selected))
+    wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 
 
 def sweep_orphans(current: Mapping[str, Selected], wanted: Wanted,
