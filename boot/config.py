@@ -109,8 +109,23 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     source = str(path)
     values = parse(path.read_text(), source) if path.is_file() else {}
     live = root.resolve() == Path("/")
-    release = _os_release(root)
+    config = _checked_settings(values, _os_release(root), source)
+    _set_local_paths(config, root, values, live)
+    config.cmdline_root = _cmdline_root(root, values, live)
+    _set_partitions(config, root, values, live, esp, boot)
+    if config.backend == "bls" and config.boot_dir is None:
+        raise MossError(
+            "no $BOOT found: mount the EFI system partition (or XBOOTLDR), "
+            f"or set esp = ... in {path}"
+        )
+    for label, where in (("esp", config.esp), ("xbootldr", config.xbootldr)):
+        if where is not None and not where.is_dir():
+            raise MossError(f"the {label} directory {where} does not exist")
+    return config
 
+
+def _checked_settings(values: dict[str, str], release: dict[str, str], source: str) -> BootConfig:
+    """The plain settings (backend, counts, names), each refused with its key if wrong."""
     config = BootConfig(
         backend=values.get("backend", "bls"),
         keep=_int(values, "keep", 5, source),
@@ -128,36 +143,39 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     if values.get("bootloader", "yes").lower() not in ("yes", "true", "1", "no", "false", "0"):
         raise MossError(f"{source}: bootloader must be yes or no")
     config.bootloader = values.get("bootloader", "yes").lower() in ("yes", "true", "1")
+    return config
+
+
+def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], live: bool) -> None:
+    """Templates, the cbm staging root and efivars: inside ROOT, or the live system's."""
     if "templates" in values:
         config.template_dir = _inside(root, values["templates"])
     elif (root / "etc" / "moss" / "boot" / "templates").is_dir():
         config.template_dir = root / "etc" / "moss" / "boot" / "templates"
     if "cbm-root" in values:
         config.cbm_root = _inside(root, values["cbm-root"])
-
     if "efivars" in values:
         config.efivars = _inside(root, values["efivars"])
     elif live and EFIVARFS.is_dir():
         config.efivars = EFIVARFS
 
+
+def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
+    """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the live ``/``."""
     kernel_cmdline = root / "etc" / "kernel" / "cmdline"
     if "root" in values:
-        config.cmdline_root = values["root"]
-    elif kernel_cmdline.is_file():
-        config.cmdline_root = read_snippet(kernel_cmdline) or None
-    elif live:
-        config.cmdline_root = probe.root_cmdline()
+        return values["root"]
+    if kernel_cmdline.is_file():
+        return read_snippet(kernel_cmdline) or None
+    if live:
+        return probe.root_cmdline()
+    return None
 
+
+def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live: bool,
+                    esp: Path | None, boot: Path | None) -> None:
+    """ESP and XBOOTLDR: the caller's, else configured, else (live only) probed."""
     config.esp = esp or (_inside(root, values["esp"]) if "esp" in values else None)
     config.xbootldr = boot or (_inside(root, values["xbootldr"]) if "xbootldr" in values else None)
     if config.esp is None and config.xbootldr is None and live:
         config.esp, config.xbootldr = probe.boot_partitions()
-    if config.backend == "bls" and config.boot_dir is None:
-        raise MossError(
-            "no $BOOT found: mount the EFI system partition (or XBOOTLDR), "
-            f"or set esp = ... in {path}"
-        )
-    for label, where in (("esp", config.esp), ("xbootldr", config.xbootldr)):
-        if where is not None and not where.is_dir():
-            raise MossError(f"the {label} directory {where} does not exist")
-    return config

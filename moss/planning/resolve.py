@@ -291,17 +291,31 @@ def remove(
     missing = [n for n in names if n not in by_name]
     if missing:
         raise MossError(f"not installed: {', '.join(missing)}")
-    gone = set(names)
     providers: dict[str, set[str]] = {}
     for meta in installed:
         for key in provider_keys(meta):
             providers.setdefault(key, set()).add(meta.name)
+    gone = _with_broken_dependents(by_name, providers, set(names))
+    remaining_selected = {n for n in selected if n in by_name and n not in gone}
+    reached = _reached_from(by_name, providers, gone, remaining_selected)
+    plan = Plan(selected=remaining_selected)
+    for meta in sorted(installed, key=lambda m: m.name):
+        if meta.name in reached:
+            plan.keep.append(meta)
+        else:
+            plan.remove.append(meta)
+    return plan
+
+
+def _with_broken_dependents(by_name: dict[str, PackageMeta], providers: dict[str, set[str]],
+                            gone: set[str]) -> set[str]:
+    """``gone`` and every package that a dependency with no provider left would break."""
     dependents: dict[str, set[str]] = {}
-    for meta in installed:
+    for meta in by_name.values():
         for dep in meta.depends:
             for provider in providers.get(str(dep), ()):
                 dependents.setdefault(provider, set()).add(meta.name)
-    # Reverse dependencies: a package goes when a dependency has no provider left.
+    gone = set(gone)
     todo = list(gone)
     while todo:
         name = todo.pop()
@@ -314,10 +328,14 @@ def remove(
             if broken:
                 gone.add(user)
                 todo.append(user)
-    # Orphans: keep only what the remaining selected packages reach.
-    remaining_selected = {n for n in selected if n in by_name and n not in gone}
+    return gone
+
+
+def _reached_from(by_name: dict[str, PackageMeta], providers: dict[str, set[str]],
+                  gone: set[str], roots: set[str]) -> set[str]:
+    """What the remaining selected packages need; anything else is an orphan."""
     reached: set[str] = set()
-    stack = list(remaining_selected)
+    stack = list(roots)
     while stack:
         name = stack.pop()
         if name in reached:
@@ -327,13 +345,7 @@ def remove(
             candidates = sorted(providers.get(str(dep), set()) - gone)
             if candidates and not any(c in reached for c in candidates):
                 stack.append(candidates[0])
-    plan = Plan(selected=remaining_selected)
-    for meta in sorted(installed, key=lambda m: m.name):
-        if meta.name in reached:
-            plan.keep.append(meta)
-        else:
-            plan.remove.append(meta)
-    return plan
+    return reached
 
 
 def sync(
