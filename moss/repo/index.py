@@ -109,8 +109,20 @@ def _fetch_and_verify_signature(
 
 
 def package_url(repo: Repository, meta_uri: str) -> str:
-    """Package URIs in an index are relative to the index's own URL, as in real moss."""
-    return urllib.parse.urljoin(repo.uri, meta_uri)
+    """Package URIs in an index are relative to the index's own URL, as in real moss.
+
+    An index may name packages on its own server only: an ``http://`` index that
+    says ``file:///etc/shadow`` (or another host, or another scheme) would make
+    moss read the machine's files or fetch from anywhere the index's author likes.
+    """
+    url = urllib.parse.urljoin(repo.uri, meta_uri)
+    base, got = urllib.parse.urlsplit(repo.uri), urllib.parse.urlsplit(url)
+    if (got.scheme, got.netloc) != (base.scheme, base.netloc):
+        raise MossError(
+            f"the index of {repo.id!r} names a package at {url!r}, outside its own "
+            f"server {base.scheme}://{base.netloc}; refused"
+        )
+    return url
 
 
 def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
