@@ -29,6 +29,8 @@ from moss.states.bootsync import sync_if_managed
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
+from moss.stone import EMPTY_DIGEST, FileKind
+from moss.store import space
 from moss.store.incoming import IncomingPackage, read_package
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
@@ -113,8 +115,11 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
 def apply(root: Root, dbs: Databases, request: Request, options: Options,
           prepared: Prepared) -> Outcome:
     """Fetch, unpack, build and go live; recovery finishes or undoes any interruption."""
+    cache = cache_root(root.path, options.cache)
+    space.check([space.Need(cache, prepared.change.download_size)])
     incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
     plan = plan_state_tree(dbs, prepared.selected, incoming)
+    space.check([*space.unpack_needs(root, incoming), tree_need(root, plan)])
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
@@ -148,6 +153,16 @@ def plan_state_tree(
         (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
         for s in sorted(selected.values(), key=lambda s: s.meta.name)
     )
+
+
+def tree_need(root: Root, plan: TreePlan) -> space.Need:
+    """A new tree shares its files' inodes with the store; its directories and
+    symlinks are new (and empty files, created fresh)."""
+    entries = len(plan.directories) + sum(
+        1 for placed in plan.files.values() if placed.entry.file_kind is not FileKind.REGULAR
+        or placed.entry.digest == EMPTY_DIGEST
+    )
+    return space.Need(root.states_dir, entries * space.BLOCK, entries)
 
 
 def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],

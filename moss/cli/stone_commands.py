@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,50 +48,107 @@ from moss.stonetools.pack import pack_tree
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("inspect", help="show what a .stone file holds")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p = sub.add_parser(
+        "inspect", help="show what a .stone file holds",
+        description="Show the header, payloads, meta and layout of .stone files "
+        "(packages and repository indexes); nothing is written.",
+        epilog="example: moss inspect hello-1-1-1-x86_64.stone --json",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".stone files to read")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_inspect)
 
-    p = sub.add_parser("extract", help="unpack packages' /usr trees into a directory")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p = sub.add_parser(
+        "extract", help="unpack packages' /usr trees into a directory",
+        description="Unpack the /usr trees of packages into DIR/usr, checking every "
+        "digest; a bad package leaves DIR as it was.",
+        epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
     p.add_argument(
-        "-C", dest="dest", type=Path, default=Path("."), metavar="DIR", help="into DIR/usr"
+        "-C", dest="dest", type=Path, default=Path("."), metavar="DIR",
+        help="unpack into DIR/usr (default: the current directory)",
     )
     p.set_defaults(handler=cmd_extract)
 
-    p = sub.add_parser("pack", help="build a package from a directory taken as /usr")
-    p.add_argument("tree", type=Path, metavar="DIR")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.stone")
-    p.add_argument("--name", required=True)
-    p.add_argument("--version", required=True)
-    p.add_argument("--release", type=int, required=True)
-    p.add_argument("--build-release", type=int, default=1)
-    p.add_argument("--architecture", default="x86_64")
-    p.add_argument("--summary", default="")
-    p.add_argument("--description", default="")
-    p.add_argument("--homepage", default="")
-    p.add_argument("--license", action="append", default=[], dest="licenses")
-    for kind in ("depends", "provides", "conflicts"):
+    p = sub.add_parser(
+        "pack", help="build a package from a directory taken as /usr",
+        description="Build a .stone package from DIR, taken as /usr: DIR/bin/hello "
+        "becomes /usr/bin/hello.  Modes, symlinks and empty directories are kept and "
+        "identical files stored once.",
+        epilog="example: moss pack ./destdir/usr --name hello --version 1.0 --release 1 "
+        "--depends libc,soname(libz.so.1(x86_64))",
+    )
+    p.add_argument("tree", type=Path, metavar="DIR", help="the tree that becomes /usr")
+    p.add_argument(
+        "-o", "--output", type=Path, metavar="OUT.stone",
+        help="where to write (default: NAME-VERSION-RELEASE-BUILD-ARCH.stone here)",
+    )
+    p.add_argument("--name", required=True, help="the package's name")
+    p.add_argument("--version", required=True, help="its upstream version, e.g. 1.2.3")
+    p.add_argument("--release", type=int, required=True, help="the distribution's release number")
+    p.add_argument("--build-release", type=int, default=1, help="the build number (default 1)")
+    p.add_argument("--architecture", default="x86_64", help="target architecture (default x86_64)")
+    p.add_argument("--summary", default="", help="one line shown by search and info")
+    p.add_argument("--description", default="", help="a longer description")
+    p.add_argument("--homepage", default="", help="the project's home page")
+    p.add_argument(
+        "--license", action="append", default=[], dest="licenses", metavar="SPDX",
+        help="a license (repeat, or separate with commas)",
+    )
+    for kind, verb in (("depends", "depends on"), ("provides", "provides"),
+                       ("conflicts", "conflicts with")):
         p.add_argument(
-            f"--{kind}", action="append", default=[], metavar="X", help="name or kind(target)"
+            f"--{kind}", action="append", default=[], metavar="X",
+            help=f"what it {verb}: a name or kind(target); repeat, or separate with commas",
         )
     p.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     p.set_defaults(handler=cmd_pack)
 
-    p = sub.add_parser("index", help="write DIR/stone.index for the packages below DIR")
-    p.add_argument("dir", type=Path, metavar="DIR")
+    p = sub.add_parser(
+        "index", help="write DIR/stone.index for the packages below DIR",
+        description="Write DIR/stone.index, the repository index of every .stone package "
+        "below DIR, so DIR can be served as a repository.",
+        epilog="example: moss index ./repo && minisign -S -s key.sec -m ./repo/stone.index",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="the repository's folder")
     p.set_defaults(handler=cmd_index)
 
 
 # --- pack, index, extract -----------------------------------------------------------
 
 
+def split_list(values: list[str]) -> list[str]:
+    """``--depends a,b --depends c`` is three values: split each on commas outside
+    parentheses (``soname(libfoo.so.1(x86_64))`` has none, but stay safe)."""
+    out: list[str] = []
+    for value in values:
+        depth, item = 0, ""
+        for ch in value:
+            depth += (ch == "(") - (ch == ")")
+            if ch == "," and depth == 0:
+                out.append(item.strip())
+                item = ""
+            else:
+                item += ch
+        out.append(item.strip())
+    return [v for v in out if v]
+
+
 def _dependencies(values: list[str], option: str) -> list[Dependency]:
     try:
-        return [Dependency.parse(v) for v in values]
+        return [Dependency.parse(v) for v in split_list(values)]
     except ValueError as exc:
         raise MossError(f"--{option}: {exc}") from None
+
+
+def _warn_destdir(tree: Path) -> None:
+    """A DESTDIR (``tree/usr/bin``) packed as /usr would install ``/usr/usr/bin``."""
+    if (tree / "usr").is_dir() and not any(
+        (tree / d).exists() for d in ("bin", "lib", "share", "sbin", "libexec", "include")
+    ):
+        print(f"moss: warning: {tree} holds usr/: its files will land in /usr/usr/...; "
+              f"pack {tree / 'usr'} instead if that is the /usr tree", file=sys.stderr)
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
@@ -104,12 +162,17 @@ def cmd_pack(args: argparse.Namespace) -> int:
         description=args.description,
         homepage=args.homepage,
         source_id=args.name,
-        licenses=args.licenses,
+        licenses=split_list(args.licenses),
         depends=_dependencies(args.depends, "depends"),
         provides=_dependencies(args.provides, "provides"),
         conflicts=_dependencies(args.conflicts, "conflicts"),
     )
-    out = pack_tree(args.tree, meta, args.output, level=args.level)
+    _warn_destdir(args.tree)
+    output = args.output or Path(
+        f"{meta.name}-{meta.version}-{meta.release}-{meta.build_release}-"
+        f"{meta.architecture}.stone"
+    )
+    out = pack_tree(args.tree, meta, output, level=args.level)
     if not args.quiet:
         print(f"Wrote {out} ({meta.id})")
     return 0

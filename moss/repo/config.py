@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,20 @@ def check_id(repo_id: str) -> None:
 
 
 def check_uri(uri: str) -> None:
+    """A repository's URI names its index file: ``.../stone.index`` over http(s) or file.
+
+    A folder URL (``https://host/repo/``) is the usual mistake: the server answers
+    with a web page.  It is refused here, when the user can still fix it, rather
+    than at the first update.
+    """
     if not uri.startswith(_SCHEMES):
         raise MossError(f"unsupported repository URI {uri!r}: use https://, http:// or file://")
+    path = urllib.parse.urlsplit(uri).path
+    if not path or path.endswith("/"):
+        raise MossError(
+            f"repository URI {uri!r} names a folder, not an index: give the index file, "
+            f"e.g. {uri.rstrip('/')}/stone.index"
+        )
 
 
 def read_public_key(text_or_path: str) -> str:
@@ -166,8 +179,13 @@ def add_repository(
     check_uri(uri)
     if priority < 0:
         raise MossError(f"priority must be 0 or more, not {priority}")
-    if any(r.id == repo_id for r in load_repositories(root)):
-        raise MossError(f"repository {repo_id!r} already exists; remove it first")
+    existing = {r.id: r for r in load_repositories(root)}
+    if repo_id in existing:
+        raise MossError(
+            f"repository {repo_id!r} already exists ({existing[repo_id].uri}); to change it, "
+            f"'moss repo remove {repo_id}' then add it again, or add this one under "
+            "another name"
+        )
     repo = Repository(
         id=repo_id,
         uri=uri,

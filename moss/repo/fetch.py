@@ -6,8 +6,14 @@ transfer never looks like a usable file.  A ``.part`` left by an earlier
 attempt is resumed with an HTTP ``Range`` request.
 
 Retried (a few times, with growing pauses): timeouts, connection resets, a
-body shorter than announced, and 5xx answers.  Not retried: 4xx answers (a 404
-will still be a 404) and a complete file with the wrong digest.
+body shorter than announced, a stalled transfer, and 5xx answers.  Not retried:
+4xx answers (a 404 will still be a 404) and a complete file with the wrong digest.
+
+A server is not trusted to stop: moss never writes more than the size the index
+declares for a package (or :data:`MAX_INDEX_BYTES` for an index), and a transfer
+that moves less than :data:`STALL_BYTES` in :data:`STALL_SECONDS` is cut, so a
+server that sends forever cannot fill the disk and one that trickles cannot hold
+moss forever.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 
 CHUNK = 1 << 16
+# The most an index (or its signature) may be: a 100 000-package index is ~40 MiB.
+MAX_INDEX_BYTES = 256 << 20
+# Like curl's --speed-limit/--speed-time: under 1 KiB in 30 s is a stalled transfer.
+STALL_BYTES = 1024
+STALL_SECONDS = 30.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.5
@@ -41,6 +52,25 @@ class FetchOptions:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
+    stall_seconds: float = STALL_SECONDS
+
+
+class _Stall:
+    """Notices a transfer that moves less than STALL_BYTES in ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.since = time.monotonic()
+        self.moved = 0
+
+    def check(self, received: int) -> None:
+        self.moved += received
+        now = time.monotonic()
+        if now - self.since < self.seconds:
+            return
+        if self.moved < STALL_BYTES:
+            raise _Retryable(f"stalled: under {STALL_BYTES} bytes in {self.seconds:g} s")
+        self.since, self.moved = now, 0
 
 
 class _Retryable(Exception):
@@ -51,11 +81,19 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def _copy_file_url(url: str, part: Path, on_bytes: OnBytes) -> None:
+def _too_long(url: str, limit: int) -> MossError:
+    return MossError(f"{url}: expected {limit} bytes, but the server sends more; refused")
+
+
+def _copy_file_url(url: str, part: Path, on_bytes: OnBytes, limit: int) -> None:
     source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
     try:
         with source.open("rb") as src, part.open("wb") as out:
+            written = 0
             for block in iter(lambda: src.read(CHUNK), b""):
+                written += len(block)
+                if written > limit:
+                    raise _too_long(url, limit)
                 out.write(block)
                 on_bytes(len(block))
     except FileNotFoundError:
@@ -64,8 +102,15 @@ def _copy_file_url(url: str, part: Path, on_bytes: OnBytes) -> None:
         raise MossError(f"{url}: {exc.strerror or exc}") from None
 
 
-def _http_attempt(url: str, part: Path, options: FetchOptions, on_bytes: OnBytes) -> None:
-    """One request; appends to ``part`` when the server honours our Range."""
+def _http_attempt(
+    url: str, part: Path, options: FetchOptions, on_bytes: OnBytes, limit: int
+) -> None:
+    """One request; appends to ``part`` when the server honours our Range.
+
+    Never lets ``part`` grow past ``limit`` bytes, whatever the server sends or
+    announces, and cuts a stalled transfer (``read1`` returns what has arrived,
+    so a trickle is seen as one).
+    """
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": f"moss/{__version__}"})
     if have:
@@ -92,13 +137,20 @@ def _http_attempt(url: str, part: Path, options: FetchOptions, on_bytes: OnBytes
         if not resuming and have:
             on_bytes(-have)
         expected = response.headers.get("Content-Length")
+        start = have if resuming else 0
+        if expected is not None and expected.isdigit() and start + int(expected) > limit:
+            raise _too_long(url, limit)
         received = 0
+        stall = _Stall(options.stall_seconds)
         try:
             with part.open("ab" if resuming else "wb") as out:
-                while block := response.read(CHUNK):
+                while block := response.read1(CHUNK):
+                    if start + received + len(block) > limit:
+                        raise _too_long(url, limit)
                     out.write(block)
                     received += len(block)
                     on_bytes(len(block))
+                    stall.check(len(block))
         except http.client.IncompleteRead:
             raise _Retryable("transfer cut short") from None
         except TimeoutError:
@@ -121,28 +173,47 @@ def download(
 ) -> None:
     """Fetch ``url`` into ``dest`` (via ``dest.part``); checks ``size`` and ``sha256`` if given.
 
+    Without a ``size`` (an index), at most :data:`MAX_INDEX_BYTES` are accepted.
     Raises MossError naming the URL on failure; ``dest`` is then untouched.
     """
     options = options or FetchOptions()
+    limit = size if size is not None else MAX_INDEX_BYTES
     report: OnBytes = on_bytes or (lambda _n: None)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
+    try:
+        _transfer(url, part, options, report, limit)
+    except _GaveUp as exc:
+        # The network's failure: the .part stays, and the next attempt resumes it.
+        raise MossError(str(exc)) from None
+    except (MossError, OSError):
+        # Anything else (a full disk, a refused or oversized answer) takes back
+        # what it wrote: a kept .part would only hold the disk and block resumes.
+        part.unlink(missing_ok=True)
+        raise
+    _verify_and_commit(url, part, dest, sha256, size)
+
+
+class _GaveUp(Exception):
+    """Every attempt failed the way a network fails."""
+
+
+def _transfer(url: str, part: Path, options: FetchOptions, report: OnBytes, limit: int) -> None:
     if url.startswith("file://"):
-        _copy_file_url(url, part, report)
+        _copy_file_url(url, part, report, limit)
     elif url.startswith(("http://", "https://")):
         attempt = 0
         while True:
             try:
-                _http_attempt(url, part, options, report)
-                break
+                _http_attempt(url, part, options, report, limit)
+                return
             except _Retryable as exc:
                 attempt += 1
                 if attempt > options.retries:
-                    raise MossError(f"{url}: {exc} (gave up after {attempt} attempts)") from None
+                    raise _GaveUp(f"{url}: {exc} (gave up after {attempt} attempts)") from None
                 time.sleep(options.backoff * 2 ** (attempt - 1))
     else:
         raise MossError(f"unsupported URL {url!r}: use https://, http:// or file://")
-    _verify_and_commit(url, part, dest, sha256, size)
 
 
 def _verify_and_commit(

@@ -71,7 +71,7 @@ def update_repository(
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
         if repo.key:
             _fetch_and_verify_signature(repo, new_index, new_signature, options)
-        metas = read_index(new_index)
+        metas = _read_fetched_index(repo, new_index)
         for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
             # Signature first: a crash in between leaves a signature that
             # matches nothing, which the next update simply replaces.
@@ -85,6 +85,22 @@ def update_repository(
     finally:
         progress.done()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:
+    """The fetched index's packages; a bad one is named by its URL, not a scratch path."""
+    try:
+        with open_stone(path) as reader:
+            return list(reader.repository_metas())
+    except StoneError as exc:
+        with path.open("rb") as f:
+            head = f.read(512).lstrip().lower()
+        web_page = head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+        why = "the server returned a web page" if web_page else str(exc).replace(f"{path}: ", "")
+        raise MossError(
+            f"repository {repo.id!r}: {repo.uri} is not a valid repository index ({why}); "
+            "check the URL: it should name the index file, e.g. .../stone.index"
+        ) from None
 
 
 def _fetch_and_verify_signature(
@@ -106,8 +122,20 @@ def _fetch_and_verify_signature(
 
 
 def package_url(repo: Repository, meta_uri: str) -> str:
-    """Package URIs in an index are relative to the index's own URL, as in real moss."""
-    return urllib.parse.urljoin(repo.uri, meta_uri)
+    """Package URIs in an index are relative to the index's own URL, as in real moss.
+
+    An index may name packages on its own server only: an ``http://`` index that
+    says ``file:///etc/shadow`` (or another host, or another scheme) would make
+    moss read the machine's files or fetch from anywhere the index's author likes.
+    """
+    url = urllib.parse.urljoin(repo.uri, meta_uri)
+    base, got = urllib.parse.urlsplit(repo.uri), urllib.parse.urlsplit(url)
+    if (got.scheme, got.netloc) != (base.scheme, base.netloc):
+        raise MossError(
+            f"the index of {repo.id!r} names a package at {url!r}, outside its own "
+            f"server {base.scheme}://{base.netloc}; refused"
+        )
+    return url
 
 
 def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:

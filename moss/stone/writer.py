@@ -33,14 +33,28 @@ from moss.stone.records import (
 CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    """The process's umask (only readable by setting it, so set it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def _atomic_output(out: Path) -> Iterator[BinaryIO]:
+    """A new file at ``out`` or none: written aside, fsynced, renamed into place.
+
+    ``mkstemp`` creates its file 0600; the finished file gets the mode ``open()``
+    would have given it (0666 less the umask), or a web server running as another
+    user answers 404 for a freshly packed or indexed repository.
+    """
     out = Path(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
         with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, out)
     except BaseException:

@@ -3,6 +3,7 @@ update, resolve, fetch into the cache, and the cached files read back as package
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,28 @@ def test_package_changed_on_the_server_is_refused(site: Site, tmp_path: Path) ->
     with pytest.raises(MossError, match=r"pool/hello-1\.stone: expected \d+ bytes, got 8"):
         fetch_packages(downloads_for(repos, plan.add), root / "cache", options=QUICK)
     assert not any(p.is_file() for p in (root / "cache").rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "uri", ["file:///etc/passwd", "http://elsewhere.example/hello.stone", "ftp://x/hello.stone",
+            "//127.0.0.2/hello.stone"],
+)
+def test_a_remote_index_names_packages_on_its_own_server_only(
+    site: Site, tmp_path: Path, uri: str
+) -> None:
+    make_package(tmp_path, "hello", [], [])
+    build_index(tmp_path / "served")
+    serve_directory(site, tmp_path / "served", "repo")
+    root = tmp_path / "root"
+    add_repository(root, "main", site.url("repo/stone.index"))
+    repos = load_repositories(root)
+    update_repository(root, repos[0], options=QUICK)
+    offers = [
+        dataclasses.replace(o, meta=dataclasses.replace(o.meta, uri=uri))
+        for o in load_offers(root, repos)
+    ]
+    with pytest.raises(MossError, match="outside its own server"):
+        downloads_for(repos, offers)
+    relative = [dataclasses.replace(o, meta=dataclasses.replace(o.meta, uri="/repo/pool/x"))
+                for o in offers]
+    assert downloads_for(repos, relative)[0].url == site.url("repo/pool/x")

@@ -122,3 +122,45 @@ def test_file_url(tmp_path: Path) -> None:
     assert dest.read_bytes() == DATA
     with pytest.raises(MossError, match="not found"):
         download((tmp_path / "nope").as_uri(), tmp_path / "n")
+
+
+def test_a_server_that_never_stops_is_cut_at_the_declared_size(site: Site, tmp_path: Path) -> None:
+    site.behaviour["/pkg.stone"] = Behaviour(endless=True)
+    site.files["/pkg.stone"] = b""
+    dest = tmp_path / "pkg.stone"
+    with pytest.raises(MossError, match="expected 300 bytes, but the server sends more"):
+        download(site.url("pkg.stone"), dest, size=300, options=QUICK)
+    assert not dest.exists()
+    assert not part_path(dest).exists(), "a refused answer leaves no .part behind"
+
+
+def test_an_endless_index_is_capped(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("moss.repo.fetch.MAX_INDEX_BYTES", 1 << 20)
+    site.behaviour["/stone.index"] = Behaviour(endless=True)
+    site.files["/stone.index"] = b""
+    dest = tmp_path / "stone.index"
+    with pytest.raises(MossError, match=f"expected {1 << 20} bytes"):
+        download(site.url("stone.index"), dest, options=QUICK)
+    assert not part_path(dest).exists()
+
+
+def test_a_trickling_server_is_given_up_on(site: Site, tmp_path: Path) -> None:
+    site.files["/pkg.stone"] = b""
+    site.behaviour["/pkg.stone"] = Behaviour(trickle=0.1)
+    dest = tmp_path / "pkg.stone"
+    options = FetchOptions(timeout=5.0, retries=1, backoff=0.01, stall_seconds=0.5)
+    with pytest.raises(MossError, match=r"stalled: under 1024 bytes in 0.5 s \(gave up"):
+        download(site.url("pkg.stone"), dest, size=1000, options=options)
+    assert not dest.exists()
+
+
+def test_a_full_disk_takes_back_its_part_file(site: Site, tmp_path: Path) -> None:
+    """ENOSPC is no network failure: a kept .part would only hold the full disk."""
+    site.files["/pkg.stone"] = DATA
+    dest = tmp_path / "pkg.stone"
+    part_path(dest).symlink_to("/dev/full")
+    with pytest.raises(OSError):
+        download(site.url("pkg.stone"), dest, size=len(DATA), options=QUICK)
+    assert not part_path(dest).exists() and not part_path(dest).is_symlink()

@@ -24,6 +24,12 @@ class Behaviour:
     truncate_times: int = 0  # send half the body (with the full Content-Length) this many times
     stall: float = 0.0  # sleep before the body
     ignore_range: bool = False
+    endless: bool = False  # no Content-Length, then ENDLESS_BYTES of zeros (a bound: it stops)
+    trickle: float = 0.0  # one byte every this many seconds, TRICKLE_BYTES at most
+
+
+ENDLESS_BYTES = 64 << 20
+TRICKLE_BYTES = 100
 
 
 @dataclass
@@ -57,6 +63,9 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             if body is None:
                 self._send_status(404)
                 return
+            if how.endless or how.trickle:
+                self._send_hostile(how)
+                return
             start = 0
             match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
             if match and not how.ignore_range:
@@ -81,6 +90,24 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(payload)
+
+        def _send_hostile(self, how: Behaviour) -> None:
+            """A server that does not stop, or barely moves; bounded so the test ends."""
+            self.send_response(200)
+            self.end_headers()
+            self.close_connection = True
+            try:
+                if how.endless:
+                    block = bytes(1 << 16)
+                    for _ in range(ENDLESS_BYTES // len(block)):
+                        self.wfile.write(block)
+                else:
+                    for _ in range(TRICKLE_BYTES):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(how.trickle)
+            except OSError:
+                pass  # the client hung up, as it should
 
         def _send_status(self, code: int) -> None:
             self.send_response(code)

@@ -181,3 +181,26 @@ def test_cli_update_reports_counts_and_failures(
     with pytest.raises(MossError, match=r"stone\.index: 404"):
         run_cli(root, "ur", "main")
     assert index_path(root, "main").read_bytes() == first
+
+
+def test_a_web_page_instead_of_an_index_says_so(site: Site, tmp_path: Path) -> None:
+    """A folder's directory listing is the usual mistake: say it, name the URL, not a temp path."""
+    page = b"<!DOCTYPE HTML>\n<html><body>Directory listing</body></html>"
+    site.files["/repo/stone.index"] = page
+    root = tmp_path / "root"
+    add_repository(root, "main", site.url("repo/stone.index"))
+    with pytest.raises(MossError) as caught:
+        update_repository(root, load_repositories(root)[0], options=QUICK)
+    message = str(caught.value)
+    assert "the server returned a web page" in message
+    assert site.url("repo/stone.index") in message
+    assert ".update-" not in message and "magic" not in message
+
+
+def test_repo_add_refuses_a_folder_and_hints_at_an_existing_name(tmp_path: Path) -> None:
+    with pytest.raises(MossError, match=r"names a folder, not an index: .*/repo/stone\.index"):
+        add_repository(tmp_path, "main", "https://example.org/repo/")
+    add_repository(tmp_path, "main", "https://example.org/repo/stone.index")
+    with pytest.raises(MossError, match=r"already exists \(https://example.org/repo/stone.index\)"
+                       r"; to change it, 'moss repo remove main'"):
+        add_repository(tmp_path, "main", "https://example.org/other/stone.index")
