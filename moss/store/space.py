@@ -99,5 +99,5 @@ def unpack_needs(root: Root, packages: Sequence[IncomingPackage]) -> list[Need]:
     new = {d: s for d, s in blobs.items() if not asset_path(root, d).exists()}
     return [
         Need(root.assets, sum(new.values()), len(new)),
-        Need(root.downloads, cached, len(packages)),
+        Need(root.cache, cached, len(packages)),
     ]
