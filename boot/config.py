@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import probe
+from boot import inroot, probe
 from boot.cmdline import read_snippet
 from moss.core.errors import MossError
 
@@ -92,10 +92,13 @@ def _int(values: dict[str, str], key: str, default: int, source: str) -> int:
 
 
 def _os_release(root: Path) -> dict[str, str]:
-    for candidate in (root / "etc" / "os-release", root / "usr" / "lib" / "os-release"):
-        if candidate.is_file():
+    """The root's os-release, read inside the root (a package ships usr/lib/os-release)."""
+    for rel in ("etc/os-release", "usr/lib/os-release"):
+        candidate = inroot.resolve(root, rel)
+        if candidate is not None and inroot.is_regular(candidate):
             fields = {}
-            for line in candidate.read_text().splitlines():
+            text = inroot.read_regular(candidate).decode(errors="replace")
+            for line in text.splitlines():
                 key, sep, value = line.partition("=")
                 if sep:
                     fields[key.strip()] = value.strip().strip("\"'")
@@ -140,10 +143,10 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     elif live and EFIVARFS.is_dir():
         config.efivars = EFIVARFS
 
-    kernel_cmdline = root / "etc" / "kernel" / "cmdline"
+    kernel_cmdline = inroot.resolve(root, "etc/kernel/cmdline")
     if "root" in values:
         config.cmdline_root = values["root"]
-    elif kernel_cmdline.is_file():
+    elif kernel_cmdline is not None and kernel_cmdline.is_file():
         config.cmdline_root = read_snippet(kernel_cmdline) or None
     elif live:
         config.cmdline_root = probe.root_cmdline()
