@@ -20,7 +20,7 @@ from pathlib import Path
 import blake3
 import jinja2
 
-from boot import efivars, esp
+from boot import efivars, esp, inroot
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.kernels import Kernel
@@ -122,7 +122,17 @@ def template_env(config: BootConfig) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        finalize=_one_line,
     )
+
+
+def _one_line(value: object) -> object:
+    """Every value a template prints, with control characters shown as ``?``.
+
+    A newline in a package's summary, an os-release name or any other value
+    would otherwise add a line (a second ``options``, say) to the entry.
+    """
+    return inroot.printable(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,8 @@ class KernelFiles:
 
 
 def kernel_identity(kernel: Kernel) -> str:
-    parts = [blake3_file(kernel.image)] + [f"{p.name}:{blake3_file(p)}" for p in kernel.initrds]
+    parts = [blake3_file(kernel.image)]
+    parts += [f"{name}:{blake3_file(p)}" for name, p in kernel.named_initrds()]
     return ":".join(parts)
 
 
@@ -150,7 +161,7 @@ def place_kernels(config: BootConfig, kernels: list[Kernel]) -> dict[Kernel, Ker
         name = kernel.kver
         if len(builds[kernel.kver]) > 1:
             name += "-" + blake3.blake3(identity[kernel].encode()).hexdigest()[:12]
-        files = [(kernel.image, "vmlinuz")] + [(p, p.name) for p in kernel.initrds]
+        files = [(kernel.image, "vmlinuz")] + [(p, n) for n, p in kernel.named_initrds()]
         placed[kernel] = KernelFiles(f"EFI/{config.os_id}/{name}", tuple(files))
     return placed
 
@@ -324,8 +335,8 @@ def _bootloader_files(
     if not config.bootloader or arch is None or target is None:
         return {}
     usr = next(s.usr for s in states if s.id == active)
-    src = usr / "lib" / "systemd" / "boot" / "efi" / f"systemd-boot{arch}.efi"
-    if not src.is_file():
+    src = inroot.state_path(usr, f"lib/systemd/boot/efi/systemd-boot{arch}.efi")
+    if src is None or not inroot.is_regular(src):
         return {}
     return {
         target / "EFI" / "systemd" / f"systemd-boot{arch}.efi": src,

@@ -12,15 +12,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from boot import inroot
 from boot.kernels import Kernel
 from moss.core.errors import MossError
 
 
 def read_snippet(path: Path) -> str:
-    """A snippet's words on one line; ``#`` comment lines are dropped."""
+    """A snippet's words on one line; ``#`` comment lines are dropped.
+
+    ``path`` must already be resolved (:mod:`boot.inroot`): a symlink, FIFO or
+    device is refused rather than followed or read.
+    """
     try:
-        text = path.read_text()
-    except OSError as exc:
+        text = inroot.read_regular(path).decode()
+    except (MossError, UnicodeDecodeError) as exc:
         raise MossError(f"cannot read kernel command line file {path}: {exc}") from None
     lines = [ln.strip() for ln in text.splitlines() if not ln.lstrip().startswith("#")]
     return " ".join(" ".join(lines).split())
@@ -30,27 +35,55 @@ def is_masked(path: Path) -> bool:
     return path.is_symlink() and os.readlink(path) == "/dev/null"
 
 
-def snippets(directory: Path) -> list[Path]:
-    """``*.cmdline`` files of a folder, sorted by name; a missing folder has none."""
-    if not directory.is_dir():
+def snippets(directory: Path | None) -> list[Path]:
+    """``*.cmdline`` names of a resolved folder, sorted; a missing folder has none."""
+    if directory is None or not directory.is_dir():
         return []
     return sorted(directory.glob("*.cmdline"), key=lambda p: p.name)
 
 
+def admin_snippets(root: Path) -> tuple[list[str], set[str]]:
+    """The root's ``/etc/kernel/cmdline.d``, read inside the root, and the names it masks.
+
+    A link to ``/dev/null`` masks; any other link is followed with the root as
+    ``/``, so it can never reach the host's files.
+    """
+    where = inroot.resolve(root, "etc/kernel/cmdline.d")
+    parts: list[str] = []
+    masked: set[str] = set()
+    for path in snippets(where):
+        if is_masked(path):
+            masked.add(path.name)
+            continue
+        assert where is not None
+        found = inroot.resolve(root, f"{where.relative_to(root).as_posix()}/{path.name}")
+        parts.append(read_snippet(found if found is not None else path))
+    return parts, masked
+
+
+def vendor_snippets(usr: Path, masked: set[str]) -> list[str]:
+    """The state's ``/usr/lib/kernel/cmdline.d``; a snippet that is not a regular
+    file of the state is skipped with a warning."""
+    parts = []
+    for path in snippets(inroot.state_path(usr, "lib/kernel/cmdline.d")):
+        if path.name in masked:
+            continue
+        found = inroot.state_path(usr, f"lib/kernel/cmdline.d/{path.name}")
+        if found is None or not inroot.is_regular(found):
+            inroot.warn(f"{path} skipped: not a regular file inside the state")
+            continue
+        parts.append(read_snippet(found))
+    return parts
+
+
 def assemble(root: Path, usr: Path, kernel: Kernel, state_id: int, root_args: str | None) -> str:
     """The full command line for booting ``kernel`` of state ``state_id``."""
-    etc_dir = root / "etc" / "kernel" / "cmdline.d"
-    vendor_dir = usr / "lib" / "kernel" / "cmdline.d"
     parts: list[str] = []
     if root_args:
         parts.append(root_args)
-    masked = set()
-    for path in snippets(etc_dir):
-        if is_masked(path):
-            masked.add(path.name)
-        else:
-            parts.append(read_snippet(path))
+    admin, masked = admin_snippets(root)
+    parts.extend(admin)
     parts.append(f"moss.fstx={state_id}")
     parts.extend(read_snippet(p) for p in kernel.cmdline_files)
-    parts.extend(read_snippet(p) for p in snippets(vendor_dir) if p.name not in masked)
+    parts.extend(vendor_snippets(usr, masked))
     return " ".join(p for p in parts if p)

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import probe
+from boot import inroot, probe
 from boot.cmdline import read_snippet
 from moss.core.errors import MossError
 
@@ -92,10 +92,13 @@ def _int(values: dict[str, str], key: str, default: int, source: str) -> int:
 
 
 def _os_release(root: Path) -> dict[str, str]:
-    for candidate in (root / "etc" / "os-release", root / "usr" / "lib" / "os-release"):
-        if candidate.is_file():
+    """The root's os-release, read inside the root (a package ships usr/lib/os-release)."""
+    for rel in ("etc/os-release", "usr/lib/os-release"):
+        candidate = inroot.resolve(root, rel)
+        if candidate is not None and inroot.is_regular(candidate):
             fields = {}
-            for line in candidate.read_text().splitlines():
+            text = inroot.read_regular(candidate).decode(errors="replace")
+            for line in text.splitlines():
                 key, sep, value = line.partition("=")
                 if sep:
                     fields[key.strip()] = value.strip().strip("\"'")
@@ -161,11 +164,15 @@ def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], liv
 
 
 def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
-    """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the live ``/``."""
-    kernel_cmdline = root / "etc" / "kernel" / "cmdline"
+    """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the live ``/``.
+
+    ``/etc/kernel/cmdline`` is read inside the root (:mod:`boot.inroot`), never
+    through a link out of it.
+    """
+    kernel_cmdline = inroot.resolve(root, "etc/kernel/cmdline")
     if "root" in values:
         return values["root"]
-    if kernel_cmdline.is_file():
+    if kernel_cmdline is not None and kernel_cmdline.is_file():
         return read_snippet(kernel_cmdline) or None
     if live:
         return probe.root_cmdline()

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from boot.inroot import read_regular
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write
 from moss.core.hashing import blake3_file
@@ -46,7 +47,8 @@ def check_space(where: Path, needed: int) -> None:
 
 def copy_file(src: Path, dest: Path) -> None:
     try:
-        atomic_write(dest, src.read_bytes(), mode=0o644)
+        # O_NOFOLLOW + fstat: only a regular file is copied, never a link's target.
+        atomic_write(dest, read_regular(src), mode=0o644)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise MossError(f"{dest.parent} is full while copying {src.name}") from None

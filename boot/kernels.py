@@ -10,10 +10,13 @@ become the same :class:`Kernel` so nothing after discovery cares which it was.
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from boot import inroot
 from moss.core.errors import MossError
 
 # <ns>.<variant>.<version>-<release>; namespace and variant start with a letter,
@@ -39,70 +42,140 @@ class Kernel:
     variant: str = ""
     release: str = ""
     config: Path | None = None
+    # The initrds' names in the kernel folder; a resolved link's source may differ.
+    initrd_names: tuple[str, ...] = ()
+
+    def named_initrds(self) -> list[tuple[str, Path]]:
+        """``(name on $BOOT, source)`` for each initrd, in boot order."""
+        names = self.initrd_names or tuple(p.name for p in self.initrds)
+        return list(zip(names, self.initrds, strict=True))
 
 
 def kernel_dir(usr: Path) -> Path:
     return usr / "lib" / "kernel"
 
 
-def discover(usr: Path) -> list[Kernel]:
-    """All kernels in a ``/usr`` tree, newest version first (missing dir: none)."""
-    base = kernel_dir(usr)
-    if not base.is_dir():
+class Refused(Exception):
+    """A kernel whose files are not regular files of its state: it gets no entry."""
+
+
+def discover(usr: Path, warn: Callable[[str], None] = inroot.warn) -> list[Kernel]:
+    """All kernels in a ``/usr`` tree, newest version first (missing dir: none).
+
+    Every path is resolved inside the state (:mod:`boot.inroot`); a kernel with
+    a file that is not a regular file of the state, or a version that cannot
+    name a file, is skipped with a warning naming it.
+    """
+    base = inroot.state_path(usr, "lib/kernel")
+    if base is None or not base.is_dir():
         return []
+    names = sorted(os.listdir(base))
     found: dict[str, Kernel] = {}
-    for child in sorted(base.iterdir()):
-        if child.is_dir() and (child / "vmlinuz").is_file():
-            kernel = _from_directory(child)
-            found[kernel.kver] = kernel
-    for child in sorted(base.iterdir()):
-        match = _LEGACY.match(child.name)
-        if match and child.is_file() and not child.name.startswith(_COMPANIONS):
-            kernel = _from_legacy(base, child, match)
-            found.setdefault(kernel.kver, kernel)
+    for pick in (_from_directory, _from_legacy):
+        for name in names:
+            try:
+                kernel = pick(usr, base, name)
+            except Refused as exc:
+                warn(f"kernel {name!r} of {usr} skipped: {exc}")
+                continue
+            if kernel is not None:
+                found.setdefault(kernel.kver, kernel)
     return sorted(found.values(), key=lambda k: version_key(k.kver), reverse=True)
 
 
-def _from_directory(path: Path) -> Kernel:
+def _state_file(usr: Path, folder: Path, name: str) -> Path | None:
+    """``folder/name`` as a regular file of the state; None if there is no such name."""
+    if not os.path.lexists(folder / name):
+        return None
+    found = inroot.state_path(usr, f"{inroot.state_rel(usr, folder)}/{name}")
+    if found is None or not inroot.is_regular(found):
+        raise Refused(f"{name} is not a regular file inside the state")
+    return found
+
+
+def _entry(usr: Path, base: Path, name: str) -> Path | None:
+    """A name in the kernel folder, resolved inside the state."""
+    found = inroot.state_path(usr, f"{inroot.state_rel(usr, base)}/{name}")
+    if found is None and os.path.islink(base / name):
+        raise Refused("it is a symlink that leads out of the state")
+    return found
+
+
+def _check_kver(kver: str) -> str:
+    if not inroot.valid_kver(kver):
+        raise Refused("its version is not made of letters, digits and . _ + ~ -")
+    return kver
+
+
+def _from_directory(usr: Path, base: Path, name: str) -> Kernel | None:
+    path = _entry(usr, base, name)
+    if path is None or not path.is_dir() or not os.path.lexists(path / "vmlinuz"):
+        return None
+    kver = _check_kver(name)
+    image = _state_file(usr, path, "vmlinuz")
+    assert image is not None
     meta: dict[str, str] = {}
-    info = path / "boot.json"
-    if info.is_file():
-        try:
-            loaded = json.loads(info.read_text())
-        except (OSError, ValueError) as exc:
-            raise MossError(f"cannot read {info}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise MossError(f"{info} is not a JSON object")
-        meta = {k: str(v) for k, v in loaded.items() if k in ("name", "version", "variant")}
+    info = _state_file(usr, path, "boot.json")
+    if info is not None:
+        meta = _boot_json(info)
+    children = sorted(os.listdir(path))
+    initrds = [c for c in children if c.endswith(".initrd")]
     return Kernel(
-        kver=path.name,
-        image=path / "vmlinuz",
-        initrds=tuple(sorted(p for p in path.glob("*.initrd") if p.is_file())),
-        cmdline_files=tuple(sorted(p for p in path.glob("*.cmdline") if p.is_file())),
+        kver=kver,
+        image=image,
+        initrds=tuple(_files(usr, path, initrds)),
+        initrd_names=tuple(initrds),
+        cmdline_files=tuple(_files(usr, path, [c for c in children if c.endswith(".cmdline")])),
         name=meta.get("name", ""),
         version=meta.get("version", ""),
         variant=meta.get("variant", ""),
-        config=path / "config" if (path / "config").is_file() else None,
+        config=_state_file(usr, path, "config"),
     )
 
 
-def _from_legacy(base: Path, image: Path, match: re.Match[str]) -> Kernel:
+def _files(usr: Path, folder: Path, names: list[str]) -> list[Path]:
+    return [p for p in (_state_file(usr, folder, n) for n in names) if p is not None]
+
+
+def _boot_json(info: Path) -> dict[str, str]:
+    try:
+        loaded = json.loads(inroot.read_regular(info))
+    except ValueError as exc:
+        raise MossError(f"cannot read {info}: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise MossError(f"{info} is not a JSON object")
+    meta = {k: str(v) for k, v in loaded.items() if k in ("name", "version", "variant")}
+    for key, value in meta.items():
+        if value and not inroot.valid_kver(value):
+            raise Refused(f"{info.name} has a {key} that cannot name a file")
+    return meta
+
+
+def _from_legacy(usr: Path, base: Path, name: str) -> Kernel | None:
+    match = _LEGACY.match(name)
+    if not match or name.startswith(_COMPANIONS):
+        return None
+    image = _entry(usr, base, name)
+    if image is None or image.is_dir():
+        return None
+    if not inroot.is_regular(image):
+        raise Refused("it is not a regular file")
     ns, variant = match["ns"], match["variant"]
     version, release = match["version"], match["release"]
-    suffix = f"{version}-{release}.{variant}"
-    initrd = base / f"initrd-{ns}.{variant}.{version}-{release}"
-    cmdline = base / f"cmdline-{suffix}"
-    config = base / f"config-{suffix}"
+    suffix = _check_kver(f"{version}-{release}.{variant}")
+    initrd = _state_file(usr, base, f"initrd-{ns}.{variant}.{version}-{release}")
+    cmdline = _state_file(usr, base, f"cmdline-{suffix}")
     return Kernel(
         kver=suffix,
         image=image,
-        initrds=(initrd,) if initrd.is_file() else (),
-        cmdline_files=(cmdline,) if cmdline.is_file() else (),
-        name=ns,
+        initrds=(initrd,) if initrd else (),
+        initrd_names=(f"initrd-{ns}.{variant}.{version}-{release}",) if initrd else (),
+        cmdline_files=(cmdline,) if cmdline else (),
+        name=_check_kver(ns),
         version=version,
         variant=variant,
         release=release,
-        config=config if config.is_file() else None,
+        config=_state_file(usr, base, f"config-{suffix}"),
     )
 
 

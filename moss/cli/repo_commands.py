@@ -92,7 +92,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     with _lock(args):
         for repo in repos:
             try:
-                count = update_repository(root, repo, progress)
+                count = update_repository(root, repo, progress, allow_older=args.allow_older)
             except MossError as exc:
                 failures.append(str(exc))
                 continue
@@ -142,6 +142,11 @@ def _remove_args(p: argparse.ArgumentParser) -> None:
 
 def _update_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="only this repository (default: all active)")
+    p.add_argument(
+        "--allow-older", action="store_true",
+        help="accept a signed index older than the one in use (a deliberate rollback); "
+        "otherwise it is refused as a possible replay",
+    )
     p.set_defaults(handler=cmd_update)
 
 

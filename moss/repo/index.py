@@ -4,6 +4,14 @@
 repository has a key) into a scratch directory, verifies and parses it there,
 and only then renames it into place, so a failed update leaves the previous
 index in use.
+
+Freshness: a signature says who made an index, not when, so an attacker on the
+path could replay an old signed index and walk every machine back to old
+packages.  The signed trusted comment carries ``timestamp:<unix seconds>``
+(minisign's default); moss records the accepted one in
+``<repo>/stone.index.timestamp`` and refuses a lower one, or none at all once
+one was seen, unless the user passes ``allow_older``.  Unsigned repositories
+have no such guarantee.
 """
 
 from __future__ import annotations
@@ -14,10 +22,11 @@ import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from moss.core.errors import MossError
-from moss.core.fs import fsync_dir
+from moss.core.fs import atomic_write, fsync_dir
 from moss.core.progress import QUIET, Progress
 from moss.core.root import REPO_INDEX_NAME, Root
 from moss.repo import signature
@@ -28,6 +37,7 @@ from moss.stone import PackageMeta, StoneError, open_stone
 
 INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
+TIMESTAMP_SUFFIX = ".timestamp"
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,12 @@ def update_repository(
     progress: Progress = QUIET,
     *,
     options: FetchOptions | None = None,
+    allow_older: bool = False,
 ) -> int:
-    """Fetch, verify and install ``repo``'s index; returns how many packages it lists."""
+    """Fetch, verify and install ``repo``'s index; returns how many packages it lists.
+
+    A signed index older than the one in use is refused unless ``allow_older``.
+    """
     target = Root(root).repo_dir(repo.id)
     target.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
@@ -69,9 +83,13 @@ def update_repository(
         new_index = scratch / INDEX_NAME
         download(repo.uri, new_index, options=options)
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
+        stamp: int | None = None
         if repo.key:
-            _fetch_and_verify_signature(repo, new_index, new_signature, options)
+            trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
+            stamp = check_freshness(repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
+        if repo.key:
+            record_timestamp(target, stamp)
         for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
             # Signature first: a crash in between leaves a signature that
             # matches nothing, which the next update simply replaces.
@@ -105,7 +123,8 @@ def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:
 
 def _fetch_and_verify_signature(
     repo: Repository, index: Path, sig_path: Path, options: FetchOptions | None
-) -> None:
+) -> str:
+    """Fetch the ``.minisig`` and check it; returns its (signed) trusted comment."""
     assert repo.key is not None
     sig_url = repo.uri + SIGNATURE_SUFFIX
     try:
@@ -116,9 +135,48 @@ def _fetch_and_verify_signature(
             f"could not be fetched: {exc}"
         ) from None
     try:
-        signature.verify(index, sig_path.read_text(errors="replace"), repo.key)
+        return signature.verify(index, sig_path.read_text(errors="replace"), repo.key)
     except MossError as exc:
         raise MossError(f"repository {repo.id!r}: index signature rejected: {exc}") from None
+
+
+def timestamp_path(target: Path) -> Path:
+    return target / (INDEX_NAME + TIMESTAMP_SUFFIX)
+
+
+def recorded_timestamp(target: Path) -> int | None:
+    """The signed timestamp of the index in use, if it had one."""
+    try:
+        text = timestamp_path(target).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def record_timestamp(target: Path, stamp: int | None) -> None:
+    """Written before the index is renamed in: a crash can only leave it newer."""
+    if stamp is None:
+        timestamp_path(target).unlink(missing_ok=True)
+    else:
+        atomic_write(timestamp_path(target), f"{stamp}\n".encode())
+
+
+def _when(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def check_freshness(repo: Repository, target: Path, trusted: str, allow_older: bool) -> int | None:
+    """The new index's signed timestamp; refuses one older than the index in use."""
+    new = signature.signed_timestamp(trusted)
+    old = recorded_timestamp(target)
+    if old is None or allow_older or (new is not None and new >= old):
+        return new
+    offered = "carries no signed timestamp" if new is None else f"was signed {_when(new)}"
+    raise MossError(
+        f"repository {repo.id!r}: the index offered {offered}, older than the one in use "
+        f"(signed {_when(old)}); kept the index in use "
+        f"('moss repo update --allow-older {repo.id}' accepts it)"
+    )
 
 
 def package_url(repo: Repository, meta_uri: str) -> str:

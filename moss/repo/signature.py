@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from moss.core.errors import MossError
 
 _TRUSTED_PREFIX = "trusted comment: "
+# minisign (0.10 and later) writes "timestamp:<unix seconds>\tfile:NAME\thashed"
+# by default; publishers using -t keep a "timestamp:<unix seconds>" word.
+_TIMESTAMP = re.compile(r"(?:^|\s)timestamp:(\d{1,19})(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,13 @@ def verify(data_path: Path, signature_text: str, public_key: str) -> str:
     except InvalidSignature:
         raise MossError("the trusted comment's signature does not verify") from None
     return trusted
+
+
+def signed_timestamp(trusted_comment: str) -> int | None:
+    """The ``timestamp:<unix seconds>`` of a verified trusted comment, or None.
+
+    The trusted comment is covered by the global signature, so this is the time
+    the publisher vouches for: what tells a replayed old index from a new one.
+    """
+    match = _TIMESTAMP.search(trusted_comment)
+    return int(match[1]) if match else None

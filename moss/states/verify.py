@@ -21,6 +21,7 @@ from moss.core.root import STATE_ID_FILE, Root, read_state_id
 from moss.db.databases import Databases
 from moss.planning.selection import selection_of
 from moss.states.mutating import mutating
+from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.store.assets import asset_path, batch
 from moss.tree.plan import plan_tree
@@ -126,20 +127,20 @@ def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
         if target in filtered:
             continue
         report.files += 1
-        problem = _check_entry(root, usr / target, placed.entry)
+        problem = parent_problem(usr, target) or _check_entry(root, usr / target, placed.entry)
         if problem is None:
             continue
         report.problems.append(Problem(str(usr / target), problem))
         if repair:
-            _recreate(root, usr / target, placed.entry)
+            recreate(root, usr, target, placed.entry)
             report.repaired.append(str(usr / target))
     for target in plan.directories:
         if target in filtered:
             continue
         if not (usr / target).is_dir() or (usr / target).is_symlink():
             report.problems.append(Problem(str(usr / target), "directory missing"))
-            if repair and not os.path.lexists(usr / target):
-                (usr / target).mkdir(parents=True)
+            if repair:
+                make_directory(usr, target)
                 report.repaired.append(str(usr / target))
 
 
@@ -169,23 +170,3 @@ def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
         return "its asset is missing from the store"
     return None if same else "content differs from its asset"
 
-
-def _recreate(root: Root, path: Path, entry: LayoutEntry) -> None:
-    tmp = path.with_name(f".{path.name}.moss-repair")
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if entry.file_kind == FileKind.SYMLINK:
-        assert isinstance(entry.source, str)
-        os.symlink(entry.source, tmp)
-    elif entry.digest == EMPTY_DIGEST:
-        tmp.touch(mode=0o600)
-        os.chmod(tmp, entry.mode & 0o7777)
-    else:
-        blob = asset_path(root, entry.digest)
-        if stat.S_IMODE(os.stat(blob).st_mode) == entry.mode & 0o7777:
-            os.link(blob, tmp)
-        else:
-            tmp.write_bytes(blob.read_bytes())
-            os.chmod(tmp, entry.mode & 0o7777)
-    os.replace(tmp, path)

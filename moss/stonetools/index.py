@@ -1,4 +1,11 @@
-"""``moss index``: a repository index (``stone.index``) for the packages in a folder."""
+"""``moss index``: a repository index (``stone.index``) for the packages in a folder.
+
+Publishers sign the index with ``minisign -S -s KEY.sec -m DIR/stone.index``.  The
+signed trusted comment must hold ``timestamp:<unix seconds>`` (minisign 0.10+ writes
+it by default; with ``-t`` keep it: ``-t "timestamp:$(date +%s) ..."``): clients
+refuse an index signed earlier than the one they use, so an old index cannot be
+replayed to roll them back (:mod:`moss.repo.index`).
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,19 @@ def check_target(target: str, package: str) -> str:
     return target
 
 
+def check_meta(meta: PackageMeta, path: Path) -> PackageMeta:
+    """A package's name and version reach state summaries, boot entry titles and
+    file names: no whitespace or control character may hide a line in them."""
+    for field_name, value in (("name", meta.name), ("version", meta.version)):
+        if not value:
+            raise MossError(f"{path}: package {field_name} is empty; refused")
+        bad = next((c for c in value if c.isspace() or not c.isprintable()), None)
+        if bad is not None:
+            kind = "whitespace" if bad.isspace() and bad.isprintable() else "a control character"
+            raise MossError(f"{path}: package {field_name} {value!r} contains {kind}; refused")
+    return meta
+
+
 def read_package(path: Path) -> IncomingPackage:
     """Read and check a local ``.stone``; raises MossError naming the file."""
     try:
@@ -46,7 +59,7 @@ def read_package(path: Path) -> IncomingPackage:
         with open_stone(path) as reader:
             if reader.file_type != FileType.BINARY:
                 raise MossError(f"{path}: not a package (file type {reader.file_type.name})")
-            meta = reader.package_meta()
+            meta = check_meta(reader.package_meta(), path)
             layout = reader.layout()
             stored = {entry.digest for entry in reader.index()}
     except StoneError as exc:
