@@ -258,7 +258,7 @@ def _copy_kernels(
     to_copy: dict[Path, Path], kernel_root: Path, report: SyncReport, progress: Progress
 ) -> None:
     """Step 1: new kernel files only; on failure take back what this sync added."""
-    progress.start("Copying kernels", len(to_copy))
+    progress.start("Copying kernels", len(to_copy), "files")
     created: list[Path] = []
     try:
         for dest, src in to_copy.items():

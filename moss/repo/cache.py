@@ -102,13 +102,16 @@ def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progres
             with lock:
                 progress.advance()
 
-    progress.start(f"Fetching {len(wanted)} packages", total)
+    progress.start(f"Fetching {len(wanted)} packages", total,
+                   "B" if known_sizes else "packages")
     errors: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(fetch_one, item) for item in wanted]:
-            exc = future.exception()
-            if exc is not None:
-                errors.append(exc)
-    progress.done()
-    if errors:
-        raise errors[0]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for future in [pool.submit(fetch_one, item) for item in wanted]:
+                exc = future.exception()
+                if exc is not None:
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+    finally:
+        progress.done()  # marks the line failed when an error is on its way

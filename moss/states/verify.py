@@ -59,7 +59,7 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
 def _check_store(root: Root, dbs: Databases, report: VerifyReport,
                  progress: Progress) -> set[str]:
     assets = dbs.layout.all_assets()
-    progress.start("Verifying store", len(assets))
+    progress.start("Verifying store", len(assets), "files")
     damaged = set()
     for digest, recorded in sorted(assets.items()):
         path = asset_path(root, int(digest, 16))

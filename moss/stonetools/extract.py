@@ -92,7 +92,7 @@ def write_files(reader: StoneReader, usr: Path, layout: Sequence[LayoutEntry], l
     for entry in layout:
         if entry.file_kind is FileKind.REGULAR:
             by_digest.setdefault(entry.digest, []).append(entry)
-    progress.start(label, len(by_digest))
+    progress.start(label, len(by_digest), "files")
     for index_entry, chunks in reader.iter_content():
         targets = by_digest.pop(index_entry.digest, [])
         if not targets:

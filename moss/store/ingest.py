@@ -28,7 +28,7 @@ def unpack_packages(
     new = [p for p in packages if not (dbs.install.has(p.id) and dbs.layout.has(p.id))]
     if not new:
         return
-    progress.start("Unpacking", len(new))
+    progress.start("Unpacking", len(new), "packages")
     known = dbs.layout.all_assets()
     for package in new:
         _unpack_one(root, dbs, package, known)

@@ -127,7 +127,7 @@ def blit(root: Root, plan: TreePlan, dest: Path, progress: Progress = QUIET,
     spares a ``stat`` per blob; a blob missing from it is looked at.
     """
     os.mkdir(dest, 0o755)
-    progress.start("Blitting", len(plan))
+    progress.start("Blitting", len(plan), "entries")
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _Blitter(root, progress, attributes or {}).fill(fd, _build_nodes(plan))

@@ -34,7 +34,7 @@ def _sandboxed(command: Command, root: Path, usr: Path | None, readonly_etc: boo
 
 
 def _execute(commands: Sequence[Command], argvs: Sequence[list[str]], progress: Progress) -> None:
-    progress.start("Running triggers", len(commands))
+    progress.start("Running triggers", len(commands), "commands")
     for command, argv in zip(commands, argvs, strict=True):
         try:
             run(argv)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
 import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
+from moss.core.progress import Progress
 from tests.support.packages import make_package
 
 
@@ -45,3 +52,67 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     quiet = run_on_terminal([*moss, "--quiet", "-D", str(tmp_path / "quiet-root"),
                              "install", str(pkg)])
     assert "Blitting" not in quiet
+
+
+def run_on_narrow_terminal(args: list[str], columns: int) -> str:
+    """Like a user's 60-column terminal: the pty reports that width to the program."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert proc.wait(timeout=60) == 0, shown
+    os.close(leader)
+    return shown.decode(errors="replace")
+
+
+def test_progress_fits_a_narrow_terminal_and_names_its_units(tmp_path: Path) -> None:
+    pkg = make_package(tmp_path, "data", files(400))
+    shown = run_on_narrow_terminal(
+        [sys.executable, "-m", "moss", "-y", "-D", str(tmp_path / "root"), "install", str(pkg)],
+        columns=60,
+    )
+    lines = re.split(r"[\r\n]", re.sub(r"\x1b\[K", "", shown))
+    too_wide = [line for line in lines if len(line) > 60]
+    assert not too_wide, too_wide
+    assert "entries" in shown and "Blitting" in shown
+
+
+def test_a_failure_is_shown_as_a_failure_not_a_full_bar() -> None:
+    out = io.StringIO()
+    progress = Progress(enabled=True, stream=out)
+    with contextlib.suppress(RuntimeError):
+        try:
+            progress.start("Fetching 3 packages", 3 << 20, "B")
+            progress.advance(1 << 20)
+            raise RuntimeError("connection failed")
+        finally:
+            progress.done()
+    last = out.getvalue().split("\r")[-1].replace("\x1b[K", "")
+    assert last.rstrip("\n").endswith("failed")
+    assert "1.0 MiB/3.0 MiB" in last and "#" * 30 not in last
+    finished = io.StringIO()
+    progress = Progress(enabled=True, stream=finished)
+    progress.start("Unpacking", 4, "files")
+    progress.advance(2)
+    progress.done()
+    assert "4/4 files" in finished.getvalue().split("\r")[-1]
+
+
+def test_the_line_shrinks_before_it_wraps() -> None:
+    progress = Progress(enabled=True, stream=io.StringIO())
+    progress.start("Copying kernels to the EFI system partition", 10_000, "files")
+    progress.current = 5_000
+    for width in (30, 40, 60, 100):
+        line = progress.render(width, elapsed=10.0)
+        assert len(line) <= width, (width, line)
+    assert "left" in progress.render(120, elapsed=10.0)
+    assert "files/s" in progress.render(120, elapsed=10.0)
