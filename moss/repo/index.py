@@ -9,7 +9,6 @@ index in use.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.errors import MossError
-from moss.core.fs import fsync_dir
+from moss.core.fs import fsync_dir, remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.repo import signature
@@ -87,7 +86,7 @@ def update_repository(
         return len(metas)
     finally:
         progress.done()
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch, ignore_errors=True)
 
 
 def _fetch_and_verify_signature(

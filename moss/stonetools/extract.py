@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from moss.core.errors import MossError
+from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.stone import (
     EMPTY_DIGEST,
@@ -161,6 +162,6 @@ def extract_packages(packages: Sequence[Path], dest: Path, progress: Progress = 
             for source, target in moves:
                 os.replace(source, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
     return dest / "usr"
 
