@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from moss.stone.dependency import Dependency
 from moss.stone.enums import DependencyKind, FileKind, MetaType
 from moss.stone.errors import StoneError
-from moss.stone.targets import target_problem
+from moss.stone.targets import shown, target_problem
 
 _META = struct.Struct(">IHBB")
 _LAYOUT = struct.Struct(">IIIIHHB11x")
@@ -155,7 +155,7 @@ def validate_target(target: str, where: str) -> None:
     problem = target_problem(target)
     if problem:
         raise StoneError(f"{where}: empty target" if not target else
-                         f"{where}: target {target!r} {problem}")
+                         f"{where}: target {shown(target)} {problem}")
 
 
 def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
@@ -179,7 +179,7 @@ def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
         target = _string(raw_target, here)
         if target.endswith("/") and len(target) > 1:
             target = target[:-1]  # a directory written with its slash
-        here = f"{where}, record {i} ({target!r})"
+        here = f"{where}, record {i} ({shown(target)})"
         validate_target(target, here)
         source: bytes | str
         if file_kind is FileKind.REGULAR:

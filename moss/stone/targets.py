@@ -6,6 +6,10 @@ another entry that is a symlink or not a directory, and no path may appear twice
 The reader applies :func:`target_problem` to every record; extracting a package
 applies :func:`layout_problem` to the whole layout; a transaction adds moss's own
 reserved name (``usr/.stateID``) on top (:func:`moss.store.incoming.check_target`).
+
+Every target also fits the limits below, checked as the layout is read, so a
+hostile package fails with one clear line instead of ``ENAMETOOLONG`` halfway
+through a blit, or a tree so deep that walking or removing it is a hazard.
 """
 
 from __future__ import annotations
@@ -28,6 +32,21 @@ class Entry(Protocol):
     def file_kind(self) -> FileKind: ...
 
 
+#: Longest path component in bytes: NAME_MAX of every Linux file system.
+NAME_MAX = 255
+#: Longest target in bytes. The longest path moss opens by name is
+#: ``ROOT/.moss/root/<id>/usr/<target>``; this leaves 1 KiB of PATH_MAX (4096) for it.
+MAX_TARGET_BYTES = 3072
+#: Most components in one target. The deepest paths of real distributions stay
+#: below 40; 128 is far beyond that and keeps every walk over a tree cheap.
+MAX_DEPTH = 128
+
+
+def shown(target: str) -> str:
+    """``target`` quoted for an error line, cut short when it is long (hostile ones are)."""
+    return repr(target) if len(target) <= 120 else repr(target[:100]) + f"... ({len(target)} chars)"
+
+
 def target_problem(target: str) -> str | None:
     """What makes ``target`` unacceptable, as words to follow it, or None."""
     if not target:
@@ -36,7 +55,15 @@ def target_problem(target: str) -> str | None:
         return "contains a NUL byte"
     if target.startswith("/"):
         return "is absolute"
+    size = len(target.encode("utf-8", "surrogatepass"))
+    if size > MAX_TARGET_BYTES:
+        return f"is {size} bytes long, over the limit of {MAX_TARGET_BYTES}"
+    if target.count("/") >= MAX_DEPTH:
+        return f"is {target.count('/') + 1} components deep, over the limit of {MAX_DEPTH}"
     parts = target.split("/")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+            return f"has a component over {NAME_MAX} bytes ({part[:32]!r}...)"
     if ".." in parts:
         return "contains '..'"
     if "." in parts or "" in parts:

@@ -3,6 +3,12 @@
 Everything a package says about itself is read and checked here — file type,
 meta, layout targets, that every file the layout names is in its content — so
 a bad package is refused while the system is still untouched.
+
+Special files: a FIFO is created by the blit like any other entry (its mode is
+all it needs).  Character and block devices and sockets are refused here: a
+layout record carries no device number, a socket is only meaningful to the
+process that bound it, and ``/usr`` is no place for either — real packages never
+ship them (devtmpfs and udev make device nodes at boot).
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from moss.stone import (
     StoneError,
     open_stone,
 )
-from moss.stone.targets import target_problem
+from moss.stone.targets import shown, target_problem
+
+#: Kinds of layout entry that moss refuses to install.
+REFUSED_KINDS = (FileKind.CHAR_DEVICE, FileKind.BLOCK_DEVICE, FileKind.SOCKET)
 
 
 @dataclass
@@ -40,11 +49,21 @@ class IncomingPackage:
 def check_target(target: str, package: str) -> str:
     """The format's rules for a target (:mod:`moss.stone.targets`), and moss's own name."""
     problem = target_problem(target)
-    if problem is None and target == STATE_ID_FILE:
-        problem = "moss's own state id file"
+    if problem is None and (target == STATE_ID_FILE or target.startswith(STATE_ID_FILE + "/")):
+        problem = "is moss's own state id file or under it"
     if problem:
-        raise MossError(f"package {package}: layout target {target!r} {problem}; refused")
+        raise MossError(f"package {package}: layout target {shown(target)} {problem}; refused")
     return target
+
+
+def check_kind(entry: LayoutEntry, package: str) -> None:
+    """Device nodes and sockets are refused (see the module docstring)."""
+    if entry.file_kind in REFUSED_KINDS:
+        kind = entry.file_kind.name.lower().replace("_", " ")
+        raise MossError(
+            f"package {package}: layout target {shown(entry.target)} is a {kind}; moss "
+            f"installs no device nodes or sockets (make them at boot instead); refused"
+        )
 
 
 def read_package(path: Path) -> IncomingPackage:
@@ -63,6 +82,7 @@ def read_package(path: Path) -> IncomingPackage:
         raise MossError(f"{path}: {exc.strerror}") from exc
     for entry in layout:
         check_target(entry.target, f"{meta.name} ({path})")
+        check_kind(entry, f"{meta.name} ({path})")
         if (entry.file_kind == FileKind.REGULAR and entry.digest != EMPTY_DIGEST
                 and entry.digest not in stored):
             raise MossError(
