@@ -44,8 +44,8 @@ class Limits:
 #: that reading any file stays within about 100 MB.  Content is streamed instead.
 LIMITS: dict[PayloadKind, Limits] = {
     PayloadKind.META: Limits(plain=4 << 20, records=1 << 16),
-    PayloadKind.LAYOUT: Limits(plain=24 << 20, records=1 << 17),
-    PayloadKind.INDEX: Limits(plain=(1 << 17) * 32, records=1 << 17),
+    PayloadKind.LAYOUT: Limits(plain=16 << 20, records=1 << 16),
+    PayloadKind.INDEX: Limits(plain=(1 << 16) * 32, records=1 << 16),
     PayloadKind.ATTRIBUTES: Limits(plain=4 << 20, records=1 << 16),
     PayloadKind.DUMB: Limits(plain=4 << 20, records=1 << 16),
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from moss.stone.dependency import Dependency
 from moss.stone.enums import DependencyKind, FileKind, MetaType
 from moss.stone.errors import StoneError
-from moss.stone.targets import shown, target_problem
+from moss.stone.targets import directories_problem, shown, target_problem
 
 _META = struct.Struct(">IHBB")
 _LAYOUT = struct.Struct(">IIIIHHB11x")
@@ -197,6 +197,9 @@ def decode_layout(data: bytes | bytearray, count: int, where: str) -> list[Layou
         entries.append(LayoutEntry(uid, gid, mode, tag, file_kind, source, target))
     if pos != len(data):
         raise StoneError(f"{where}: {len(data) - pos} bytes after the last of {count} records")
+    problem = directories_problem(entry.target for entry in entries)
+    if problem:
+        raise StoneError(f"{where}: the layout {problem}")
     return entries
 
 

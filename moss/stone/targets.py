@@ -14,7 +14,7 @@ through a blit, or a tree so deep that walking or removing it is a hazard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -40,6 +40,12 @@ MAX_TARGET_BYTES = 3072
 #: Most components in one target. The deepest paths of real distributions stay
 #: below 40; 128 is far beyond that and keeps every walk over a tree cheap.
 MAX_DEPTH = 128
+#: Distinct directories one layout may imply, and their path bytes in all. Each
+#: becomes a string and a dict entry when a tree is planned, so without these a
+#: 16 MiB layout of deep, distinct paths could imply gigabytes of directory names.
+#: Real packages imply a few thousand directories at most.
+MAX_LAYOUT_DIRECTORIES = 1 << 16
+MAX_LAYOUT_DIRECTORY_BYTES = 8 << 20
 
 
 def shown(target: str) -> str:
@@ -68,6 +74,32 @@ def target_problem(target: str) -> str | None:
         return "contains '..'"
     if "." in parts or "" in parts:
         return "has an empty or '.' component"
+    return None
+
+
+def directories_problem(targets: Iterable[str]) -> str | None:
+    """Why the directories ``targets`` imply are too many, or None.
+
+    Each target's parents are climbed only until one already seen, so the work
+    is linear in the distinct directories; they are remembered by hash, which
+    can only make the count come out low, never refuse a layout wrongly.
+    """
+    seen: set[int] = set()
+    size = 0
+    for target in targets:
+        parent = target
+        while "/" in parent:
+            parent = parent[: parent.rindex("/")]
+            key = hash(parent)
+            if key in seen:
+                break
+            seen.add(key)
+            size += len(parent) + 1
+            if len(seen) > MAX_LAYOUT_DIRECTORIES:
+                return f"implies more than {MAX_LAYOUT_DIRECTORIES} directories"
+            if size > MAX_LAYOUT_DIRECTORY_BYTES:
+                return (f"implies directories whose paths add up to more than "
+                        f"{MAX_LAYOUT_DIRECTORY_BYTES} bytes")
     return None
 
 

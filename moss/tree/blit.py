@@ -102,7 +102,8 @@ class _Blitter:
             os.mkfifo(name, entry.mode & 0o7777, dir_fd=dir_fd)
             os.chmod(name, entry.mode & 0o7777, dir_fd=dir_fd)
         # Device nodes and sockets: the layout record carries no device number, and
-        # neither belongs in /usr; they are skipped as real moss does.
+        # neither belongs in /usr. Install refuses them (moss.store.incoming); an
+        # older state's record of one is skipped, and state verify skips it too.
 
     def _regular(self, dir_fd: int, name: str, entry: LayoutEntry) -> None:
         digest = entry.digest
