@@ -15,7 +15,7 @@ from pathlib import Path
 
 from boot.inroot import read_regular
 from moss.core.errors import MossError
-from moss.core.fs import atomic_write
+from moss.core.fs import atomic_write, walk
 from moss.core.hashing import blake3_file
 
 # Room left over for entries and loader.conf beyond the kernels themselves.
@@ -83,7 +83,7 @@ def prune_empty_dirs(top: Path) -> None:
     """Remove empty directories below ``top`` (not ``top`` itself)."""
     if not top.is_dir():
         return
-    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+    for dirpath, _dirs, _files in sorted(walk(top), key=lambda w: -len(w[0])):
         if Path(dirpath) != top:
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)

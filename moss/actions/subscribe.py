@@ -8,12 +8,12 @@ choices (and can be rolled back like any other); the choices are written to
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from moss.actions import transaction
+from moss.core import fs
 from moss.core.errors import MossError
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
@@ -163,7 +163,7 @@ def _directory_report(moddir: Path, choices: Choices) -> KernelReport:
     choice = choose_modules(kernel, devices_for(choices.modalias_file),
                             pins_for(choices.modalias_file, choices.pins))
     sizes = {}
-    for dirpath, _dirs, names in os.walk(moddir):
+    for dirpath, _dirs, names in fs.walk(moddir):
         for name in names:
             path = Path(dirpath) / name
             if is_module_file(name):

@@ -8,7 +8,6 @@ the next run either completes or undoes what it finds.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +181,7 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
     """
     try:
         if root.staging.exists():
-            shutil.rmtree(root.staging)
+            fs.remove_tree(root.staging)
         root.staging.mkdir(parents=True)
         blit(root, plan, root.staging_usr, progress, dbs.layout.asset_attributes())
         if filtered is not None:
@@ -197,7 +196,7 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
 
 def abandon(root: Root, dbs: Databases, state_id: int) -> None:
     """Undo a state that failed before it went live: its tree and its row."""
-    shutil.rmtree(root.staging, ignore_errors=True)
+    fs.remove_tree(root.staging, ignore_errors=True)
     dbs.state.remove([state_id])
 
 

@@ -133,3 +133,113 @@ def remove_empty_dir(path: Path) -> None:
     """rmdir that is quiet when the directory is gone or still has something in it."""
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
+    """Delete ``path`` and everything below it, however deep, never following a symlink.
+
+    ``shutil.rmtree`` recurses once per level, so a tree deeper than Python's
+    recursion limit (a hostile package can make one) could never be removed and
+    every later command that tidies up would fail.  This walks with one directory
+    fd at a time: it descends with ``openat(O_NOFOLLOW)`` and climbs back through
+    ``..``, checking each parent's (device, inode) against the one it left, so
+    neither depth nor a swapped directory can lead it astray.  A missing ``path``
+    is not an error.
+    """
+    try:
+        _remove_tree(os.fspath(path))
+    except FileNotFoundError:
+        return
+    except OSError:
+        if not ignore_errors:
+            raise
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_tree(path: str) -> None:
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        os.unlink(path)  # a file or a symlink: removed itself, never what it points to
+        return
+    # Names and identities of the directories from ``path`` down to ``fd``.
+    trail: list[tuple[str, tuple[int, int]]] = []
+    try:
+        while True:
+            child = _clear_files(fd)
+            if child is not None:
+                st = os.fstat(fd)
+                new = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = new
+                trail.append((child, (st.st_dev, st.st_ino)))
+                continue
+            if not trail:
+                break
+            name, identity = trail.pop()
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != identity:
+                raise OSError(errno.ESTALE, "directory moved during removal", path)
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except PermissionError:
+                os.fchmod(fd, 0o700)
+                os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _clear_files(fd: int) -> str | None:
+    """Unlink every non-directory in ``fd``; the name of one subdirectory left, if any.
+
+    A directory a package shipped without write permission (0555) is made writable
+    first when unlinking in it is refused: ``extract`` runs as a user too.
+    """
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                return entry.name
+            try:
+                os.unlink(entry.name, dir_fd=fd)
+            except PermissionError:
+                os.fchmod(fd, 0o700)
+                os.unlink(entry.name, dir_fd=fd)
+    return None
+
+
+def walk(top: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top)`` (top-down, symlinks not followed) with a stack, not recursion.
+
+    On Python 3.11 ``os.walk`` recurses once per level, so a deep tree from a
+    hostile package would raise ``RecursionError``.  As with ``os.walk``, a
+    symlink to a directory is listed in ``dirnames`` but not entered, unreadable
+    directories are skipped, and sorting ``dirnames`` in place orders the walk.
+    """
+    stack = [os.fspath(top)]
+    while stack:
+        directory = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        entered: set[str] = set()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+                    if is_dir and not entry.is_symlink():
+                        entered.add(entry.name)
+        except OSError:
+            continue
+        yield directory, dirs, files
+        stack.extend(os.path.join(directory, n) for n in reversed(dirs) if n in entered)

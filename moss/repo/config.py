@@ -19,7 +19,6 @@ id, so a vendor repository can be disabled or re-pointed without editing
 from __future__ import annotations
 
 import re
-import shutil
 import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import yaml
 
 from moss.core.errors import MossError
-from moss.core.fs import atomic_write
+from moss.core.fs import atomic_write, remove_tree
 from moss.core.root import Root
 
 VENDOR_DIR = Path("usr/share/moss/repo.d")
@@ -220,7 +219,7 @@ def remove_repository(root: Path, repo_id: str) -> None:
             f"disable it with 'moss repo disable {repo_id}'"
         )
     # Its downloaded index goes with it (Root.repo_dir is where moss keeps it).
-    shutil.rmtree(Root(root).repo_dir(repo_id), ignore_errors=True)
+    remove_tree(Root(root).repo_dir(repo_id), ignore_errors=True)
 
 
 def set_active(root: Path, repo_id: str, active: bool) -> Repository:

@@ -17,7 +17,6 @@ have no such guarantee.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from moss.core.errors import MossError
-from moss.core.fs import atomic_write, fsync_dir
+from moss.core.fs import atomic_write, fsync_dir, remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import REPO_INDEX_NAME, Root
 from moss.repo import signature
@@ -102,7 +101,7 @@ def update_repository(
         return len(metas)
     finally:
         progress.done()
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch, ignore_errors=True)
 
 
 def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:

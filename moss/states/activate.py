@@ -12,7 +12,6 @@ same steps and must stay in line with this module.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def archive_tree(root: Root, tree: Path, state_id: int | None) -> None:
     if dest.exists():
         # An archived copy of the same state already exists (e.g. re-activation of an
         # old-layout system); the trees are the same state, keep the one in place.
-        shutil.rmtree(tree)
+        fs.remove_tree(tree)
         return
     os.rename(tree, dest)
 

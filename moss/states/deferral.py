@@ -13,11 +13,11 @@ its place, so no update is lost and no superseded state stays the default.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from moss.core.faults import checkpoint
+from moss.core.fs import remove_tree
 from moss.core.root import Root
 from moss.db.databases import Databases
 from moss.planning.selection import Selected, selection_of
@@ -76,5 +76,5 @@ def discard_superseded(root: Root, dbs: Databases, superseded: int | None, new: 
     if tree.exists():
         doomed = root.states_dir / f"removing-{superseded}"
         os.rename(tree, doomed)
-        shutil.rmtree(doomed)
+        remove_tree(doomed)
     dbs.state.remove([superseded])

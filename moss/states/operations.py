@@ -10,13 +10,13 @@ never trees nobody can find.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from moss import triggers
 from moss.core.errors import MossError
 from moss.core.faults import checkpoint
+from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, ensure_skeleton, read_state_id
 from moss.db.databases import Databases, databases
@@ -125,7 +125,7 @@ def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
             doomed = root.states_dir / f"removing-{state_id}"
             os.rename(directory, doomed)  # no longer a complete tree to anyone
             checkpoint("prune:tree-renamed")
-            shutil.rmtree(doomed)
+            remove_tree(doomed)
     checkpoint("prune:trees-removed")
     dbs.state.remove(state_ids)
     checkpoint("prune:rows-removed")
@@ -137,7 +137,7 @@ def collect_garbage(root: Root, dbs: Databases) -> None:
     # Trees on disk that the database does not know (a lost row) are not kept either.
     for state_id in state_tree_ids(root) - set(dbs.state.ids()):
         if state_id != read_state_id(root.usr):
-            shutil.rmtree(root.states_dir / str(state_id))
+            remove_tree(root.states_dir / str(state_id))
     used = dbs.state.referenced_packages()
     unused = [p for p in dbs.install.all_packages() if p not in used]
     dbs.layout.remove(unused)

@@ -9,10 +9,9 @@ complete tree on disk, and ``/usr`` is one of them.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
-from moss.core.fs import remove_empty_dir
+from moss.core.fs import remove_empty_dir, remove_tree
 from moss.core.root import Root, read_state_id, update_root_links
 from moss.db.databases import Databases
 
@@ -25,7 +24,7 @@ def recover(root: Root, dbs: Databases) -> list[str]:
     _settle_staging(root, dbs, done)
     _drop_rows_without_tree(root, dbs, done)
     if root.incoming.exists():
-        shutil.rmtree(root.incoming, ignore_errors=True)
+        remove_tree(root.incoming, ignore_errors=True)
     update_root_links(root)
     for line in done:
         print(f"moss: recovered: {line}", file=sys.stderr)
@@ -50,7 +49,7 @@ def _finish_removals(root: Root, done: list[str]) -> None:
     if not root.states_dir.is_dir():
         return
     for entry in root.states_dir.glob("removing-*"):
-        shutil.rmtree(entry)
+        remove_tree(entry)
         done.append(f"finished removing {entry.name[len('removing-'):]}")
 
 
@@ -74,7 +73,7 @@ def _rehome_archived(root: Root, done: list[str]) -> None:
             continue
         dest = root.archived_usr(real)
         if dest.exists() or read_state_id(root.usr) == real:
-            shutil.rmtree(usr)
+            remove_tree(usr)
             done.append(f"removed duplicate tree of state {real} from {entry}")
         else:
             dest.parent.mkdir(exist_ok=True)
@@ -88,7 +87,7 @@ def _settle_staging(root: Root, dbs: Databases, done: list[str]) -> None:
     usr = root.staging_usr
     if not usr.exists() and not usr.is_symlink():
         if root.staging.exists():
-            shutil.rmtree(root.staging)
+            remove_tree(root.staging)
         return
     if usr.is_symlink():
         os.unlink(usr)
@@ -99,18 +98,18 @@ def _settle_staging(root: Root, dbs: Databases, done: list[str]) -> None:
     ids = dbs.state.ids()
     newest = max(ids) if ids else None
     if state_id is None or state_id == active or root.archived_usr(state_id).exists():
-        shutil.rmtree(root.staging)
+        remove_tree(root.staging)
         done.append("removed an incomplete staging tree")
     elif state_id == newest and (active is None or state_id > active):
         # Built and recorded but never made live: the transaction is rolled back.
-        shutil.rmtree(root.staging)
+        remove_tree(root.staging)
         dbs.state.remove([state_id])
         done.append(f"rolled back state {state_id}, which was interrupted before activation")
     else:
         dest = root.archived_usr(state_id)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.rename(usr, dest)
-        shutil.rmtree(root.staging)
+        remove_tree(root.staging)
         done.append(f"archived state {state_id} that was left in staging")
 
 

@@ -5,6 +5,11 @@ each tree is compared entry by entry with the layouts of its selection.  With
 ``repair``, damaged blobs are re-extracted from the cached ``.stone`` files
 (verified again on the way) and damaged tree entries are recreated by a
 temp-name + rename, so a repair can itself be interrupted safely.
+
+Special files follow the blit: a FIFO must be a FIFO with its mode, and is
+recreated with ``mkfifo``; device nodes and sockets are never created (a
+package shipping one is refused at install), so an entry of those kinds, from
+a state recorded before that rule, is not looked for.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.store.assets import asset_path, batch
 from moss.tree.plan import plan_tree
+
+#: Kinds the blit never creates (:data:`moss.store.incoming.REFUSED_KINDS`).
+NEVER_CREATED = (FileKind.CHAR_DEVICE, FileKind.BLOCK_DEVICE, FileKind.SOCKET)
 
 
 @dataclass
@@ -124,7 +132,7 @@ def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
     # Left out by the state's subscriptions, or rewritten by depmod: not damage.
     filtered = dbs.state.filtered(state_id)
     for target, placed in plan.files.items():
-        if target in filtered:
+        if target in filtered or placed.entry.file_kind in NEVER_CREATED:
             continue
         report.files += 1
         problem = parent_problem(usr, target) or _check_entry(root, usr / target, placed.entry)
@@ -153,12 +161,16 @@ def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
         if not stat.S_ISLNK(st.st_mode):
             return "should be a symlink"
         return None if os.readlink(path) == entry.source else "symlink points elsewhere"
+    if entry.file_kind == FileKind.FIFO:
+        if not stat.S_ISFIFO(st.st_mode):
+            return "should be a fifo"
+        return _mode_problem(st, entry)
     if entry.file_kind != FileKind.REGULAR:
         return None
     if not stat.S_ISREG(st.st_mode):
         return "should be a regular file"
-    if stat.S_IMODE(st.st_mode) != entry.mode & 0o7777:
-        return f"mode {stat.S_IMODE(st.st_mode):o}, expected {entry.mode & 0o7777:o}"
+    if problem := _mode_problem(st, entry):
+        return problem
     if entry.digest == EMPTY_DIGEST:
         return None if st.st_size == 0 else "should be empty"
     blob = asset_path(root, entry.digest)
@@ -170,3 +182,8 @@ def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
         return "its asset is missing from the store"
     return None if same else "content differs from its asset"
 
+
+def _mode_problem(st: os.stat_result, entry: LayoutEntry) -> str | None:
+    if stat.S_IMODE(st.st_mode) != entry.mode & 0o7777:
+        return f"mode {stat.S_IMODE(st.st_mode):o}, expected {entry.mode & 0o7777:o}"
+    return None

@@ -23,10 +23,32 @@ VERSION = 1
 CHUNK = 1 << 20
 #: zstd windows up to 2^31 are legal in real files (boulder uses window log 31).
 MAX_WINDOW = 1 << 31
-#: Largest plain size accepted for a payload that is held in memory (meta, layout...).
-MAX_RECORDS_PAYLOAD = 1 << 30
 #: Largest plain size accepted for a Content payload, which is only ever streamed.
 MAX_CONTENT_PAYLOAD = 1 << 40
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one record payload may hold: it is decoded whole, so it is bounded whole.
+
+    ``plain`` caps the bytes held at once and ``records`` the objects decoded
+    from them (a decoder stops at the first record that runs past the bytes).
+    """
+
+    plain: int
+    records: int
+
+
+#: Bounds for the payloads held in memory, far above real packages (the largest
+#: layouts have tens of thousands of paths; a Meta is a few KiB) and small enough
+#: that reading any file stays within about 100 MB.  Content is streamed instead.
+LIMITS: dict[PayloadKind, Limits] = {
+    PayloadKind.META: Limits(plain=4 << 20, records=1 << 16),
+    PayloadKind.LAYOUT: Limits(plain=16 << 20, records=1 << 16),
+    PayloadKind.INDEX: Limits(plain=(1 << 16) * 32, records=1 << 16),
+    PayloadKind.ATTRIBUTES: Limits(plain=4 << 20, records=1 << 16),
+    PayloadKind.DUMB: Limits(plain=4 << 20, records=1 << 16),
+}
 _STRUCT = struct.Struct(">QQQIHBB")
 
 
@@ -70,10 +92,25 @@ def decode_payload_header(data: bytes, where: str) -> PayloadHeader:
         raise StoneError(
             f"{where}: uncompressed payload with stored size {stored} != plain size {plain}"
         )
-    limit = MAX_CONTENT_PAYLOAD if payload_kind is PayloadKind.CONTENT else MAX_RECORDS_PAYLOAD
-    if plain > limit:
-        raise StoneError(f"{where}: plain size {plain} is past the limit of {limit} bytes")
+    _check_limits(payload_kind, plain, records, where)
     return PayloadHeader(payload_kind, comp, stored, plain, checksum, records, version)
+
+
+def _check_limits(kind: PayloadKind, plain: int, records: int, where: str) -> None:
+    """Refuses, from the header alone, a payload that would take too much to decode."""
+    if kind is PayloadKind.CONTENT:
+        if plain > MAX_CONTENT_PAYLOAD:
+            raise StoneError(f"{where}: plain size {plain} is past the limit of "
+                             f"{MAX_CONTENT_PAYLOAD} bytes")
+        return
+    limits = LIMITS[kind]
+    name = kind.name.title()
+    if plain > limits.plain:
+        raise StoneError(f"{where}: {name} plain size {plain} is past the limit of "
+                         f"{limits.plain} bytes")
+    if records > limits.records:
+        raise StoneError(f"{where}: {name} claims {records} records, past the limit of "
+                         f"{limits.records}")
 
 
 class _BodyReader:
@@ -157,13 +194,23 @@ def iter_plain(
         )
 
 
-def read_plain(f: BinaryIO, offset: int, header: PayloadHeader, where: str) -> bytes:
-    """A whole payload's plain bytes (for the record payloads, never for Content)."""
+def read_plain(f: BinaryIO, offset: int, header: PayloadHeader, where: str) -> bytearray:
+    """A whole payload's plain bytes (for the record payloads, never for Content).
+
+    The buffer is allocated once at the declared (bounded) size and filled in
+    place: no growing, no final copy.
+    """
+    if header.kind is PayloadKind.CONTENT:
+        raise ValueError(f"{where}: Content is streamed, never read whole")
     verify_checksum(f, offset, header, where)
-    out = bytearray()
+    out = bytearray(header.plain_size)
+    view = memoryview(out)
+    position = 0
     for data in iter_plain(f, offset, header, where):
-        out += data
-    return bytes(out)
+        view[position : position + len(data)] = data
+        position += len(data)
+    view.release()
+    return out
 
 
 def compress(data: bytes, compression: Compression, level: int) -> bytes:

@@ -24,6 +24,11 @@ from moss.stone.payload import PayloadHeader
 from moss.stone.records import IndexEntry, LayoutEntry, MetaRecord
 
 CHUNK = 1 << 20
+#: Plain bytes of all record payloads of one file together. Each payload has its
+#: own bound (:data:`payload.LIMITS`); this one stops a repository index of
+#: thousands of Meta payloads, each within its bound, from adding up to gigabytes.
+#: Real indexes of a whole distribution hold a few MiB.
+MAX_METADATA_TOTAL = 24 << 20
 #: Only Meta repeats (one per package in a repository index).
 _AT_MOST_ONCE = (PayloadKind.LAYOUT, PayloadKind.INDEX, PayloadKind.CONTENT, PayloadKind.ATTRIBUTES)
 
@@ -54,6 +59,11 @@ class StoneReader:
             offset = body + ph.stored_size
         if offset != size:
             raise StoneError(f"{path}: {size - offset} unexpected bytes after the last payload")
+        metadata = sum(ph.plain_size for ph, _ in self._payloads
+                       if ph.kind is not PayloadKind.CONTENT)
+        if metadata > MAX_METADATA_TOTAL:
+            raise StoneError(f"{path}: {metadata} bytes of records in all, past the limit "
+                             f"of {MAX_METADATA_TOTAL}")
         kinds = [ph.kind for ph, _ in self._payloads]
         for kind in _AT_MOST_ONCE:
             if kinds.count(kind) > 1:
@@ -90,7 +100,7 @@ class StoneReader:
     def has_payload(self, kind: PayloadKind) -> bool:
         return self._find(kind) is not None
 
-    def _plain(self, index: int) -> bytes:
+    def _plain(self, index: int) -> bytearray:
         ph, offset = self._payloads[index]
         return payload.read_plain(self._f, offset, ph, self._where(index))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from moss.stone.dependency import Dependency
 from moss.stone.enums import DependencyKind, FileKind, MetaType
 from moss.stone.errors import StoneError
-from moss.stone.targets import target_problem
+from moss.stone.targets import directories_problem, shown, target_problem
 
 _META = struct.Struct(">IHBB")
 _LAYOUT = struct.Struct(">IIIIHHB11x")
@@ -30,7 +30,7 @@ _INTS: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetaRecord:
     """One tagged value; unknown tags and types are kept (value as raw bytes)."""
 
@@ -39,7 +39,7 @@ class MetaRecord:
     value: int | str | Dependency | bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayoutEntry:
     """One path of a package's /usr tree.
 
@@ -62,7 +62,7 @@ class LayoutEntry:
         return int.from_bytes(self.source, "big")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexEntry:
     """The file with XXH3-128 ``digest`` is ``content[start:end]``."""
 
@@ -75,7 +75,7 @@ class IndexEntry:
         return self.end - self.start
 
 
-def _string(raw: bytes, where: str) -> str:
+def _string(raw: bytes | bytearray, where: str) -> str:
     if raw.endswith(b"\0"):
         raw = raw[:-1]
     try:
@@ -87,7 +87,9 @@ def _string(raw: bytes, where: str) -> str:
 # --- meta -------------------------------------------------------------------------
 
 
-def _decode_meta_value(kind: int, raw: bytes, where: str) -> int | str | Dependency | bytes:
+def _decode_meta_value(
+    kind: int, raw: bytes | bytearray, where: str
+) -> int | str | Dependency | bytes:
     if kind in _INTS:
         fmt = _INTS[kind]
         if len(raw) != struct.calcsize(fmt):
@@ -104,10 +106,10 @@ def _decode_meta_value(kind: int, raw: bytes, where: str) -> int | str | Depende
         except ValueError:
             raise StoneError(f"{where}: unknown dependency kind {raw[0]}") from None
         return Dependency(dep_kind, _string(raw[1:], where))
-    return raw
+    return bytes(raw)
 
 
-def decode_meta(data: bytes, count: int, where: str) -> list[MetaRecord]:
+def decode_meta(data: bytes | bytearray, count: int, where: str) -> list[MetaRecord]:
     records: list[MetaRecord] = []
     pos = 0
     for i in range(count):
@@ -155,10 +157,10 @@ def validate_target(target: str, where: str) -> None:
     problem = target_problem(target)
     if problem:
         raise StoneError(f"{where}: empty target" if not target else
-                         f"{where}: target {target!r} {problem}")
+                         f"{where}: target {shown(target)} {problem}")
 
 
-def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
+def decode_layout(data: bytes | bytearray, count: int, where: str) -> list[LayoutEntry]:
     entries: list[LayoutEntry] = []
     pos = 0
     for i in range(count):
@@ -179,13 +181,13 @@ def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
         target = _string(raw_target, here)
         if target.endswith("/") and len(target) > 1:
             target = target[:-1]  # a directory written with its slash
-        here = f"{where}, record {i} ({target!r})"
         validate_target(target, here)
+        here = f"{where}, record {i} ({shown(target)})"
         source: bytes | str
         if file_kind is FileKind.REGULAR:
             if len(raw_source) != 16:
                 raise StoneError(f"{here}: regular file digest of {len(raw_source)} bytes")
-            source = raw_source
+            source = bytes(raw_source)
         elif file_kind is FileKind.SYMLINK:
             source = _string(raw_source, here)
             if not source or "\0" in source:
@@ -195,6 +197,9 @@ def decode_layout(data: bytes, count: int, where: str) -> list[LayoutEntry]:
         entries.append(LayoutEntry(uid, gid, mode, tag, file_kind, source, target))
     if pos != len(data):
         raise StoneError(f"{where}: {len(data) - pos} bytes after the last of {count} records")
+    problem = directories_problem(entry.target for entry in entries)
+    if problem:
+        raise StoneError(f"{where}: the layout {problem}")
     return entries
 
 
@@ -210,7 +215,7 @@ def encode_layout_entry(entry: LayoutEntry) -> bytes:
 # --- index ------------------------------------------------------------------------
 
 
-def decode_index(data: bytes, count: int, where: str) -> list[IndexEntry]:
+def decode_index(data: bytes | bytearray, count: int, where: str) -> list[IndexEntry]:
     if count * _INDEX.size != len(data):
         raise StoneError(
             f"{where}: {count} records need {count * _INDEX.size} bytes, payload has {len(data)}"
@@ -231,7 +236,7 @@ def encode_index_entry(entry: IndexEntry) -> bytes:
 # --- attributes -------------------------------------------------------------------
 
 
-def decode_attributes(data: bytes, count: int, where: str) -> list[tuple[bytes, bytes]]:
+def decode_attributes(data: bytes | bytearray, count: int, where: str) -> list[tuple[bytes, bytes]]:
     out = []
     pos = 0
     for i in range(count):
@@ -242,7 +247,8 @@ def decode_attributes(data: bytes, count: int, where: str) -> list[tuple[bytes, 
         pos += _ATTR.size
         if pos + key_len + value_len > len(data):
             raise StoneError(f"{here}: key/value lengths run past the end of the payload")
-        out.append((data[pos : pos + key_len], data[pos + key_len : pos + key_len + value_len]))
+        out.append((bytes(data[pos : pos + key_len]),
+                    bytes(data[pos + key_len : pos + key_len + value_len])))
         pos += key_len + value_len
     if pos != len(data):
         raise StoneError(f"{where}: {len(data) - pos} bytes after the last of {count} records")

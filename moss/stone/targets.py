@@ -8,11 +8,15 @@ applies :func:`layout_problem` to the whole layout; a transaction adds moss's ow
 reserved name (``usr/.stateID``) on top (:func:`moss.store.incoming.check_target`).
 Both extracting and a transaction apply :func:`unindexed_file`: every regular
 file of the layout has its content in the package.
+
+Every target also fits the limits below, checked as the layout is read, so a
+hostile package fails with one clear line instead of ``ENAMETOOLONG`` halfway
+through a blit, or a tree so deep that walking or removing it is a hazard.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -38,6 +42,27 @@ class FileEntry(Entry, Protocol):
     def digest(self) -> int: ...
 
 
+#: Longest path component in bytes: NAME_MAX of every Linux file system.
+NAME_MAX = 255
+#: Longest target in bytes. The longest path moss opens by name is
+#: ``ROOT/.moss/root/<id>/usr/<target>``; this leaves 1 KiB of PATH_MAX (4096) for it.
+MAX_TARGET_BYTES = 3072
+#: Most components in one target. The deepest paths of real distributions stay
+#: below 40; 128 is far beyond that and keeps every walk over a tree cheap.
+MAX_DEPTH = 128
+#: Distinct directories one layout may imply, and their path bytes in all. Each
+#: becomes a string and a dict entry when a tree is planned, so without these a
+#: 16 MiB layout of deep, distinct paths could imply gigabytes of directory names.
+#: Real packages imply a few thousand directories at most.
+MAX_LAYOUT_DIRECTORIES = 1 << 16
+MAX_LAYOUT_DIRECTORY_BYTES = 8 << 20
+
+
+def shown(target: str) -> str:
+    """``target`` quoted for an error line, cut short when it is long (hostile ones are)."""
+    return repr(target) if len(target) <= 120 else repr(target[:100]) + f"... ({len(target)} chars)"
+
+
 def target_problem(target: str) -> str | None:
     """What makes ``target`` unacceptable, as words to follow it, or None."""
     if not target:
@@ -46,11 +71,45 @@ def target_problem(target: str) -> str | None:
         return "contains a NUL byte"
     if target.startswith("/"):
         return "is absolute"
+    size = len(target.encode("utf-8", "surrogatepass"))
+    if size > MAX_TARGET_BYTES:
+        return f"is {size} bytes long, over the limit of {MAX_TARGET_BYTES}"
+    if target.count("/") >= MAX_DEPTH:
+        return f"is {target.count('/') + 1} components deep, over the limit of {MAX_DEPTH}"
     parts = target.split("/")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+            return f"has a component over {NAME_MAX} bytes ({part[:32]!r}...)"
     if ".." in parts:
         return "contains '..'"
     if "." in parts or "" in parts:
         return "has an empty or '.' component"
+    return None
+
+
+def directories_problem(targets: Iterable[str]) -> str | None:
+    """Why the directories ``targets`` imply are too many, or None.
+
+    Each target's parents are climbed only until one already seen, so the work
+    is linear in the distinct directories; they are remembered by hash, which
+    can only make the count come out low, never refuse a layout wrongly.
+    """
+    seen: set[int] = set()
+    size = 0
+    for target in targets:
+        parent = target
+        while "/" in parent:
+            parent = parent[: parent.rindex("/")]
+            key = hash(parent)
+            if key in seen:
+                break
+            seen.add(key)
+            size += len(parent) + 1
+            if len(seen) > MAX_LAYOUT_DIRECTORIES:
+                return f"implies more than {MAX_LAYOUT_DIRECTORIES} directories"
+            if size > MAX_LAYOUT_DIRECTORY_BYTES:
+                return (f"implies directories whose paths add up to more than "
+                        f"{MAX_LAYOUT_DIRECTORY_BYTES} bytes")
     return None
 
 

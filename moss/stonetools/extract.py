@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from moss.core.errors import MossError
+from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.stone import (
     FileKind,
@@ -193,31 +194,3 @@ def move_into(staged: Sequence[Path], usr_dest: Path) -> None:
         _plan_merge(usr, usr_dest, moves)
         for source, target in moves:
             os.replace(source, target)
-
-
-def remove_tree(top: Path) -> None:
-    """Remove ``top`` and all below it, depth first with a list instead of recursion.
-
-    A package may nest directories deeper than Python's recursion limit (which
-    ``shutil.rmtree`` hits, leaving the staging behind), and may have given a
-    directory a mode without write permission; neither keeps anything alive here.
-    Symlinks are removed, never followed.
-    """
-    if not os.path.lexists(top):
-        return
-    stack = [top]
-    while stack:
-        current = stack[-1]
-        os.chmod(current, 0o700)
-        deeper = []
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    deeper.append(Path(entry.path))
-                else:
-                    os.unlink(entry.path)
-        if deeper:
-            stack.extend(deeper)
-        else:
-            os.rmdir(current)
-            stack.pop()

@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from moss.core import fs
 from moss.core.errors import MossError
 from moss.stone import (
     FileKind,
@@ -48,7 +49,7 @@ def collect_layout(tree: Path) -> tuple[list[LayoutEntry], dict[int, Path]]:
     """The layout of ``tree`` (sorted by path) and the file holding each unique digest."""
     layout: list[LayoutEntry] = []
     contents: dict[int, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(tree):
+    for dirpath, dirnames, filenames in fs.walk(tree):
         dirnames.sort()
         base = Path(dirpath)
         for name in sorted(dirnames + filenames):

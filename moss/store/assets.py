@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import blake3
 
+from moss.core import fs
 from moss.core.errors import MossError
 from moss.core.fs import sync_filesystem
 from moss.core.hashing import blake3_file
@@ -121,12 +121,12 @@ def batch(root: Root) -> Iterator[Batch]:
     try:
         yield Batch(root, directory)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        fs.remove_tree(directory, ignore_errors=True)
 
 
 def stored_digests(root: Root) -> Iterator[tuple[str, Path]]:
     """Every blob in the store, as (hex name, path)."""
-    for dirpath, _dirs, files in os.walk(root.assets):
+    for dirpath, _dirs, files in fs.walk(root.assets):
         for name in files:
             yield name, Path(dirpath) / name
 
@@ -138,5 +138,5 @@ def remove_unreferenced(root: Root, referenced: set[str]) -> int:
         if name not in referenced:
             path.unlink()
             removed += 1
-    shutil.rmtree(root.incoming, ignore_errors=True)
+    fs.remove_tree(root.incoming, ignore_errors=True)
     return removed

@@ -3,6 +3,12 @@
 Everything a package says about itself is read and checked here — file type,
 meta, layout targets, that every file the layout names is in its content — so
 a bad package is refused while the system is still untouched.
+
+Special files: a FIFO is created by the blit like any other entry (its mode is
+all it needs).  Character and block devices and sockets are refused here: a
+layout record carries no device number, a socket is only meaningful to the
+process that bound it, and ``/usr`` is no place for either — real packages never
+ship them (devtmpfs and udev make device nodes at boot).
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.core.root import STATE_ID_FILE, Root
-from moss.stone import FileType, LayoutEntry, PackageMeta, StoneError, open_stone
-from moss.stone.targets import target_problem, unindexed_file
+from moss.stone import FileKind, FileType, LayoutEntry, PackageMeta, StoneError, open_stone
+from moss.stone.targets import shown, target_problem, unindexed_file
+
+#: Kinds of layout entry that moss refuses to install.
+REFUSED_KINDS = (FileKind.CHAR_DEVICE, FileKind.BLOCK_DEVICE, FileKind.SOCKET)
 
 
 @dataclass
@@ -32,10 +41,10 @@ class IncomingPackage:
 def check_target(target: str, package: str) -> str:
     """The format's rules for a target (:mod:`moss.stone.targets`), and moss's own name."""
     problem = target_problem(target)
-    if problem is None and target == STATE_ID_FILE:
-        problem = "moss's own state id file"
+    if problem is None and (target == STATE_ID_FILE or target.startswith(STATE_ID_FILE + "/")):
+        problem = "is moss's own state id file or under it"
     if problem:
-        raise MossError(f"package {package}: layout target {target!r} {problem}; refused")
+        raise MossError(f"package {package}: layout target {shown(target)} {problem}; refused")
     return target
 
 
@@ -50,6 +59,16 @@ def check_meta(meta: PackageMeta, path: Path) -> PackageMeta:
             kind = "whitespace" if bad.isspace() and bad.isprintable() else "a control character"
             raise MossError(f"{path}: package {field_name} {value!r} contains {kind}; refused")
     return meta
+
+
+def check_kind(entry: LayoutEntry, package: str) -> None:
+    """Device nodes and sockets are refused (see the module docstring)."""
+    if entry.file_kind in REFUSED_KINDS:
+        kind = entry.file_kind.name.lower().replace("_", " ")
+        raise MossError(
+            f"package {package}: layout target {shown(entry.target)} is a {kind}; moss "
+            f"installs no device nodes or sockets (make them at boot instead); refused"
+        )
 
 
 def read_package(path: Path) -> IncomingPackage:
@@ -68,6 +87,7 @@ def read_package(path: Path) -> IncomingPackage:
         raise MossError(f"{path}: {exc.strerror}") from exc
     for entry in layout:
         check_target(entry.target, f"{meta.name} ({path})")
+        check_kind(entry, f"{meta.name} ({path})")
     missing = unindexed_file(layout, stored)
     if missing:
         record, why = missing

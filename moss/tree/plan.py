@@ -65,13 +65,18 @@ def _place(plan: TreePlan, placed: Placed) -> None:
 
 
 def _check_parents(plan: TreePlan) -> None:
-    """Every parent of every entry must be a directory; never a symlink or a file."""
+    """Every parent of every entry must be a directory; never a symlink or a file.
+
+    Each entry's parents are climbed only until one already known as a directory:
+    that one's own parents are checked when its turn comes, so the cost is linear
+    in the number of distinct paths, not in depth squared.
+    """
     implied: dict[str, Placed] = {}
     for target, placed in [*plan.files.items(), *plan.directories.items()]:
         assert placed is not None
-        parts = target.split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
+        parent = target
+        while "/" in parent:
+            parent = parent[: parent.rindex("/")]
             blocker = plan.files.get(parent)
             if blocker is not None:
                 what = ("a symlink" if blocker.entry.file_kind == FileKind.SYMLINK
@@ -80,7 +85,8 @@ def _check_parents(plan: TreePlan) -> None:
                     f"package {placed.package}: /usr/{target} would be written through "
                     f"/usr/{parent}, {what} shipped by {blocker.package}; refused"
                 )
-            if parent not in plan.directories:
-                implied[parent] = placed
+            if parent in plan.directories or parent in implied:
+                break
+            implied[parent] = placed
     for parent in implied:
         plan.directories.setdefault(parent, None)

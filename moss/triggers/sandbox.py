@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import shutil
 import sys
 
 MS_RDONLY = 1
@@ -63,9 +62,28 @@ def prepare(root: str, usr: str | None, readonly_etc: bool) -> None:
 def delete(paths: list[str]) -> None:
     for path in paths:
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
+            _remove_tree(path)
         elif os.path.lexists(path):
             os.unlink(path)
+
+
+def _remove_tree(top: str) -> None:
+    """Bottom-up removal with a stack: ``shutil.rmtree`` recurses once per level, and
+    this script may use only the standard library (``moss.core.fs.remove_tree`` is
+    the full version).  Symlinks are unlinked, never followed."""
+    stack = [(top, False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            os.rmdir(path)
+            continue
+        stack.append((path, True))
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, False))
+                else:
+                    os.unlink(entry.path)
 
 
 def main(argv: list[str]) -> int:
