@@ -32,6 +32,7 @@ from moss.stone import (
 )
 from moss.stone.header import FileHeader
 from moss.stone.records import encode_index_entry, encode_layout_entry, encode_meta_record
+from moss.stone.targets import MAX_DEPTH
 
 # --- crafting ----------------------------------------------------------------------
 
@@ -410,12 +411,14 @@ def test_broken_zstd_frame_with_a_matching_checksum(
 
 
 def test_a_failure_deep_in_a_tree_leaves_no_staging_behind(tmp_path: Path) -> None:
-    """Directories nested past Python's recursion limit, then a damaged file.
+    """Directories nested as deep as a layout may go, then a damaged file.
 
-    The staging in the destination must still go: a recursive removal
-    (``shutil.rmtree``) gives up on such a tree and left ``.moss-extract-*``.
+    The staging in the destination must still go (a recursive removal once gave
+    up on deep trees and left ``.moss-extract-*``).  Deeper than MAX_DEPTH is
+    refused as the layout is read, before anything is written: see
+    tests/states/test_hostile_trees.py.
     """
-    deep = "/".join(["d"] * 1200) + "/file"
+    deep = "/".join(["d"] * (MAX_DEPTH - 1)) + "/file"
     layout = [*GOOD_LAYOUT, regular(deep, GOOD_FILES[0])]
     damaged = GOOD_FILES[0] + GOOD_FILES[1][:-1] + b"!"
     package = tmp_path / "deep.stone"
