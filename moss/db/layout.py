@@ -57,8 +57,9 @@ def _decode_source(kind: FileKind, source: bytes) -> bytes | str:
 
 
 class LayoutDB:
-    def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, MIGRATIONS)
+    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+        self.path = path
+        self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
         self.conn.close()
