@@ -28,6 +28,8 @@ from moss.states.bootsync import sync_if_managed
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
+from moss.stone import EMPTY_DIGEST, FileKind
+from moss.store.assets import check_blobs
 from moss.store.incoming import IncomingPackage, read_package
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
@@ -115,6 +117,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
+    check_blobs(root, dbs.layout, plan_digests(plan))
     checkpoint("tx:planned")
     unpack_packages(root, dbs, incoming, options.progress)
     checkpoint("tx:unpacked")
@@ -145,6 +148,12 @@ def plan_state_tree(
         (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
         for s in sorted(selected.values(), key=lambda s: s.meta.name)
     )
+
+
+def plan_digests(plan: TreePlan) -> list[int]:
+    """The store blobs a tree of ``plan`` links to."""
+    return [p.entry.digest for p in plan.files.values()
+            if p.entry.file_kind == FileKind.REGULAR and p.entry.digest != EMPTY_DIGEST]
 
 
 def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],

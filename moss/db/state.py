@@ -86,14 +86,15 @@ class StateDB:
         return (row[0] if row else 0) + 1
 
     def add(self, summary: str, selections: Iterable[Selection], description: str = "",
-            min_id: int = 1) -> int:
+            min_id: int = 1, created: int | None = None) -> int:
         """Record a new state; its id is at least ``min_id`` (ids found on disk)."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             state_id = max(self.reserve_id(), min_id)
             self.conn.execute(
                 "INSERT INTO state (id, created, summary, description) VALUES (?, ?, ?, ?)",
-                (state_id, int(time.time()), summary, description),
+                (state_id, int(time.time()) if created is None else created, summary,
+                 description),
             )
             self.conn.executemany(
                 "INSERT INTO selections (state, package, explicit, reason) VALUES (?, ?, ?, ?)",
