@@ -72,7 +72,7 @@ COMMANDS: list[tuple[str, ...]] = [
     ("list", "installed"),
     ("info", "hello"),
     ("search", "hello"),
-    ("boot", "status"),
+    ("boot", "status", "--boot", "/"),
 ]
 
 
