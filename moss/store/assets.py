@@ -153,30 +153,31 @@ def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int]) -> None:
     not yet seen (recorded before mtimes were) has its mtime and inode recorded.
     """
     records = layout.asset_records()
+    assets = str(root.assets)
     seen: list[tuple[str, int, int]] = []
-    for digest in sorted(set(digests)):
+    for digest in set(digests):
         key = digest_hex(digest)
         record = records.get(key)
         if record is None:
             continue  # not in the store yet: this transaction brings it
         recorded_b3, size, mtime, inode = record
-        path = asset_path(root, digest)
+        path = asset_location(assets, digest)  # a str: this loop runs once per blob
         try:
             st = os.stat(path)
         except FileNotFoundError:
             raise _damaged(path, "missing from the store") from None
         if st.st_size != size:
             raise _damaged(path, f"{st.st_size} bytes, {size} when stored")
-        if (st.st_mtime_ns, st.st_ino) == (mtime, inode):
+        if st.st_mtime_ns == mtime and st.st_ino == inode:
             continue
-        if mtime is not None and blake3_file(path) != recorded_b3:
+        if mtime is not None and blake3_file(Path(path)) != recorded_b3:
             raise _damaged(path, "its content changed since it was stored")
         seen.append((key, st.st_mtime_ns, st.st_ino))
     if seen:
         layout.refresh_assets(seen)
 
 
-def _damaged(path: Path, what: str) -> MossError:
+def _damaged(path: str, what: str) -> MossError:
     return MossError(
         f"store blob {path} is damaged ({what}); refusing to build a state on it: "
         "`moss state verify --repair` restores it from the cached packages")
