@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,21 @@ def test_queries_work_on_a_read_only_root(work: Path) -> None:
         assert "Traceback" not in proc.stderr
     assert db_bytes(root) == before
 
+
+
+def test_query_on_an_older_schema_migrates_nothing_on_disk(work: Path) -> None:
+    """An older moss's layout database is read through an in-memory migrated copy."""
+    root = work / "root"
+    with sqlite3.connect(root / ".moss/db/layout") as conn:  # the schema of version 1
+        conn.executescript(
+            "CREATE TABLE v1 (digest TEXT PRIMARY KEY, blake3 TEXT NOT NULL,"
+            " size INTEGER NOT NULL);"
+            "INSERT INTO v1 SELECT digest, blake3, size FROM assets;"
+            "DROP TABLE assets; ALTER TABLE v1 RENAME TO assets; PRAGMA user_version = 1;")
+    conn.close()
+    before = db_bytes(root)
+    for query in (("info", "hello", "--files"), ("state", "list"), ("list", "installed")):
+        proc = moss_cli(root, *query)
+        assert proc.returncode == 0, proc.stderr
+    assert "/usr/bin/hello" in moss_cli(root, "info", "hello", "--files").stdout
+    assert db_bytes(root) == before
