@@ -42,7 +42,9 @@ def make_store(root: Root, files: int) -> list[LayoutEntry]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         path.chmod(0o644)
-        rows.append((digest_hex(digest), "-", len(data), 0o644, os.geteuid(), os.getegid()))
+        st = path.stat()
+        rows.append((digest_hex(digest), "-", len(data), 0o644, os.geteuid(), os.getegid(),
+                     st.st_mtime_ns, st.st_ino))
         target = f"share/bench/d{i // FILES_PER_DIR:05}/f{i:07}"
         entries.append(LayoutEntry(0, 0, 0o100644, 0, FileKind.REGULAR,
                                    digest_bytes(digest), target))

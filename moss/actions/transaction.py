@@ -30,6 +30,7 @@ from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind
 from moss.store import space
+from moss.store.assets import check_blobs
 from moss.store.incoming import IncomingPackage, read_package
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
@@ -118,7 +119,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     space.check([space.Need(cache, prepared.change.download_size)])
     incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
     plan = plan_state_tree(dbs, prepared.selected, incoming)
-    space.check([*space.unpack_needs(root, incoming), tree_need(root, plan)])
+    check_before_writing(root, dbs, incoming, plan)
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
@@ -154,6 +155,14 @@ def plan_state_tree(
     )
 
 
+def check_before_writing(root: Root, dbs: Databases, incoming: Sequence[IncomingPackage],
+                         plan: TreePlan) -> None:
+    """Room for what comes in, and a store whose blobs are still what was recorded:
+    refused now, nothing has been written yet."""
+    space.check([*space.unpack_needs(root, incoming), tree_need(root, plan)])
+    check_blobs(root, dbs.layout, plan_digests(plan))
+
+
 def tree_need(root: Root, plan: TreePlan) -> space.Need:
     """A new tree shares its files' inodes with the store; its directories and
     symlinks are new (and empty files, created fresh)."""
@@ -162,6 +171,12 @@ def tree_need(root: Root, plan: TreePlan) -> space.Need:
         or placed.entry.digest == EMPTY_DIGEST
     )
     return space.Need(root.states_dir, entries * space.BLOCK, entries)
+
+
+def plan_digests(plan: TreePlan) -> list[int]:
+    """The store blobs a tree of ``plan`` links to."""
+    return [p.entry.digest for p in plan.files.values()
+            if p.entry.file_kind == FileKind.REGULAR and p.entry.digest != EMPTY_DIGEST]
 
 
 def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],

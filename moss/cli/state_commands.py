@@ -1,13 +1,14 @@
-"""``moss state ...``: list, active, activate, prune, remove, verify."""
+"""``moss state ...``: list, active, activate, prune, remove, verify, rebuild."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from moss.cli.output import confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
-from moss.states import operations, verify
+from moss.states import operations, rebuild, verify
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +50,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="restore damaged files from cached packages")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_verify)
+
+    q = states.add_parser(
+        "rebuild", help="rebuild damaged databases from the states on disk",
+        description="Rebuild .moss/db from what the disk holds: each state tree (its "
+        ".stateID), the cached .stone files (meta and layouts) and the store's blobs. "
+        "The old databases are kept in .moss/db.damaged-<time>/; no tree is changed. "
+        "A state whose tree holds files of a package missing from the cache is "
+        "reported as not fully recovered and kept as it is.")
+    q.set_defaults(handler=_rebuild)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -146,3 +156,20 @@ def _verify(args: argparse.Namespace) -> int:
               f"{len(report.problems)} problems, {len(report.repaired)} repaired.")
     unrepaired = report.problems and not args.repair
     return 1 if unrepaired else 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    if not confirm("Rebuild the databases from the states on disk?", args.yes_all):
+        print("Cancelled; nothing was changed.")
+        return 0
+    report = rebuild.rebuild(args.directory, progress=progress_for(args.quiet))
+    for problem in report.unreadable_cache:
+        print(f"moss: warning: skipped cached package: {problem}", file=sys.stderr)
+    for state_id, files in sorted(report.incomplete.items()):
+        print(f"moss: warning: state {state_id} could not be fully recovered: {len(files)} "
+              f"files in its tree belong to no cached package (e.g. {files[0]}); its tree is "
+              "kept untouched", file=sys.stderr)
+    print(f"Rebuilt the databases: {len(report.states)} states "
+          f"({', '.join(map(str, report.states))}), {report.packages} packages; "
+          f"the old databases are in {report.kept}.")
+    return 0

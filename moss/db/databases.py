@@ -1,15 +1,29 @@
-"""The three databases of one root, opened and closed together."""
+"""The three databases of one root, opened and closed together.
+
+This is where moss decides whether its databases can be trusted.  A database
+with no tables while the disk holds states (a zero-length file after a full
+disk, a bad restore) is refused rather than taken for an empty system, which
+would make the next transaction build on nothing and a prune delete every
+state.  SQLite errors raised while the databases are in use become one
+:class:`DatabaseError` line naming the damaged file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from moss.core.root import Root
+from moss.core.root import Root, read_state_id
+from moss.db import REBUILD_HINT, DatabaseError, describe_failure, quick_check
 from moss.db.install import InstallDB
 from moss.db.layout import LayoutDB
 from moss.db.state import StateDB
+
+NAMES = ("install", "state", "layout")
 
 
 @dataclass
@@ -23,20 +37,63 @@ class Databases:
         self.state.close()
         self.layout.close()
 
+    def connections(self) -> list[tuple[Path, sqlite3.Connection]]:
+        return [(db.path, db.conn) for db in (self.install, self.state, self.layout)]
 
-def open_databases(root: Root) -> Databases:
-    return Databases(
-        install=InstallDB(root.db / "install"),
-        state=StateDB(root.db / "state"),
-        layout=LayoutDB(root.db / "layout"),
-    )
+
+def root_holds_states(root: Root) -> bool:
+    """Whether the disk shows a system: a state tree, or blobs in the store."""
+    if read_state_id(root.usr) is not None:
+        return True
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root.states_dir):
+            if entry.name.isdigit() and read_state_id(Path(entry.path) / "usr") is not None:
+                return True
+    with contextlib.suppress(OSError), os.scandir(root.assets) as blobs:
+        return any(True for _ in blobs)
+    return False
+
+
+def open_databases(root: Root, *, writable: bool = True) -> Databases:
+    """Open all three, or none: a damaged one closes those already open."""
+    refuse_blank = root_holds_states(root)
+    opened: list[InstallDB | StateDB | LayoutDB] = []
+    try:
+        install = InstallDB(root.db / "install", writable=writable, refuse_blank=refuse_blank)
+        opened.append(install)
+        state = StateDB(root.db / "state", writable=writable, refuse_blank=refuse_blank)
+        opened.append(state)
+        layout = LayoutDB(root.db / "layout", writable=writable, refuse_blank=refuse_blank)
+    except BaseException:
+        for db in opened:
+            db.close()
+        raise
+    return Databases(install=install, state=state, layout=layout)
 
 
 @contextlib.contextmanager
-def databases(root: Root) -> Iterator[Databases]:
-    """The root's databases for the length of a block, closed however it ends."""
-    dbs = open_databases(root)
+def databases(root: Root, *, writable: bool = False) -> Iterator[Databases]:
+    """The root's databases for the length of a block, closed however it ends.
+
+    Read-only unless ``writable``: queries write nothing, and work on a
+    read-only root.  An SQLite error inside the block names the damaged file.
+    """
+    dbs = open_databases(root, writable=writable)
     try:
         yield dbs
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(_blame(dbs, exc)) from exc
     finally:
         dbs.close()
+
+
+def _blame(dbs: Databases, exc: sqlite3.DatabaseError) -> str:
+    """The line for an error met in use: which file SQLite itself finds damaged."""
+    for path, conn in dbs.connections():
+        problem = quick_check(conn)
+        if problem is not None:
+            return describe_failure(path, sqlite3.DatabaseError(problem))
+    text = str(exc)
+    if "readonly" in text or "locked" in text:
+        return describe_failure(dbs.state.path.parent, exc)
+    return f"a database in {dbs.state.path.parent} failed ({text}); {REBUILD_HINT}"

@@ -52,8 +52,9 @@ _LISTS = (("licenses", "license"), ("depends", "dependency"), ("provides", "prov
 
 
 class InstallDB:
-    def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, MIGRATIONS)
+    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+        self.path = path
+        self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
         self.conn.close()

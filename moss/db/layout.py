@@ -41,9 +41,18 @@ MIGRATIONS = [
     ALTER TABLE assets ADD COLUMN uid INTEGER;
     ALTER TABLE assets ADD COLUMN gid INTEGER
     """,
+    # The blob's mtime (ns) and inode when recorded: a transaction re-hashes a blob
+    # only when these changed, before building a state on it (NULL: not yet seen).
+    """
+    ALTER TABLE assets ADD COLUMN mtime INTEGER;
+    ALTER TABLE assets ADD COLUMN inode INTEGER
+    """,
 ]
 
-AssetRow = tuple[str, str, int, int, int, int]  # digest, blake3, size, mode, uid, gid
+# digest, blake3, size, mode, uid, gid, mtime (ns), inode
+AssetRow = tuple[str, str, int, int, int, int, int, int]
+# blake3, size, mtime, inode: what a transaction checks a blob against
+AssetRecord = tuple[str, int, int | None, int | None]
 
 
 def _encode_source(entry: LayoutEntry) -> bytes:
@@ -57,8 +66,9 @@ def _decode_source(kind: FileKind, source: bytes) -> bytes | str:
 
 
 class LayoutDB:
-    def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, MIGRATIONS)
+    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+        self.path = path
+        self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
         self.conn.close()
@@ -103,8 +113,20 @@ class LayoutDB:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT OR IGNORE INTO assets (digest, blake3, size, mode, uid, gid)"
-                " VALUES (?, ?, ?, ?, ?, ?)", assets)
+                "INSERT OR IGNORE INTO assets (digest, blake3, size, mode, uid, gid, mtime,"
+                " inode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", assets)
+
+    def asset_records(self) -> dict[str, AssetRecord]:
+        """Each recorded blob's (blake3, size, mtime, inode), by hex digest."""
+        return {d: (b3, size, mtime, inode) for d, b3, size, mtime, inode in self.conn.execute(
+            "SELECT digest, blake3, size, mtime, inode FROM assets")}
+
+    def refresh_assets(self, seen: Iterable[tuple[str, int, int]]) -> None:
+        """Record (digest, mtime, inode) of blobs whose content was found intact."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("UPDATE assets SET mtime = ?, inode = ? WHERE digest = ?",
+                                  [(mtime, inode, d) for d, mtime, inode in seen])
 
     def asset_attributes(self) -> dict[int, tuple[int, int, int]]:
         """Each stored blob's (mode, uid, gid), by digest, where it was recorded."""

@@ -73,8 +73,9 @@ class StateRecord:
 
 
 class StateDB:
-    def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, MIGRATIONS)
+    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+        self.path = path
+        self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
         self.conn.close()
@@ -85,14 +86,15 @@ class StateDB:
         return (row[0] if row else 0) + 1
 
     def add(self, summary: str, selections: Iterable[Selection], description: str = "",
-            min_id: int = 1) -> int:
+            min_id: int = 1, created: int | None = None) -> int:
         """Record a new state; its id is at least ``min_id`` (ids found on disk)."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             state_id = max(self.reserve_id(), min_id)
             self.conn.execute(
                 "INSERT INTO state (id, created, summary, description) VALUES (?, ?, ?, ?)",
-                (state_id, int(time.time()), summary, description),
+                (state_id, int(time.time()) if created is None else created, summary,
+                 description),
             )
             self.conn.executemany(
                 "INSERT INTO selections (state, package, explicit, reason) VALUES (?, ?, ?, ?)",

@@ -22,7 +22,7 @@ from moss.states.recovery import recover
 @contextlib.contextmanager
 def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
              ) -> Iterator[Databases]:
-    with fs.locked(root.lockfile, wait=wait), databases(root) as dbs:
+    with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
         recover(root, dbs)
         settle_after_boot(root, dbs, progress)
         yield dbs

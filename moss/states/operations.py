@@ -20,13 +20,14 @@ from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, ensure_skeleton, read_state_id
 from moss.db.databases import Databases, databases
+from moss.planning.selection import selection_of
 from moss.states.activate import activate_tree
 from moss.states.afterboot import booted_state
 from moss.states.bootsync import sync_if_managed
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
-from moss.stone import digest_hex
-from moss.store.assets import remove_unreferenced
+from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
+from moss.store.assets import check_blobs, remove_unreferenced
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,20 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
         tree = root.archived_usr(state_id)
         if read_state_id(tree) != state_id:
             raise MossError(f"state {state_id} has no complete tree at {tree}")
+        check_blobs(root, dbs.layout, state_digests(dbs, state_id))
         previous = activate_tree(root, tree)
         if dbs.state.pending() is not None:
             dbs.state.set_pending(None)
         sync_if_managed(root, dbs, skip_boot, progress)
         triggers.run_system_triggers(root.path, progress)
         return previous
+
+
+def state_digests(dbs: Databases, state_id: int) -> set[int]:
+    """The store blobs a state's tree links to (its regular files' digests)."""
+    return {entry.digest for s in selection_of(dbs, state_id).values()
+            for entry in dbs.layout.entries(s.id)
+            if entry.file_kind == FileKind.REGULAR and entry.digest != EMPTY_DIGEST}
 
 
 def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,

@@ -23,7 +23,7 @@ from moss.core.errors import MossError
 from moss.core.fs import sync_filesystem
 from moss.core.hashing import blake3_file
 from moss.core.root import Root
-from moss.db.layout import AssetRow
+from moss.db.layout import AssetRow, LayoutDB
 from moss.stone import digest_hex
 
 
@@ -70,7 +70,7 @@ class Batch:
                 recorded = blake3_file(path)
                 st = path.stat()
                 self.unrecorded.append((key, recorded, size, stat.S_IMODE(st.st_mode),
-                                        st.st_uid, st.st_gid))
+                                        st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino))
             if recorded != hasher.hexdigest():
                 raise MossError(
                     f"store poisoning refused: blob {key} has the XXH3-128 of a stored asset "
@@ -105,7 +105,9 @@ class Batch:
             except FileNotFoundError:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, dest)
-            rows.append((digest_hex(digest), b3, size, mode, uid, gid))
+            st = os.stat(dest)
+            rows.append((digest_hex(digest), b3, size, mode, uid, gid, st.st_mtime_ns,
+                         st.st_ino))
         if self.pending:
             sync_filesystem(self.root.assets)
         self.pending.clear()
@@ -140,3 +142,42 @@ def remove_unreferenced(root: Root, referenced: set[str]) -> int:
             removed += 1
     fs.remove_tree(root.incoming, ignore_errors=True)
     return removed
+
+
+def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int]) -> None:
+    """Refuse to build a state on a damaged blob: a new tree would link the bad bytes.
+
+    Every blob is stat'ed and its size compared with the recorded one; one whose
+    mtime or inode changed since it was recorded (written in place, through a
+    hard link in some ``/usr``, or replaced) is re-hashed with BLAKE3.  A blob
+    not yet seen (recorded before mtimes were) has its mtime and inode recorded.
+    """
+    records = layout.asset_records()
+    assets = str(root.assets)
+    seen: list[tuple[str, int, int]] = []
+    for digest in set(digests):
+        key = digest_hex(digest)
+        record = records.get(key)
+        if record is None:
+            continue  # not in the store yet: this transaction brings it
+        recorded_b3, size, mtime, inode = record
+        path = asset_location(assets, digest)  # a str: this loop runs once per blob
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise _damaged(path, "missing from the store") from None
+        if st.st_size != size:
+            raise _damaged(path, f"{st.st_size} bytes, {size} when stored")
+        if st.st_mtime_ns == mtime and st.st_ino == inode:
+            continue
+        if mtime is not None and blake3_file(Path(path)) != recorded_b3:
+            raise _damaged(path, "its content changed since it was stored")
+        seen.append((key, st.st_mtime_ns, st.st_ino))
+    if seen:
+        layout.refresh_assets(seen)
+
+
+def _damaged(path: str, what: str) -> MossError:
+    return MossError(
+        f"store blob {path} is damaged ({what}); refusing to build a state on it: "
+        "`moss state verify --repair` restores it from the cached packages")
