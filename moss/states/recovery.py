@@ -4,6 +4,12 @@ Runs at the start of every mutating command, under the lock.  Each step
 undoes or completes one kind of leftover, and together they restore the rule
 the rest of moss relies on: every state row in the database has exactly one
 complete tree on disk, and ``/usr`` is one of them.
+
+Which directories are state slots and what "a tree in the wrong slot" is are the
+on-disk contract's rules (:mod:`moss.core.ondisk`), the ones the pivot agent
+applies in early boot: a name that is not a state id written as moss writes it
+(``staging``, ``01``, ``²``) is never a slot, and is left alone.  What to do
+about a leftover is moss's own policy: unlike the agent, it removes a duplicate.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import os
 import shutil
 import sys
 
+from moss.core import ondisk
 from moss.core.fs import remove_empty_dir
 from moss.core.root import Root, read_state_id, update_root_links
 from moss.db.databases import Databases
@@ -38,10 +45,9 @@ def state_tree_ids(root: Root) -> set[int]:
     active = read_state_id(root.usr)
     if active is not None:
         ids.add(active)
-    if root.states_dir.is_dir():
-        for entry in root.states_dir.iterdir():
-            if entry.name.isdigit() and read_state_id(entry / "usr") == int(entry.name):
-                ids.add(int(entry.name))
+    for name, state_id in ondisk.state_slots(root.path):
+        if read_state_id(root.states_dir / name / "usr") == state_id:
+            ids.add(state_id)
     return ids
 
 
@@ -56,20 +62,17 @@ def _finish_removals(root: Root, done: list[str]) -> None:
 
 def _rehome_archived(root: Root, done: list[str]) -> None:
     """A tree under ``.moss/root/X`` whose id is Y: a crash between exchange and archive."""
-    if not root.states_dir.is_dir():
-        return
-    for entry in sorted(root.states_dir.iterdir()):
-        if not entry.name.isdigit():
-            continue
+    for name, _ in ondisk.state_slots(root.path):
+        entry = root.states_dir / name
         usr = entry / "usr"
         if usr.is_symlink():
             os.unlink(usr)  # old-layout leftover of an exchange with a symlinked /usr
             done.append(f"removed stale symlink {usr}")
             remove_empty_dir(entry)
             continue
-        real = read_state_id(usr)
-        if real is None or real == int(entry.name):
-            if real is None and not usr.exists():
+        real = ondisk.misplaced_owner(name, usr)
+        if real is None:
+            if not usr.exists():
                 remove_empty_dir(entry)
             continue
         dest = root.archived_usr(real)
