@@ -109,16 +109,21 @@ def ensure_skeleton(root: Root) -> None:
 
 
 def refuse_foreign_usr(root: Root) -> None:
-    """Never take over a ``/usr`` that moss did not build.
+    """Never take over a ``/usr`` that moss did not build, or whose id is unreadable.
 
     A transaction moves the old ``/usr`` aside and repoints ``/lib64`` and friends:
     on a system of another distribution (``moss`` run without ``-D`` by mistake)
     that would break every program on it.
     """
     usr = root.usr
-    if usr.is_symlink() or not usr.is_dir():
+    if usr.is_symlink() or not usr.is_dir() or read_state_id(usr) is not None:
         return
-    if read_state_id(usr) is None and any(usr.iterdir()):
+    if os.path.lexists(usr / STATE_ID_FILE):
+        raise MossError(
+            f"{usr / STATE_ID_FILE} does not hold a state id (moss writes plain ASCII "
+            "digits); refusing to change this root until it does"
+        )
+    if any(usr.iterdir()):
         raise MossError(
             f"{usr} holds a system moss did not build; refusing to replace it "
             "(use -D DIR to build a moss root elsewhere)"

@@ -20,12 +20,17 @@ import sys
 
 from moss.core import ondisk
 from moss.core.fs import remove_empty_dir
-from moss.core.root import Root, read_state_id, update_root_links
+from moss.core.root import Root, read_state_id, refuse_foreign_usr, update_root_links
 from moss.db.databases import Databases
 
 
 def recover(root: Root, dbs: Databases) -> list[str]:
-    """Bring the root back to a consistent state; returns what was done, for -v."""
+    """Bring the root back to a consistent state; returns what was done, for -v.
+
+    Refuses (MossError, nothing changed) a ``/usr`` that no state id names: every
+    state row would look like it had lost its tree and be forgotten.
+    """
+    refuse_foreign_usr(root)
     done: list[str] = []
     _finish_removals(root, done)
     _rehome_archived(root, done)
