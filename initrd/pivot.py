@@ -5,13 +5,8 @@
 This stub stays tiny because Python compiles a script from source on every run,
 while an imported module comes from its cached (or, in the initramfs,
 precompiled) bytecode.  ``-I`` leaves the script's directory off ``sys.path``,
-so the stub puts it there itself.
-
-The agent's modules import the shared on-disk contract as ``ondisk``.  In the
-initramfs the dracut module installs ``ondisk.py`` beside this file; in a source
-tree it is ``moss/core/ondisk.py``, whose folder is appended to ``sys.path``
-(after the standard library, so nothing else in it can shadow a standard
-module).  Only the contract is imported from there: never ``moss/__init__.py``.
+so the stub puts it there itself, and in a source tree the folder of the
+contract ``ondisk`` too (see ``moss/core/ondisk.py``).
 """
 
 import time
@@ -23,8 +18,8 @@ import sys  # noqa: E402
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, _HERE)
-if not os.path.exists(os.path.join(_HERE, "ondisk.py")):  # a source tree, not the initramfs
-    sys.path.append(os.path.join(os.path.dirname(_HERE), "moss", "core"))
+if not os.path.exists(_HERE + "/ondisk.py"):  # a source tree: after the stdlib, never before
+    sys.path.append(os.path.dirname(_HERE) + "/moss/core")
 
 from moss_pivot import main  # type: ignore[import-not-found]  # noqa: E402
 
