@@ -5,7 +5,8 @@
 This stub stays tiny because Python compiles a script from source on every run,
 while an imported module comes from its cached (or, in the initramfs,
 precompiled) bytecode.  ``-I`` leaves the script's directory off ``sys.path``,
-so the stub puts it there itself.
+so the stub puts it there itself, and in a source tree the folder of the
+contract ``ondisk`` too (see ``moss/core/ondisk.py``).
 """
 
 import time
@@ -15,7 +16,10 @@ _START = time.perf_counter()
 import os  # noqa: E402  (the clock starts before anything else)
 import sys  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, _HERE)
+if not os.path.exists(_HERE + "/ondisk.py"):  # a source tree: after the stdlib, never before
+    sys.path.append(os.path.dirname(_HERE) + "/moss/core")
 
 from moss_pivot import main  # type: ignore[import-not-found]  # noqa: E402
 

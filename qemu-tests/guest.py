@@ -102,6 +102,7 @@ def guest_kernel(kernel: DebianKernel) -> GuestKernel:
         kernel.package.encode(),
         kernel.vmlinuz.read_bytes(),
         _tree_bytes(PROJECT / "initrd", PROJECT / "dracut-module"),
+        (PROJECT / "moss" / "core" / "ondisk.py").read_bytes(),  # installed beside the agent
         " ".join((*DRACUT_MODULES, *DRIVERS)).encode(),
         Path("/usr/lib/dracut/dracut-version.sh").read_bytes(),
     )

@@ -6,6 +6,10 @@
 # Only the interpreter, the few standard-library files the agent imports and libffi
 # (for ctypes) are installed: the whole stdlib would add tens of megabytes.
 
+# The modules pivot.py imports, installed beside it in /usr/lib/moss: the agent's own and
+# ondisk, the on-disk contract the agent shares with moss (moss/core/ondisk.py).
+_moss_agent_modules="moss_pivot pivot_record pivot_sysroot ondisk"
+
 # The interpreter the image runs.  The distribution's python3, not one found first on
 # a developer's PATH (pyenv shims are scripts).
 _moss_python() {
@@ -23,8 +27,8 @@ _moss_python() {
 # Files of every module the agent can import, asked of that same interpreter so the
 # paths (/usr/lib/python3.X, lib-dynload, the .so suffix) are right for it.  Modules
 # frozen into the interpreter need no file, except os.py: Python finds its prefix
-# by it.  The agent's imports are os, sys, stat, time (frozen or built in) and
-# ctypes (lazily); encodings.* are what the interpreter itself loads at start.
+# by it.  The agent's imports (its own and ondisk's) are os, sys, stat, time (frozen or
+# built in) and ctypes (lazily); encodings.* are what the interpreter itself loads at start.
 _moss_stdlib_files() {
     "$1" -I -S -c '
 import os, sys
@@ -71,14 +75,22 @@ install() {
     # _ctypes links libffi, but dracut does not follow libraries of a non-executable .so.
     inst_libdir_file "libffi.so*"
     inst_simple "$moddir/pivot.py" /usr/lib/moss/pivot.py
-    inst_simple "$moddir/moss_pivot.py" /usr/lib/moss/moss_pivot.py
+    local module
+    for module in $_moss_agent_modules; do
+        inst_simple "$moddir/$module.py" "/usr/lib/moss/$module.py"
+    done
     # Precompiled, so the first (cold, maybe emulated) run does not compile the agent.
+    # shellcheck disable=SC2086
     "$py" -I -S -c '
 import py_compile, sys
 from importlib.util import cache_from_source
-py_compile.compile(sys.argv[1], cfile=sys.argv[2] + cache_from_source(sys.argv[3]), doraise=True,
-                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-' "$moddir/moss_pivot.py" "$initdir" /usr/lib/moss/moss_pivot.py || {
+moddir, initdir = sys.argv[1:3]
+for module in sys.argv[3:]:
+    target = f"/usr/lib/moss/{module}.py"
+    py_compile.compile(f"{moddir}/{module}.py", cfile=initdir + cache_from_source(target),
+                       dfile=target, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+' "$moddir" "$initdir" $_moss_agent_modules || {
         derror "90moss: cannot compile the moss pivot agent"
         return 1
     }

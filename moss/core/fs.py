@@ -2,9 +2,9 @@
 
 ``renameat2(RENAME_EXCHANGE)`` swaps two paths in one step, so ``/usr`` is never
 missing; temp-file + fsync + rename makes every small file write all-or-nothing;
-``flock`` serialises mutating moss processes.  The pivot agent in ``initrd/``
-has its own copy of the exchange because it may import only the standard
-library, and must stay byte-for-byte in behaviour with this one.
+``flock`` serialises mutating moss processes.  The exchange, ``fsync_dir`` and
+the atomic symlink are the on-disk contract's (:mod:`moss.core.ondisk`), which the
+pivot agent in ``initrd/`` imports too, so both make the very same calls.
 """
 
 from __future__ import annotations
@@ -14,45 +14,21 @@ import ctypes
 import errno
 import fcntl
 import os
-import platform
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from moss.core.errors import MossError
-
-AT_FDCWD = -100
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-
-# renameat2 has no glibc wrapper on older systems; the syscall number is stable per arch.
-_SYSCALL_RENAMEAT2 = {"x86_64": 316, "aarch64": 276, "riscv64": 276, "i686": 353}
+from moss.core.ondisk import AT_FDCWD as AT_FDCWD
+from moss.core.ondisk import RENAME_EXCHANGE as RENAME_EXCHANGE
+from moss.core.ondisk import RENAME_NOREPLACE as RENAME_NOREPLACE
+from moss.core.ondisk import atomic_symlink as atomic_symlink
+from moss.core.ondisk import exchange as exchange
+from moss.core.ondisk import fsync_dir as fsync_dir
+from moss.core.ondisk import renameat2 as renameat2
 
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def renameat2(src: Path | str, dst: Path | str, flags: int) -> None:
-    """Call renameat2(2); raises OSError with the kernel's errno."""
-    number = _SYSCALL_RENAMEAT2.get(platform.machine())
-    if number is None:
-        raise OSError(errno.ENOSYS, f"renameat2 not known on {platform.machine()}")
-    res = _libc.syscall(
-        ctypes.c_long(number),
-        ctypes.c_int(AT_FDCWD),
-        ctypes.c_char_p(os.fsencode(src)),
-        ctypes.c_int(AT_FDCWD),
-        ctypes.c_char_p(os.fsencode(dst)),
-        ctypes.c_uint(flags),
-    )
-    if res != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(src), None, str(dst))
-
-
-def exchange(a: Path, b: Path) -> None:
-    """Swap two existing paths atomically (either may be a directory or a symlink)."""
-    renameat2(a, b, RENAME_EXCHANGE)
 
 
 def sync_filesystem(path: Path) -> None:
@@ -66,14 +42,6 @@ def sync_filesystem(path: Path) -> None:
         if _libc.syncfs(fd) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err), str(path))
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -94,15 +62,6 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
-
-
-def atomic_symlink(target: str, path: Path) -> None:
-    """Point ``path`` at ``target``, replacing whatever is there in one rename."""
-    tmp = path.with_name(f".{path.name}.moss-new")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    os.symlink(target, tmp)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

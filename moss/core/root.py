@@ -10,19 +10,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core import fs
+from moss.core import fs, ondisk
 from moss.core.errors import MossError
 
-# Compatibility links at the top of the root, pointing into /usr.
-ROOT_LINKS: dict[str, str] = {
-    "bin": "usr/bin",
-    "sbin": "usr/sbin",
-    "lib": "usr/lib",
-    "lib64": "usr/lib",
-    "lib32": "usr/lib32",
-}
+# Compatibility links at the top of the root, pointing into /usr (the shared contract's).
+ROOT_LINKS: dict[str, str] = dict(ondisk.ROOT_LINKS)
 
-STATE_ID_FILE = ".stateID"
+STATE_ID_FILE = ondisk.STATE_ID_FILE
 REPO_INDEX_NAME = "stone.index"
 
 
@@ -66,11 +60,11 @@ class Root:
 
     @property
     def states_dir(self) -> Path:
-        return self.moss / "root"
+        return self.path / ondisk.STATES_DIR
 
     @property
     def staging(self) -> Path:
-        return self.states_dir / "staging"
+        return self.states_dir / ondisk.STAGING
 
     @property
     def staging_usr(self) -> Path:
@@ -98,19 +92,19 @@ class Root:
         return self.moss / "boot" / "clr-boot-manager"
 
     def archived_usr(self, state_id: int) -> Path:
-        return self.states_dir / str(state_id) / "usr"
+        return Path(ondisk.slot_usr(self.path, state_id))
 
     def cached_package(self, sha256: str) -> Path:
         return cached_file(self.cache, sha256)
 
 
 def read_state_id(usr: Path) -> int | None:
-    """The state a ``/usr`` tree belongs to, or None when it has no readable id."""
-    try:
-        text = (usr / STATE_ID_FILE).read_text().strip()
-    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
+    """The state a ``/usr`` tree belongs to, or None when it has no readable id.
+
+    The rule (ASCII digits only, whitespace around them allowed) is the contract's,
+    :func:`moss.core.ondisk.read_state_id`, which the pivot agent applies too.
+    """
+    return ondisk.read_state_id(usr)
 
 
 def ensure_skeleton(root: Root) -> None:
@@ -130,16 +124,21 @@ def ensure_skeleton(root: Root) -> None:
 
 
 def refuse_foreign_usr(root: Root) -> None:
-    """Never take over a ``/usr`` that moss did not build.
+    """Never take over a ``/usr`` that moss did not build, or whose id is unreadable.
 
     A transaction moves the old ``/usr`` aside and repoints ``/lib64`` and friends:
     on a system of another distribution (``moss`` run without ``-D`` by mistake)
     that would break every program on it.
     """
     usr = root.usr
-    if usr.is_symlink() or not usr.is_dir():
+    if usr.is_symlink() or not usr.is_dir() or read_state_id(usr) is not None:
         return
-    if read_state_id(usr) is None and any(usr.iterdir()):
+    if os.path.lexists(usr / STATE_ID_FILE):
+        raise MossError(
+            f"{usr / STATE_ID_FILE} does not hold a state id (moss writes plain ASCII "
+            "digits); refusing to change this root until it does"
+        )
+    if any(usr.iterdir()):
         raise MossError(
             f"{usr} holds a system moss did not build; refusing to replace it "
             "(use -D DIR to build a moss root elsewhere)"

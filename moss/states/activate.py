@@ -6,7 +6,8 @@ either the old or the new state.  Only then is the old tree (now sitting where
 the new one was) renamed to ``.moss/root/<old id>/usr``; a crash in between
 leaves a tree whose ``.stateID`` names its real home, which :mod:`moss.states.recovery`
 (and the pivot agent) move there.  The pivot agent in ``initrd/`` performs the
-same steps and must stay in line with this module.
+same steps; the calls both make (the exchange, ``fsync_dir``, the slots, the root
+links) are the on-disk contract's, :mod:`moss.core.ondisk`, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from moss.core import fs
+from moss.core import fs, ondisk
 from moss.core.errors import MossError
 from moss.core.faults import checkpoint
 from moss.core.root import Root, read_state_id, update_root_links
@@ -32,7 +33,7 @@ def activate_tree(root: Root, tree: Path) -> int | None:
     old_id = read_state_id(root.usr)
     old_layout = root.usr.is_symlink()
     checkpoint("activate:before-exchange")
-    fs.exchange(tree, root.usr)
+    ondisk.exchange(tree, root.usr)
     checkpoint("activate:exchanged")
     # `tree` now holds what was /usr: the previous state's tree, or an old-style symlink.
     if old_layout:
@@ -42,8 +43,8 @@ def activate_tree(root: Root, tree: Path) -> int | None:
     fs.remove_empty_dir(tree.parent)
     checkpoint("activate:archived")
     update_root_links(root)
-    fs.fsync_dir(root.path)
-    fs.fsync_dir(root.states_dir)
+    ondisk.fsync_dir(root.path)
+    ondisk.fsync_dir(root.states_dir)
     return old_id
 
 

@@ -4,6 +4,12 @@ Runs at the start of every mutating command, under the lock.  Each step
 undoes or completes one kind of leftover, and together they restore the rule
 the rest of moss relies on: every state row in the database has exactly one
 complete tree on disk, and ``/usr`` is one of them.
+
+Which directories are state slots and what "a tree in the wrong slot" is are the
+on-disk contract's rules (:mod:`moss.core.ondisk`), the ones the pivot agent
+applies in early boot: a name that is not a state id written as moss writes it
+(``staging``, ``01``, ``²``) is never a slot, and is left alone.  What to do
+about a leftover is moss's own policy: unlike the agent, it removes a duplicate.
 """
 
 from __future__ import annotations
@@ -11,13 +17,19 @@ from __future__ import annotations
 import os
 import sys
 
+from moss.core import ondisk
 from moss.core.fs import remove_empty_dir, remove_tree
-from moss.core.root import Root, read_state_id, update_root_links
+from moss.core.root import Root, read_state_id, refuse_foreign_usr, update_root_links
 from moss.db.databases import Databases
 
 
 def recover(root: Root, dbs: Databases) -> list[str]:
-    """Bring the root back to a consistent state; returns what was done, for -v."""
+    """Bring the root back to a consistent state; returns what was done, for -v.
+
+    Refuses (MossError, nothing changed) a ``/usr`` that no state id names: every
+    state row would look like it had lost its tree and be forgotten.
+    """
+    refuse_foreign_usr(root)
     done: list[str] = []
     _finish_removals(root, done)
     _rehome_archived(root, done)
@@ -37,10 +49,9 @@ def state_tree_ids(root: Root) -> set[int]:
     active = read_state_id(root.usr)
     if active is not None:
         ids.add(active)
-    if root.states_dir.is_dir():
-        for entry in root.states_dir.iterdir():
-            if entry.name.isdigit() and read_state_id(entry / "usr") == int(entry.name):
-                ids.add(int(entry.name))
+    for name, state_id in ondisk.state_slots(root.path):
+        if read_state_id(root.states_dir / name / "usr") == state_id:
+            ids.add(state_id)
     return ids
 
 
@@ -55,20 +66,17 @@ def _finish_removals(root: Root, done: list[str]) -> None:
 
 def _rehome_archived(root: Root, done: list[str]) -> None:
     """A tree under ``.moss/root/X`` whose id is Y: a crash between exchange and archive."""
-    if not root.states_dir.is_dir():
-        return
-    for entry in sorted(root.states_dir.iterdir()):
-        if not entry.name.isdigit():
-            continue
+    for name, _ in ondisk.state_slots(root.path):
+        entry = root.states_dir / name
         usr = entry / "usr"
         if usr.is_symlink():
             os.unlink(usr)  # old-layout leftover of an exchange with a symlinked /usr
             done.append(f"removed stale symlink {usr}")
             remove_empty_dir(entry)
             continue
-        real = read_state_id(usr)
-        if real is None or real == int(entry.name):
-            if real is None and not usr.exists():
+        real = ondisk.misplaced_owner(name, usr)
+        if real is None:
+            if not usr.exists():
                 remove_empty_dir(entry)
             continue
         dest = root.archived_usr(real)

@@ -8,6 +8,11 @@ and execs the handler.  Nothing it mounts is visible outside, and the mounts
 vanish with the namespace when the handler exits.
 
 Usage: sandbox.py --root ROOT [--usr TREE] [--readonly-etc] (--delete PATH... | -- RUN ARGS...)
+
+The mount flags are the on-disk contract's (``moss/core/ondisk.py``, standard
+library only).  Run as a script with ``python3 -I`` neither moss nor this folder
+is on ``sys.path``, so the script appends ``moss/core`` (after the standard
+library) and imports the contract as ``ondisk``, the way the pivot agent does.
 """
 
 from __future__ import annotations
@@ -17,14 +22,22 @@ import ctypes
 import os
 import sys
 
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING or __package__:
+    from moss.core import ondisk
+else:  # run as a script: see the module docstring
+    _MOSS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.append(os.path.join(_MOSS, "core"))
+    import ondisk
+
+MS_RDONLY = ondisk.MS_RDONLY
+MS_NOSUID = ondisk.MS_NOSUID
+MS_NODEV = ondisk.MS_NODEV
+MS_NOEXEC = ondisk.MS_NOEXEC
+MS_REMOUNT = ondisk.MS_REMOUNT
+MS_BIND = ondisk.MS_BIND
+MS_REC = ondisk.MS_REC
+MS_PRIVATE = ondisk.MS_PRIVATE
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PATH = "/usr/bin:/usr/sbin:/bin:/sbin"

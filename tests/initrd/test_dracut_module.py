@@ -33,6 +33,14 @@ from tests.support.sysroot import ROOT_LINKS, archived_states, live_state, make_
 
 AGENT = PROJECT / "initrd" / "pivot.py"
 AGENT_CODE = PROJECT / "initrd" / "moss_pivot.py"
+# The modules pivot.py imports, flat beside it in /usr/lib/moss: the agent's and the
+# on-disk contract it shares with moss.
+AGENT_MODULES = {
+    "moss_pivot.py": AGENT_CODE,
+    "pivot_record.py": PROJECT / "initrd" / "pivot_record.py",
+    "pivot_sysroot.py": PROJECT / "initrd" / "pivot_sysroot.py",
+    "ondisk.py": PROJECT / "moss" / "core" / "ondisk.py",
+}
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 PY = "usr/lib/python3.11"
 
@@ -79,16 +87,19 @@ def test_install_sh_lays_out_the_module(tmp_path: Path) -> None:
     )
     moddir = tmp_path / "usr/lib/dracut/modules.d/90moss"
     assert str(moddir) in proc.stdout
-    assert sorted(p.name for p in moddir.iterdir()) == [
+    assert sorted(p.name for p in moddir.iterdir()) == sorted({
         "module-setup.sh",
         "moss-pivot.service",
         "moss-pivot.sh",
         "moss_pivot.py",
         "pivot.py",
-    ]
+        *AGENT_MODULES,
+    })
     assert os.access(moddir / "module-setup.sh", os.X_OK)
     assert filecmp.cmp(moddir / "pivot.py", AGENT, shallow=False)
     assert filecmp.cmp(moddir / "moss_pivot.py", AGENT_CODE, shallow=False)
+    for name, source in AGENT_MODULES.items():
+        assert filecmp.cmp(moddir / name, source, shallow=False), name
 
 
 @pytest.mark.slow
@@ -102,6 +113,10 @@ def test_image_holds_the_agent_and_only_the_python_it_needs(
     assert lsinitrd_file(img.image, "usr/lib/moss/pivot.py") == AGENT.read_bytes()
     assert lsinitrd_file(img.image, "usr/lib/moss/moss_pivot.py") == AGENT_CODE.read_bytes()
     assert "usr/lib/moss/__pycache__/moss_pivot.cpython-311.pyc" in paths
+    for name, source in AGENT_MODULES.items():
+        assert lsinitrd_file(img.image, f"usr/lib/moss/{name}") == source.read_bytes(), name
+        pyc = f"usr/lib/moss/__pycache__/{name.removesuffix('.py')}.cpython-311.pyc"
+        assert pyc in paths, f"{pyc} missing from the {flavour} image"
     for path in (
         "usr/bin/python3",
         "usr/bin/python3.11",
@@ -198,6 +213,9 @@ def test_agent_in_image_compiles_nothing_at_boot(
     assert live_state(root / "sysroot") == 2
     loaded = [line for line in proc.stderr.splitlines() if line.startswith("# code object from")]
     assert any("moss_pivot.cpython-311.pyc" in line for line in loaded)
+    for name in AGENT_MODULES:
+        pyc = f"/usr/lib/moss/__pycache__/{name.removesuffix('.py')}.cpython-311.pyc"
+        assert any(pyc in line for line in loaded), f"{name} not loaded from {pyc}"
     assert any("ctypes/__pycache__/__init__.cpython-311.pyc" in line for line in loaded)
     compiled = [line for line in loaded if not line.rstrip("'").endswith(".pyc")]
     assert compiled == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from initrd.moss_pivot import KILL_POINTS
+from initrd.pivot_sysroot import KILL_POINTS
 from tests.support.pivot import run_agent
 from tests.support.sysroot import (
     ROOT_LINKS,

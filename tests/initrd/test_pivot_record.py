@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from initrd.moss_pivot import cmdline_words, json_object, requested_value
+from initrd.pivot_record import cmdline_words, json_object, requested_value
 
 values = st.one_of(
     st.none(),

@@ -5,13 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT_LINKS = {
-    "bin": "usr/bin",
-    "sbin": "usr/sbin",
-    "lib": "usr/lib",
-    "lib64": "usr/lib",
-    "lib32": "usr/lib32",
-}
+from moss.core import ondisk
+
+ROOT_LINKS = dict(ondisk.ROOT_LINKS)  # the contract moss and the agent share
 
 
 def make_tree(usr: Path, state_id: int | None, stamp: str | None = None) -> Path:
@@ -23,7 +19,7 @@ def make_tree(usr: Path, state_id: int | None, stamp: str | None = None) -> Path
     (usr / "lib" / "os-release").write_text(f"NAME=moss test\nSTAMP={stamp}\n")
     os.symlink("../lib/os-release", usr / "bin" / "os-release")
     if state_id is not None:
-        (usr / ".stateID").write_text(str(state_id))
+        (usr / ondisk.STATE_ID_FILE).write_text(str(state_id))
     return usr
 
 
@@ -66,9 +62,8 @@ def stamp_of(usr: Path) -> str | None:
 
 def state_of(usr: Path) -> int | None:
     """The state a tree belongs to if it is complete: files and ``.stateID`` agree."""
-    try:
-        sid = int((usr / ".stateID").read_text().strip())
-    except (OSError, ValueError):
+    sid = ondisk.read_state_id(usr)
+    if sid is None:
         return None
     return sid if stamp_of(usr) == f"state {sid}" and (usr / "bin" / "hello").is_file() else None
 
