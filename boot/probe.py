@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from moss.core.ondisk import parse_state_id
 from moss.core.run import CommandError, run
 
 ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
@@ -140,6 +141,6 @@ def booted_state(cmdline: Path = Path("/proc/cmdline")) -> int | None:
         return None
     for word in reversed(words):  # the kernel lets the last one win
         key, _, value = word.partition("=")
-        if key == "moss.fstx" and value.isdigit():
-            return int(value)
+        if key == "moss.fstx" and (state_id := parse_state_id(value)) is not None:
+            return state_id
     return None

@@ -191,3 +191,22 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
                     if len(component) > 1:
                         found.append(component)
     return found
+
+
+# A newcomer reads a module in one sitting and a function on one screen.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 50
+
+
+def test_no_module_or_function_too_long_to_read() -> None:
+    too_long = []
+    for name, path in project_modules().items():
+        text = path.read_text()
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, "split along its steps:\n" + "\n".join(too_long)

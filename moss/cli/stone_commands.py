@@ -46,8 +46,17 @@ from moss.stonetools.extract import extract_packages
 from moss.stonetools.index import build_index
 from moss.stonetools.pack import pack_tree
 
+Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+
+def register(sub: Subparsers) -> None:
+    _register_inspect(sub)
+    _register_extract(sub)
+    _register_pack(sub)
+    _register_index(sub)
+
+
+def _register_inspect(sub: Subparsers) -> None:
     p = sub.add_parser(
         "inspect", help="show what a .stone file holds",
         description="Show the header, payloads, meta and layout of .stone files "
@@ -58,6 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_inspect)
 
+
+def _register_extract(sub: Subparsers) -> None:
     p = sub.add_parser(
         "extract", help="unpack packages' /usr trees into a directory",
         description="Unpack the /usr trees of packages into DIR/usr, checking every "
@@ -71,6 +82,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(handler=cmd_extract)
 
+
+def _register_pack(sub: Subparsers) -> None:
     p = sub.add_parser(
         "pack", help="build a package from a directory taken as /usr",
         description="Build a .stone package from DIR, taken as /usr: DIR/bin/hello "
@@ -105,6 +118,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     p.set_defaults(handler=cmd_pack)
 
+
+def _register_index(sub: Subparsers) -> None:
     p = sub.add_parser(
         "index", help="write DIR/stone.index for the packages below DIR",
         description="Write DIR/stone.index, the repository index of every .stone package "

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moss.core.ondisk import parse_state_id
 from moss.db import open_database
 
 MIGRATIONS = [
@@ -134,7 +135,7 @@ class StateDB:
     def pending(self) -> int | None:
         """The state a reboot will apply (a deferred update), if any."""
         value = self.get_setting(PENDING_KEY)
-        return int(value) if value and value.isdigit() else None
+        return parse_state_id(value) if value else None
 
     def set_pending(self, state_id: int | None) -> None:
         self.set_setting(PENDING_KEY, None if state_id is None else str(state_id))

@@ -112,11 +112,29 @@ def _http_attempt(
     so a trickle is seen as one).
     """
     have = part.stat().st_size if part.exists() else 0
+    with _open(url, part, have, options) as response:
+        resuming = response.status == 206
+        if not resuming and have:
+            on_bytes(-have)
+        expected = response.headers.get("Content-Length")
+        start = have if resuming else 0
+        if expected is not None and expected.isdigit() and start + int(expected) > limit:
+            raise _too_long(url, limit)
+        received = _receive(url, response, part, start, limit, options, on_bytes)
+    # http.client does not report a body shorter than Content-Length on read(n).
+    if expected is not None and expected.isdigit() and received < int(expected):
+        raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
+
+
+def _open(url: str, part: Path, have: int, options: FetchOptions) -> http.client.HTTPResponse:
+    """The response to a GET (from byte ``have`` on); failures sorted into retry or not."""
     request = urllib.request.Request(url, headers={"User-Agent": f"moss/{__version__}"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=options.timeout)
+        response: http.client.HTTPResponse = urllib.request.urlopen(
+            request, timeout=options.timeout)
+        return response
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             # Our partial file is no prefix of the current one: start over.
@@ -132,34 +150,30 @@ def _http_attempt(
         raise MossError(f"{url}: {reason}") from None
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from None
-    with response:
-        resuming = response.status == 206
-        if not resuming and have:
-            on_bytes(-have)
-        expected = response.headers.get("Content-Length")
-        start = have if resuming else 0
-        if expected is not None and expected.isdigit() and start + int(expected) > limit:
-            raise _too_long(url, limit)
-        received = 0
-        stall = _Stall(options.stall_seconds)
-        try:
-            with part.open("ab" if resuming else "wb") as out:
-                while block := response.read1(CHUNK):
-                    if start + received + len(block) > limit:
-                        raise _too_long(url, limit)
-                    out.write(block)
-                    received += len(block)
-                    on_bytes(len(block))
-                    stall.check(len(block))
-        except http.client.IncompleteRead:
-            raise _Retryable("transfer cut short") from None
-        except TimeoutError:
-            raise _Retryable("timed out while receiving") from None
-        except ConnectionError as exc:
-            raise _Retryable(f"connection lost: {exc}") from None
-    # http.client does not report a body shorter than Content-Length on read(n).
-    if expected is not None and expected.isdigit() and received < int(expected):
-        raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
+
+
+def _receive(url: str, response: http.client.HTTPResponse, part: Path, start: int,
+             limit: int, options: FetchOptions, on_bytes: OnBytes) -> int:
+    """Write the body to ``part`` after its first ``start`` bytes (0: from scratch),
+    never past ``limit`` bytes in all; how many bytes were received."""
+    received = 0
+    stall = _Stall(options.stall_seconds)
+    try:
+        with part.open("ab" if start else "wb") as out:
+            while block := response.read1(CHUNK):
+                if start + received + len(block) > limit:
+                    raise _too_long(url, limit)
+                out.write(block)
+                received += len(block)
+                on_bytes(len(block))
+                stall.check(len(block))
+    except http.client.IncompleteRead:
+        raise _Retryable("transfer cut short") from None
+    except TimeoutError:
+        raise _Retryable("timed out while receiving") from None
+    except ConnectionError as exc:
+        raise _Retryable(f"connection lost: {exc}") from None
+    return received
 
 
 def download(
