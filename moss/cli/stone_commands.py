@@ -25,7 +25,7 @@ import argparse
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from moss.core.errors import MossError
 from moss.core.progress import Progress
@@ -46,7 +46,7 @@ from moss.stonetools.extract import extract_packages
 from moss.stonetools.index import build_index
 from moss.stonetools.pack import pack_tree
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(sub: Subparsers) -> None:
