@@ -21,7 +21,6 @@ from moss.stone import (
     FileType,
     LayoutEntry,
     PackageMeta,
-    StoneError,
     open_stone,
 )
 from moss.stone.targets import target_problem
@@ -57,8 +56,6 @@ def read_package(path: Path) -> IncomingPackage:
             meta = reader.package_meta()
             layout = reader.layout()
             stored = {entry.digest for entry in reader.index()}
-    except StoneError as exc:
-        raise MossError(str(exc)) from exc
     except OSError as exc:
         raise MossError(f"{path}: {exc.strerror}") from exc
     for entry in layout:
