@@ -99,12 +99,15 @@ def is_full(path: Path) -> bool:
     return st.f_bavail * st.f_frsize < 64 * 1024
 
 
-def disk_full_message(mount: Path) -> str:
+def disk_full_message(mount: Path, advice: bool = True) -> str:
+    """Which filesystem is full and, unless the caller gives its own, what to do."""
+    if not advice:
+        return f"no space left on the filesystem at {mount}"
     return (f"no space left on the filesystem at {mount}: free some space there (`moss state "
             "prune` removes old states and what only they use), then run the command again")
 
 
-def describe_os_error(exc: OSError, near: list[Path]) -> str:
+def describe_os_error(exc: OSError, near: list[Path], advice: bool = True) -> str:
     """A user's line for an OSError: a full disk is named by its mount point.
 
     A write to an open file reports no file name; ``near`` are the places the
@@ -112,6 +115,6 @@ def describe_os_error(exc: OSError, near: list[Path]) -> str:
     """
     named = [Path(os.fsdecode(f)) for f in (exc.filename, exc.filename2) if f is not None]
     if exc.errno in DISK_FULL:
-        return disk_full_message(fullest(named or near))
+        return disk_full_message(fullest(named or near), advice)
     where = f"{named[0]}: " if named else ""
     return f"{where}{exc.strerror or exc}"

@@ -90,7 +90,7 @@ def after_change(root: Root, dbs: Databases, done: str, *, live: bool, skip_boot
     except MossError as exc:
         boot_error = str(exc)
     except OSError as exc:  # a full or failing ESP
-        boot_error = describe_os_error(exc, _boot_dirs(root))
+        boot_error = describe_os_error(exc, _boot_dirs(root), advice=False)
     stale = (f"{entries} were not updated: {boot_error}; fix that, then run `moss boot sync`"
              if boot_error else None)
     if trigger_error:

@@ -8,6 +8,9 @@ with a valid ESP repairs the entries.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,7 +102,7 @@ def test_install_goes_live_runs_triggers_and_exits_3(tmp_path: Path, root: Path)
     repair(root, 1)
 
 
-def test_remove_and_sync_paths_share_the_contract(tmp_path: Path, root: Path) -> None:
+def test_remove_goes_live_runs_triggers_and_exits_3(tmp_path: Path, root: Path) -> None:
     (root / "etc/moss/boot.conf").write_text(FIXED)
     assert moss(root, "install", str(counting_package(tmp_path)), str(hello(tmp_path, 1)),
                 str(kernel_package(tmp_path, "6.1.0-1", 1))).returncode == 0
@@ -140,3 +143,37 @@ def test_state_remove_is_done_though_entries_are_not(tmp_path: Path, root: Path)
     (root / "etc/moss/boot.conf").write_text(FIXED)
     assert moss(root, "boot", "sync").returncode == 0
     assert not any("moss.fstx=1" in o for o in entries(root).values())
+
+
+ESP_DRIVER = r"""
+import json, subprocess, sys
+root, package = sys.argv[1:3]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", f"{root}/efi"], check=True)
+proc = subprocess.run([sys.executable, "-m", "moss", "-D", root, "-y", "--quiet", "install",
+                       package], capture_output=True, text=True)
+print(json.dumps({"status": proc.returncode, "stderr": proc.stderr}))
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare to mount a tmpfs")
+def test_a_full_esp_leaves_the_state_live_and_exits_3(tmp_path: Path, root: Path) -> None:
+    """The ESP is a 64 KiB tmpfs (in a private mount namespace) that no kernel fits on."""
+    (root / "etc/moss/boot.conf").write_text(FIXED)
+    kernel = make_package(tmp_path, "linux", {
+        "lib/kernel/6.1.0-1/vmlinuz": os.urandom(256 * 1024),
+        "lib/kernel/6.1.0-1/10-default.initrd": os.urandom(2048),
+        "lib/modules/6.1.0-1/modules.dep": "",
+    }, version="6.1.0-1")
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "--", sys.executable, "-c", ESP_DRIVER,
+         str(root), str(kernel)], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == 3, result
+    line = result["stderr"]
+    assert line.count("\n") == 1 and "Traceback" not in line, line
+    assert line.startswith("moss: warning: state 1 is active, but its boot entries were not "
+                           f"updated: not enough space on {root / 'efi'}: "), line
+    assert line.endswith("; fix that, then run `moss boot sync`\n"), line
+    assert (root / "usr/.stateID").read_text() == "1"
+    repair(root, 1)  # the real, roomy /efi outside the namespace

@@ -246,10 +246,12 @@ def test_ctrl_c_with_verbose_shows_the_traceback(prompting: tuple[Path, Path]) -
 
 
 def test_ctrl_c_during_start_up_is_one_line(root: Path) -> None:
-    """SIGINT at many moments from exec to the end of a query: never a traceback.
+    """SIGINT at many moments from exec to the end of a query: never a moss traceback.
 
-    Python dies of the signal itself before it installs its handler (-SIGINT,
-    which a shell shows as 130 too); after that moss reports it in one line.
+    Before moss's first line runs, the interrupt is Python's own business: it dies
+    of the signal (-SIGINT), or its start-up (site, .pth files) reports what it
+    caught and carries on or gives up.  From moss/__main__.py on, moss says it in
+    one line with status 130, or finishes (0) if the signal came too late.
     """
     for delay in [i * 0.04 for i in range(25)]:
         proc = subprocess.Popen([*MOSS, "-D", str(root), "list", "installed"],
@@ -258,12 +260,15 @@ def test_ctrl_c_during_start_up_is_one_line(root: Path) -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         stderr = err.decode()
-        # Python's own start-up (site, .pth files) may print what it caught: not ours.
         assert "moss/__main__.py" not in stderr, (delay, stderr)  # in every moss traceback
-        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, stderr)
-        if proc.returncode == 130:
-            assert stderr.splitlines()[-1].startswith("moss: interrupted"), stderr
-            assert "Traceback" not in stderr.splitlines()[-1]
+        ours = [line for line in stderr.splitlines() if line.startswith("moss:")]
+        if ours:
+            # -SIGINT too: CPython re-raises SIGINT at exit when the interrupt escaped an
+            # exec() of a string (dataclasses makes __init__ so), though moss caught it.
+            # A shell shows both as 130.
+            assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, stderr)
+            assert len(ours) == 1 and ours[0].startswith("moss: interrupted"), stderr
+            assert stderr.splitlines()[-1] == ours[0], stderr
 
 
 # --- messages naming odd paths ----------------------------------------------------------
