@@ -31,7 +31,8 @@ from moss.core.errors import (
 )
 from moss.stone.errors import StoneError
 
-KNOWN = (MossError, StoneError, OSError, sqlite3.Error, EOFError, KeyboardInterrupt)
+# What main() hands to report(): anything, since report() returns None for a bug.
+KNOWN = (Exception, KeyboardInterrupt)
 
 
 @dataclass
@@ -73,7 +74,8 @@ def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
         return f"{kind}: {exc}", exc.exit_status
     if isinstance(exc, StoneError):
         return f"error: {exc}", FAILED
-    if isinstance(exc, KeyboardInterrupt):
+    if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
+        # Python 3.11 wraps an interrupt in a class body as RuntimeError(__set_name__).
         if not context.started:
             return "interrupted; nothing was changed", INTERRUPTED
         return ("interrupted; run the command again to finish "
@@ -85,16 +87,22 @@ def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
 
 def _disk_full(exc: BaseException, near: list[Path]) -> str | None:
     """The full-disk line if a full disk caused ``exc``, however it was wrapped on the way."""
-    cause: BaseException | None = exc
-    for _ in range(8):  # a chain is short; this only bounds a pathological one
-        if cause is None:
-            return None
+    for cause in _chain(exc):
         if isinstance(cause, OSError) and cause.errno in DISK_FULL:
             return describe_os_error(cause, near)
         if isinstance(cause, sqlite3.Error) and _database_full(cause, near):
             return disk_full_message(fullest(near))
-        cause = cause.__cause__ or cause.__context__
     return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, newest first (bounded: a chain is short)."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
 
 
 def _database_full(exc: sqlite3.Error, near: list[Path]) -> bool:
