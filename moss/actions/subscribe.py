@@ -14,7 +14,7 @@ from pathlib import Path
 
 from moss.actions import transaction
 from moss.core import fs
-from moss.core.errors import MossError
+from moss.core.errors import MossError, PartlyDone
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
 from moss.planning.selection import Selected, selection_of
@@ -101,9 +101,17 @@ def preview(root_path: Path, choices: Choices) -> tuple[int, int]:
 
 def change(root_path: Path, choices: Choices, summary: str,
            options: transaction.Options) -> transaction.Outcome:
-    """Build a state with ``choices``; save them once it exists."""
-    outcome = transaction.run(root_path, transaction.Request(
-        summary=summary, subscriptions=choices, rebuild=True), options)
+    """Build a state with ``choices``; save them once it exists.
+
+    A state that went live and then failed its triggers or boot entries
+    (:class:`PartlyDone`) exists with these choices: they are saved too.
+    """
+    try:
+        outcome = transaction.run(root_path, transaction.Request(
+            summary=summary, subscriptions=choices, rebuild=True), options)
+    except PartlyDone:
+        save_choices(root_path, choices)
+        raise
     if outcome.state_id is not None:
         save_choices(root_path, choices)
     return outcome

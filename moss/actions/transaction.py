@@ -3,7 +3,9 @@
 Read top to bottom, ``run`` is the whole story.  Everything before ``unpack``
 only reads, so a refused request changes nothing; every step after it can be
 interrupted at any instant, and :func:`moss.states.recovery.recover` at the start of
-the next run either completes or undoes what it finds.
+the next run either completes or undoes what it finds.  Once the new state is live
+it stays live: its triggers run, then its boot entries are synced, and a failure
+of either is reported as such (:func:`moss.states.bootsync.after_change`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 
 from moss import subscriptions, triggers
 from moss.core import fs
-from moss.core.errors import MossError
 from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
@@ -24,7 +25,7 @@ from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
 from moss.repo.cache import cache_root
 from moss.states.activate import activate_tree
-from moss.states.bootsync import sync_if_managed
+from moss.states.bootsync import after_change
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
@@ -138,9 +139,11 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
         activate_tree(root, root.staging_usr)
     discard_superseded(root, dbs, prepared.pending, state_id)
     checkpoint("tx:activated")
-    sync_if_managed(root, dbs, options.skip_boot, options.progress)
-    if not deferred:
-        run_system_triggers(root, state_id, options.progress)
+    # From here the state is in effect: what fails next is reported, never undone.
+    done = (f"state {state_id} is staged for the next boot" if deferred
+            else f"state {state_id} is active")
+    after_change(root, dbs, done, live=not deferred, skip_boot=options.skip_boot,
+                 progress=options.progress)
     return Outcome(prepared.change, state_id, prepared.running, deferred=deferred)
 
 
@@ -213,14 +216,6 @@ def abandon(root: Root, dbs: Databases, state_id: int) -> None:
     """Undo a state that failed before it went live: its tree and its row."""
     fs.remove_tree(root.staging, ignore_errors=True)
     dbs.state.remove([state_id])
-
-
-def run_system_triggers(root: Root, state_id: int, progress: Progress) -> None:
-    """``sys.d`` triggers of the new live tree; the state stays live if one fails."""
-    try:
-        triggers.run_system_triggers(root.path, progress)
-    except MossError as exc:
-        raise MossError(f"state {state_id} is active, but {exc}") from exc
 
 
 def describe(change: Change) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from moss import __version__
-from moss.core.errors import MossError
+from moss.cli import failures
+from moss.core.errors import BROKEN_PIPE
 
 Handler = Callable[[argparse.Namespace], int]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -78,19 +79,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
+    """Run one command; every failure a user can act on ends as one line and a status.
+
+    The statuses are README.md's table ("Using moss"): 0 done, 1 failed, 2 usage,
+    3 done but boot entries not updated, 130 interrupted, 141 output pipe closed.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    context = failures.Context(verbose=any(a in ("-v", "--verbose") for a in argv))
     try:
-        return handler(args)
-    except MossError as exc:
-        if args.verbose:
+        args = build_parser().parse_args(argv)
+        context = failures.Context(args.verbose, [p for p in (args.directory, args.cache) if p])
+        handler: Handler = args.handler
+        context.started = True
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe is reported here, not at exit
+        return status
+    except SystemExit:
+        _flush_quietly()  # --help into a closed pipe
+        raise
+    except failures.KNOWN as exc:
+        explained = failures.report(exc, context)
+        if explained is None:
             raise
-        print(f"moss: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("moss: interrupted", file=sys.stderr)
-        return 130
+        return explained
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        failures.silence_stdout()
+        sys.exit(BROKEN_PIPE)
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from moss.actions import transaction
-from moss.cli.output import confirm, progress_for
+from moss.cli.output import cancelled, confirm, progress_for
 from moss.planning.selection import Change
 
 ROLLBACK_HINT = " The previous state stays on disk: `moss state activate` brings it back."
@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace, request: transaction.Request) -> int:
         print("Would:")
         print_change(outcome.change)
     elif outcome.cancelled:
-        print("Cancelled; nothing was changed.")
+        return cancelled()
     elif outcome.deferred:
         print(f"State {outcome.state_id} is staged: reboot to apply it "
               f"(the running system stays on state {outcome.previous}).")

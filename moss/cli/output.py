@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from moss.core.errors import MossError
+from moss.core.errors import FAILED, Interrupted, MossError
 from moss.core.progress import Progress
 
 
@@ -30,10 +30,28 @@ def progress_for(quiet: bool) -> Progress:
 
 
 def confirm(question: str, assume_yes: bool) -> bool:
-    """Ask on a terminal; in a script without -y, refuse rather than guess."""
+    """Ask on a terminal; in a script without -y, refuse rather than guess.
+
+    Ctrl-D is "no" (the default the prompt shows); Ctrl-C at the prompt stops
+    moss with status 130, and both say that nothing was changed, which here is
+    certain: nothing is written before the answer.
+    """
     if assume_yes:
         return True
     if not sys.stdin.isatty():
         raise MossError("not asking in a non-interactive session: pass -y/--yes-all to proceed")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:
+        print(file=sys.stderr)  # the cursor is still on the prompt line
+        return False
+    except KeyboardInterrupt as exc:
+        print(file=sys.stderr)
+        raise Interrupted("interrupted at the prompt; nothing was changed") from exc
     return answer in ("y", "yes")
+
+
+def cancelled() -> int:
+    """The user said no: like apt and dnf, that is not success (status 1)."""
+    print("moss: cancelled; nothing was changed", file=sys.stderr)
+    return FAILED

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from moss.cli.output import confirm, print_json, print_table, progress_for
+from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
 from moss.states import operations, rebuild, verify
 
@@ -99,8 +99,7 @@ def _activate(args: argparse.Namespace) -> int:
         print(f"Would activate state {args.id} (the active state is {active}).")
         return 0
     if not confirm(question, args.yes_all):
-        print("Cancelled; nothing was changed.")
-        return 0
+        return cancelled()
     previous = operations.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait,
                                     skip_boot=args.skip_boot, progress=progress_for(args.quiet))
     if previous == args.id:
@@ -119,8 +118,7 @@ def _prune(args: argparse.Namespace) -> int:
         print("Would remove states: " + (", ".join(map(str, doomed)) or "none"))
         return 0
     if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
-        print("Cancelled; nothing was changed.")
-        return 0
+        return cancelled()
     removed = operations.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
                                  progress=progress_for(args.quiet))
     print("Removed states: " + (", ".join(map(str, removed)) or "none"))
@@ -132,8 +130,7 @@ def _remove(args: argparse.Namespace) -> int:
         print("Would remove states: " + ", ".join(map(str, args.ids)))
         return 0
     if not confirm(f"Remove states {', '.join(map(str, args.ids))}?", args.yes_all):
-        print("Cancelled; nothing was changed.")
-        return 0
+        return cancelled()
     operations.remove_states(args.directory, args.ids, skip_boot=args.skip_boot,
                         progress=progress_for(args.quiet))
     print("Removed states: " + ", ".join(map(str, args.ids)))

@@ -38,7 +38,6 @@ from moss.stone import (
     PackageMeta,
     PayloadHeader,
     PayloadKind,
-    StoneError,
     StoneReader,
     open_stone,
 )
@@ -362,16 +361,13 @@ def _inspect_text(reader: StoneReader) -> None:
 def cmd_inspect(args: argparse.Namespace) -> int:
     results = []
     for n, path in enumerate(args.files):
-        try:
-            with open_stone(path) as reader:
-                if args.json:
-                    results.append(_inspect_json(reader))
-                else:
-                    if n:
-                        print()
-                    _inspect_text(reader)
-        except StoneError as exc:
-            raise MossError(str(exc)) from exc
+        with open_stone(path) as reader:
+            if args.json:
+                results.append(_inspect_json(reader))
+            else:
+                if n:
+                    print()
+                _inspect_text(reader)
     if args.json:
         from moss.cli.output import print_json
 

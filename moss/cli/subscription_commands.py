@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from moss.actions import subscribe, transaction
-from moss.cli.output import confirm, print_json, print_table, progress_for
+from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.subscriptions.config import Choices, load_choices
 from moss.subscriptions.modalias import read_modalias_file
 
@@ -119,8 +119,7 @@ def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
         print(f"Would build a new state ({summary}): {effect}.")
         return 0
     if not confirm(f"Build a new state ({summary}), which {effect}?", args.yes_all):
-        print("Cancelled; nothing was changed.")
-        return 0
+        return cancelled()
     options = transaction.Options(progress=progress_for(args.quiet),
                                   wait_for_lock=not args.no_wait, skip_boot=args.skip_boot,
                                   cache=args.cache)

@@ -4,6 +4,12 @@ Boot entries are *managed* for a root that says where its ``$BOOT`` is
 (``ROOT/etc/moss/boot.conf``) and for the live system when an ESP or
 XBOOTLDR partition is mounted.  Transactions and state commands sync managed
 entries under the same lock, so an entry never points at a state that is gone.
+
+The contract once a change of states is made (:func:`after_change`): a state
+that went live is not undone by what fails afterwards.  Its system triggers run
+first (they may write what its boot entries need), then the entries are synced;
+a failed sync is reported as "state N is active, but its boot entries were not
+updated: ..." with exit status 3, and ``moss boot sync`` repairs it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 import boot
-from moss.core.errors import MossError
+from moss import triggers
+from moss.core.errors import BOOT_NOT_UPDATED, FAILED, MossError, PartlyDone, describe_os_error
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, read_state_id
 from moss.db.databases import Databases
@@ -60,6 +67,46 @@ def sync_if_managed(root: Root, dbs: Databases, skip: bool, progress: Progress) 
     """After a change of states: keep managed entries in step, unless told not to."""
     if not skip and is_managed(root):
         sync_boot(root, dbs, progress=progress)
+
+
+def after_change(root: Root, dbs: Databases, done: str, *, live: bool, skip_boot: bool,
+                 progress: Progress, entries: str = "its boot entries") -> None:
+    """Finish a change of states that is already made: triggers, then boot entries.
+
+    ``done`` says what is in effect ("state 5 is active"); ``live`` runs the
+    system triggers of the live tree first.  Neither failure undoes the change:
+    both are raised afterwards as :class:`PartlyDone`, a trigger's with status 1
+    (something in the live state did not happen), the entries' alone with 3.
+    """
+    trigger_error = None
+    if live:
+        try:
+            triggers.run_system_triggers(root.path, progress)
+        except MossError as exc:
+            trigger_error = str(exc)
+    boot_error = None
+    try:
+        sync_if_managed(root, dbs, skip_boot, progress)
+    except MossError as exc:
+        boot_error = str(exc)
+    except OSError as exc:  # a full or failing ESP
+        boot_error = describe_os_error(exc, _boot_dirs(root), advice=False)
+    stale = (f"{entries} were not updated: {boot_error}; fix that, then run `moss boot sync`"
+             if boot_error else None)
+    if trigger_error:
+        raise PartlyDone(f"{done}, but {trigger_error}" + (f"; and {stale}" if stale else ""),
+                         FAILED)
+    if stale:
+        raise PartlyDone(f"{done}, but {stale}", BOOT_NOT_UPDATED)
+
+
+def _boot_dirs(root: Root) -> list[Path]:
+    """Where boot sync writes, to name the full one when the OS does not say."""
+    try:
+        config = boot.load_config(root.path)
+    except MossError:
+        return [root.path]
+    return [p for p in (config.xbootldr, config.esp) if p is not None] or [root.path]
 
 
 def boot_status(root: Root, dbs: Databases, booted: int | None, *, esp: Path | None = None,

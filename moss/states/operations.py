@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss import triggers
 from moss.core.errors import MossError
 from moss.core.faults import checkpoint
 from moss.core.fs import remove_tree
@@ -23,7 +22,7 @@ from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
 from moss.states.activate import activate_tree
 from moss.states.afterboot import booted_state
-from moss.states.bootsync import sync_if_managed
+from moss.states.bootsync import after_change, sync_if_managed
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
@@ -83,8 +82,8 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
         previous = activate_tree(root, tree)
         if dbs.state.pending() is not None:
             dbs.state.set_pending(None)
-        sync_if_managed(root, dbs, skip_boot, progress)
-        triggers.run_system_triggers(root.path, progress)
+        after_change(root, dbs, f"state {state_id} is active", live=True,
+                     skip_boot=skip_boot, progress=progress)
         return previous
 
 
@@ -106,7 +105,11 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
         protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
         doomed = [i for i in ids if i not in protected]
         _remove(root, dbs, doomed)
-        sync_if_managed(root, dbs, skip_boot, progress)
+        if doomed:
+            after_change(root, dbs, f"{_states(doomed)} removed", live=False,
+                         skip_boot=skip_boot, progress=progress, entries="the boot entries")
+        else:
+            sync_if_managed(root, dbs, skip_boot, progress)  # nothing done: a plain failure
         return doomed
 
 
@@ -123,7 +126,14 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
             if state_id == dbs.state.pending():
                 raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
         _remove(root, dbs, state_ids)
-        sync_if_managed(root, dbs, skip_boot, progress)
+        after_change(root, dbs, f"{_states(state_ids)} removed", live=False,
+                     skip_boot=skip_boot, progress=progress, entries="the boot entries")
+
+
+def _states(ids: list[int]) -> str:
+    if len(ids) == 1:
+        return f"state {ids[0]} is"
+    return f"states {', '.join(map(str, ids))} are"
 
 
 def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:

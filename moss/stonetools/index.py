@@ -40,20 +40,17 @@ def build_index(directory: Path, level: int = 3) -> Path:
     if not directory.is_dir():
         raise MossError(f"{directory}: not a directory")
     chosen: dict[str, PackageMeta] = {}
-    try:
-        for path in sorted(directory.rglob("*.stone")):
-            if not path.is_file():
-                continue
-            meta = read_package_entry(path, directory)
-            best = chosen.get(meta.name)
-            if best is not None and best.release == meta.release:
-                raise MossError(
-                    f"{best.uri} and {meta.uri} are both {meta.name} release {meta.release}"
-                )
-            if best is None or meta.release > best.release:
-                chosen[meta.name] = meta
-        out = directory / INDEX_NAME
-        write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
-    except StoneError as exc:
-        raise MossError(str(exc)) from exc
+    for path in sorted(directory.rglob("*.stone")):
+        if not path.is_file():
+            continue
+        meta = read_package_entry(path, directory)
+        best = chosen.get(meta.name)
+        if best is not None and best.release == meta.release:
+            raise MossError(
+                f"{best.uri} and {meta.uri} are both {meta.name} release {meta.release}"
+            )
+        if best is None or meta.release > best.release:
+            chosen[meta.name] = meta
+    out = directory / INDEX_NAME
+    write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
     return out

@@ -12,7 +12,6 @@ from moss.stone import (
     FileKind,
     LayoutEntry,
     PackageMeta,
-    StoneError,
     digest_bytes,
     write_stone,
     xxh3_128,
@@ -80,8 +79,6 @@ def pack_tree(tree: Path, meta: PackageMeta, out: Path, level: int = 3) -> Path:
     try:
         layout, contents = collect_layout(tree)
         write_stone(out, meta, layout, contents, level=level)
-    except StoneError as exc:
-        raise MossError(str(exc)) from exc
     except OSError as exc:
         raise MossError(f"packing {tree}: {exc}") from exc
     return out

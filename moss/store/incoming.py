@@ -21,7 +21,7 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.core.root import STATE_ID_FILE, Root
-from moss.stone import FileKind, FileType, LayoutEntry, PackageMeta, StoneError, open_stone
+from moss.stone import FileKind, FileType, LayoutEntry, PackageMeta, open_stone
 from moss.stone.targets import shown, target_problem, unindexed_file
 
 #: Kinds of layout entry that moss refuses to install.
@@ -81,8 +81,6 @@ def read_package(path: Path) -> IncomingPackage:
             meta = check_meta(reader.package_meta(), path)
             layout = reader.layout()
             stored = {entry.digest for entry in reader.index()}
-    except StoneError as exc:
-        raise MossError(str(exc)) from exc
     except OSError as exc:
         raise MossError(f"{path}: {exc.strerror}") from exc
     for entry in layout:

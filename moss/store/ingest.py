@@ -15,7 +15,7 @@ from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.databases import Databases
-from moss.stone import EMPTY_DIGEST, FileKind, StoneError, digest_hex, open_stone
+from moss.stone import EMPTY_DIGEST, FileKind, digest_hex, open_stone
 from moss.store.assets import batch
 from moss.store.incoming import IncomingPackage, cache_package
 
@@ -55,8 +55,6 @@ def _unpack_one(root: Root, dbs: Databases, package: IncomingPackage,
                 scratch.add(index_entry.digest, chunks, modes[index_entry.digest], known)
             rows = scratch.commit()
             checkpoint("unpack:blobs-stored")
-    except StoneError as exc:
-        raise MossError(str(exc)) from exc
     except MossError as exc:
         raise MossError(f"{package.path}: {exc}") from exc
     dbs.layout.add_assets(rows)

@@ -1,0 +1,124 @@
+"""Failures as a user reads them: one line on stderr, an exit status, a traceback with -v.
+
+``main`` hands every exception of the kinds in :data:`KNOWN` to :func:`report`,
+which explains it or, for what it cannot explain (a bug), returns None so the
+traceback surfaces.  The statuses are the table in README.md ("Using moss").
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss.core.errors import (
+    BOOT_NOT_UPDATED,
+    BROKEN_PIPE,
+    DISK_FULL,
+    FAILED,
+    INTERRUPTED,
+    Interrupted,
+    MossError,
+    PartlyDone,
+    describe_os_error,
+    disk_full_message,
+    fullest,
+    is_full,
+    printable,
+)
+from moss.core.progress import end_open_line
+from moss.stone.errors import StoneError
+
+# What main() hands to report(): anything, since report() returns None for a bug.
+KNOWN = (Exception, KeyboardInterrupt)
+
+
+@dataclass
+class Context:
+    """What the explanation depends on, filled in as the command line is understood."""
+
+    verbose: bool
+    near: list[Path] = field(default_factory=lambda: [Path("/")])  # where the command writes
+    started: bool = False  # the command itself ran: it may have changed something
+
+
+def report(exc: BaseException, context: Context) -> int | None:
+    """Print ``exc`` for the user and return the exit status; None if it is a bug."""
+    if isinstance(exc, BrokenPipeError):
+        # Whoever read our output has gone (`| head`): say nothing, like `ls` would.
+        silence_stdout()
+        if context.verbose:
+            traceback.print_exception(exc)
+        return BROKEN_PIPE
+    explained = explain(exc, context)
+    if explained is None:
+        return None
+    line, status = explained
+    end_open_line()  # a progress line cut short: the message gets a line of its own
+    if context.verbose:
+        traceback.print_exception(exc)
+    print(f"moss: {printable(line)}", file=sys.stderr)
+    return status
+
+
+def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
+    """The line after ``moss: `` and the exit status, or None for an exception it cannot."""
+    if isinstance(exc, Interrupted):
+        return str(exc), exc.exit_status
+    full = None if isinstance(exc, PartlyDone) else _disk_full(exc, context.near)
+    if full is not None:
+        return f"error: {full}", FAILED
+    if isinstance(exc, MossError):
+        kind = "warning" if exc.exit_status == BOOT_NOT_UPDATED else "error"
+        return f"{kind}: {exc}", exc.exit_status
+    if isinstance(exc, StoneError):
+        return f"error: {exc}", FAILED
+    if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
+        # Python 3.11 wraps an interrupt in a class body as RuntimeError(__set_name__).
+        if not context.started:
+            return "interrupted; nothing was changed", INTERRUPTED
+        return ("interrupted; run the command again to finish "
+                "(`moss state active` shows the live state)", INTERRUPTED)
+    if isinstance(exc, EOFError):
+        return "error: end of input where moss needed an answer; nothing was changed", FAILED
+    return None
+
+
+def _disk_full(exc: BaseException, near: list[Path]) -> str | None:
+    """The full-disk line if a full disk caused ``exc``, however it was wrapped on the way."""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL:
+            return describe_os_error(cause, near)
+        if isinstance(cause, sqlite3.Error) and _database_full(cause, near):
+            return disk_full_message(fullest(near))
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, newest first (bounded: a chain is short)."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _database_full(exc: sqlite3.Error, near: list[Path]) -> bool:
+    """SQLite says "database or disk is full", or fails its I/O on a full filesystem."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and any(is_full(p) for p in near)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout is not a file (a test's capture): nothing will flush to the pipe
