@@ -17,13 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core.errors import MossError
+from moss.core.errors import MossError, disk_full_message, mount_point
 from moss.core.root import Root
 from moss.stone import StoneError, open_stone
 from moss.store.assets import asset_path
 from moss.store.incoming import IncomingPackage
 
-SLACK = 8 << 20  # databases, journals, directory blocks
+ADVICE = ("free some space there (`moss state prune` removes old states and what only "
+          "they use), then run the command again")
+SLACK = 1 << 20  # databases, journals, directory blocks
 BLOCK = 4096  # what a directory or a symlink costs at least
 
 
@@ -63,15 +65,14 @@ def _check_one(path: Path, size: int, inodes: int) -> None:
     free = st.f_bavail * st.f_frsize
     if size + SLACK > free:
         raise MossError(
-            f"not enough space: needs {_mib(size + SLACK)} MiB, {_mib(free)} MiB free on "
-            f"the filesystem of {path}; free some space (moss state prune, moss cache "
-            "prune) and try again"
+            f"{disk_full_message(mount_point(path), advice=False)}: this needs "
+            f"{_mib(size + SLACK)} MiB, {_mib(free)} MiB are free; {ADVICE}"
         )
     # f_files is 0 where the filesystem has no fixed number of inodes (btrfs).
     if st.f_files and inodes > st.f_favail:
         raise MossError(
-            f"not enough inodes: needs {inodes}, {st.f_favail} free on the filesystem of "
-            f"{path}; free some files and try again"
+            f"no free inodes left on the filesystem at {mount_point(path)}: this needs "
+            f"{inodes}, {st.f_favail} are free; {ADVICE}"
         )
 
 

@@ -131,8 +131,10 @@ def test_admin_cmdline_symlink_is_read_inside_the_root(
     (cmdline_d / "10-leak.cmdline").symlink_to(secret)
     (cmdline_d / "20-mask.cmdline").symlink_to("/dev/null")
     proc = moss(root, "install", str(good_kernel(tmp_path)))
-    assert proc.returncode == 1
+    # The state went live; only its boot entries could not be written (README: status 3).
+    assert proc.returncode == 3
     assert len(proc.stderr.splitlines()) == 1 and "10-leak.cmdline" in proc.stderr
+    assert "state 1 is active, but its boot entries were not updated" in proc.stderr
     assert not [n for n, data in esp_files(root).items() if SECRET in data]
     # The same path inside the root is the root's own file, and is read.
     inside = root / str(secret).lstrip("/")
