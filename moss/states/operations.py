@@ -4,7 +4,10 @@ Every state row has a complete tree on disk (``/usr`` for the active one,
 ``.moss/root/<id>/usr`` for the others), so activating an old state is one
 exchange, with no download and no unpacking.  Removal deletes trees before
 rows: an interrupted prune leaves rows without trees, which recovery drops,
-never trees nobody can find.
+never trees nobody can find.  Garbage goes the other way round: database rows
+before the files they name (:func:`collect_garbage`), so a kill at any instant
+leaves at worst files nobody names (orphans, which the next prune removes),
+never a row naming a deleted blob, which would make a reinstall skip the blob.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
         ids = sorted(dbs.state.ids(), reverse=True)
         protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
         doomed = [i for i in ids if i not in protected]
-        _remove(root, dbs, doomed)
+        _remove(root, dbs, doomed, progress)
         sync_if_managed(root, dbs, skip_boot, progress)
         return doomed
 
@@ -122,11 +125,11 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
                 raise MossError(f"state {state_id} is active; activate another state first")
             if state_id == dbs.state.pending():
                 raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
-        _remove(root, dbs, state_ids)
+        _remove(root, dbs, state_ids, progress)
         sync_if_managed(root, dbs, skip_boot, progress)
 
 
-def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
+def _remove(root: Root, dbs: Databases, state_ids: list[int], progress: Progress) -> None:
     """Trees first, then rows, then whatever no remaining state references."""
     for state_id in state_ids:
         directory = root.states_dir / str(state_id)
@@ -138,11 +141,16 @@ def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
     checkpoint("prune:trees-removed")
     dbs.state.remove(state_ids)
     checkpoint("prune:rows-removed")
-    collect_garbage(root, dbs)
+    collect_garbage(root, dbs, progress)
 
 
-def collect_garbage(root: Root, dbs: Databases) -> None:
-    """Drop packages no state selects, their cached files, and unreferenced blobs."""
+def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> int:
+    """Drop packages no state selects, their cached files, and unreferenced blobs.
+
+    Every row goes before the file it names (layout and install rows before the
+    cached ``.stone``, asset rows before the blob), each step committed on its
+    own; returns how many files were deleted.
+    """
     # Trees on disk that the database does not know (a lost row) are not kept either.
     for state_id in state_tree_ids(root) - set(dbs.state.ids()):
         if state_id != read_state_id(root.usr):
@@ -151,10 +159,14 @@ def collect_garbage(root: Root, dbs: Databases) -> None:
     unused = [p for p in dbs.install.all_packages() if p not in used]
     dbs.layout.remove(unused)
     dbs.install.remove(unused)
+    checkpoint("prune:packages-forgotten")
+    removed = 0
     for package in unused:
         cached = root.cached_package(package)
         if cached.exists():
             cached.unlink()
+            removed += 1
     referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
-    remove_unreferenced(root, referenced)
     dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)
+    checkpoint("prune:asset-rows-removed")
+    return removed + remove_unreferenced(root, referenced, progress)
