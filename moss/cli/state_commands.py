@@ -146,12 +146,17 @@ def _verify(args: argparse.Namespace) -> int:
         print_json({
             "assets": report.assets, "files": report.files,
             "problems": [p.to_json() for p in report.problems], "repaired": report.repaired,
+            "orphans": report.orphans, "orphan_bytes": report.orphan_bytes,
         })
     else:
         for problem in report.problems:
             print(f"{problem.path}: {problem.what}")
         for fixed in report.repaired:
             print(f"repaired {fixed}")
+        if report.orphans:
+            print(f"{len(report.orphans)} orphaned blobs in the store "
+                  f"({report.orphan_bytes / 1e6:.1f} MB) belong to no package (an "
+                  "interrupted install left them): `moss cache prune` deletes them.")
         print(f"Checked {report.assets} assets and {report.files} files: "
               f"{len(report.problems)} problems, {len(report.repaired)} repaired.")
     unrepaired = report.problems and not args.repair

@@ -144,6 +144,34 @@ def _remove(root: Root, dbs: Databases, state_ids: list[int], progress: Progress
     collect_garbage(root, dbs, progress)
 
 
+def prune_cache(root_path: Path, wait_for_lock: bool = True,
+                progress: Progress = QUIET) -> int:
+    """``moss cache prune``: what no state uses, as real moss's; returns files deleted.
+
+    Packages no state selects (their rows and downloaded ``.stone``), downloads
+    no package row names (a fetch or install interrupted before recording), and
+    orphaned blobs.  Real moss also keeps packages of active repositories; here
+    the install database holds only packages some transaction brought in.
+    """
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return 0
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
+        removed = collect_garbage(root, dbs, progress)
+        known = set(dbs.install.all_packages())
+        for path in _downloads(root):
+            if path.name not in known:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _downloads(root: Root) -> list[Path]:
+    """Every file in the download cache (``.part`` leftovers included)."""
+    top = root.cache / "downloads" / "v1"
+    return [Path(d) / name for d, _dirs, files in os.walk(top) for name in files]
+
+
 def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> int:
     """Drop packages no state selects, their cached files, and unreferenced blobs.
 
