@@ -27,6 +27,7 @@ from moss.planning.selection import selection_of
 from moss.states.activate import activate_tree
 from moss.states.afterboot import booted_state
 from moss.states.bootsync import sync_if_managed
+from moss.states.diff import check_removable, prune_candidates
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
@@ -105,9 +106,7 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
         raise MossError("--keep must be 0 or more")
     root = Root(root_path)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        ids = sorted(dbs.state.ids(), reverse=True)
-        protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
-        doomed = [i for i in ids if i not in protected]
+        doomed = prune_candidates(dbs, root, keep)
         _remove(root, dbs, doomed, progress)
         sync_if_managed(root, dbs, skip_boot, progress)
         return doomed
@@ -117,14 +116,7 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
                   skip_boot: bool = False, progress: Progress = QUIET) -> None:
     root = Root(root_path)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        known = set(dbs.state.ids())
-        for state_id in state_ids:
-            if state_id not in known:
-                raise MossError(f"no state {state_id}")
-            if state_id == read_state_id(root.usr):
-                raise MossError(f"state {state_id} is active; activate another state first")
-            if state_id == dbs.state.pending():
-                raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
+        check_removable(dbs, root, state_ids)
         _remove(root, dbs, state_ids, progress)
         sync_if_managed(root, dbs, skip_boot, progress)
 
