@@ -123,13 +123,18 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
 
 def _remove(root: Root, dbs: Databases, state_ids: list[int], progress: Progress) -> None:
     """Trees first, then rows, then whatever no remaining state references."""
-    for state_id in state_ids:
-        directory = root.states_dir / str(state_id)
-        if directory.exists():
-            doomed = root.states_dir / f"removing-{state_id}"
-            os.rename(directory, doomed)  # no longer a complete tree to anyone
-            checkpoint("prune:tree-renamed")
-            remove_tree(doomed)
+    progress.start("Removing states", len(state_ids), "states")
+    try:
+        for state_id in state_ids:
+            directory = root.states_dir / str(state_id)
+            if directory.exists():
+                doomed = root.states_dir / f"removing-{state_id}"
+                os.rename(directory, doomed)  # no longer a complete tree to anyone
+                checkpoint("prune:tree-renamed")
+                remove_tree(doomed)
+            progress.advance()
+    finally:
+        progress.done()
     checkpoint("prune:trees-removed")
     dbs.state.remove(state_ids)
     checkpoint("prune:rows-removed")
