@@ -25,6 +25,7 @@ def _registrars() -> list[Registrar]:
     """The command groups, imported here so a new group is one line."""
     from moss.cli import (
         boot_commands,
+        cache_commands,
         hardware_commands,
         install_commands,
         query_commands,
@@ -41,6 +42,7 @@ def _registrars() -> list[Registrar]:
         query_commands.register,
         repo_commands.register,
         boot_commands.register,
+        cache_commands.register,
         subscription_commands.register,
         hardware_commands.register,
     ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
-from moss.states import operations, rebuild, verify
+from moss.states import diff, operations, rebuild, verify
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +45,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_remove)
+
+    q = states.add_parser("diff", help="packages added, removed and changed between two states",
+                          description="What going from state OLD to state NEW adds, removes "
+                          "and changes (versions), by package name.")
+    q.add_argument("old", type=int, metavar="OLD")
+    q.add_argument("new", type=int, metavar="NEW")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_diff)
 
     q = states.add_parser("verify", help="re-hash the store and check every state's tree")
     q.add_argument("--repair", action="store_true",
@@ -87,6 +96,27 @@ def _active(args: argparse.Namespace) -> int:
     return 0
 
 
+def _megabytes(size: int) -> str:
+    """``12.3 MiB``: the unit the progress display uses for bytes."""
+    for scale, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if size >= scale:
+            return f"{size / scale:.1f} {name}"
+    return f"{size} bytes"
+
+
+def _diff(args: argparse.Namespace) -> int:
+    changes = diff.state_diff(args.directory, args.old, args.new)
+    if args.json:
+        print_json(changes.to_json())
+        return 0
+    lines = changes.lines()
+    print(f"From state {args.old} to state {args.new}:" if lines
+          else f"States {args.old} and {args.new} hold the same packages.")
+    for line in lines:
+        print(line)
+    return 0
+
+
 def _activate(args: argparse.Namespace) -> int:
     if args.id not in {s.id for s in operations.list_states(args.directory)}:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
@@ -94,6 +124,10 @@ def _activate(args: argparse.Namespace) -> int:
     if active == args.id:
         print(f"State {args.id} is already active.")
         return 0
+    changes = diff.activation_diff(args.directory, args.id).lines()
+    print(f"Activating state {args.id} (the active state is {active}) will:")
+    for line in changes or ["  change no package"]:
+        print(line)
     question = f"Activate state {args.id} (the active state is {active})?"
     if args.dry_run:
         print(f"Would activate state {args.id} (the active state is {active}).")
@@ -109,12 +143,23 @@ def _activate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
+    """The states about to go, as ``state list`` shows them, and the space freed."""
+    infos = {s.id: s for s in operations.list_states(root)}
+    if not state_ids:
+        print("No state to remove; unused cached files and orphaned blobs will be deleted.")
+        return
+    print("These states will be removed:")
+    rows = [(i, time.strftime("%Y-%m-%d %H:%M", time.localtime(infos[i].created)),
+             infos[i].packages, infos[i].summary) for i in state_ids if i in infos]
+    print_table(("ID", "CREATED", "PKGS", "SUMMARY"), rows)
+    print(f"This frees about {_megabytes(freed)}.")
+
+
 def _prune(args: argparse.Namespace) -> int:
+    doomed, freed = diff.prune_preview(args.directory, args.keep)
+    _show_doomed(doomed, freed, args.directory)
     if args.dry_run:
-        states = operations.list_states(args.directory)
-        newest = sorted((s.id for s in states), reverse=True)[: args.keep]
-        doomed = [s.id for s in states
-                  if not (s.active or s.pending or s.id in newest)]
         print("Would remove states: " + (", ".join(map(str, doomed)) or "none"))
         return 0
     if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
@@ -126,6 +171,8 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    freed = diff.remove_preview(args.directory, args.ids)
+    _show_doomed(args.ids, freed, args.directory)
     if args.dry_run:
         print("Would remove states: " + ", ".join(map(str, args.ids)))
         return 0
@@ -143,12 +190,17 @@ def _verify(args: argparse.Namespace) -> int:
         print_json({
             "assets": report.assets, "files": report.files,
             "problems": [p.to_json() for p in report.problems], "repaired": report.repaired,
+            "orphans": report.orphans, "orphan_bytes": report.orphan_bytes,
         })
     else:
         for problem in report.problems:
             print(f"{problem.path}: {problem.what}")
         for fixed in report.repaired:
             print(f"repaired {fixed}")
+        if report.orphans:
+            print(f"{len(report.orphans)} orphaned blobs in the store "
+                  f"({_megabytes(report.orphan_bytes)}) belong to no package (an "
+                  "interrupted install left them): `moss cache prune` deletes them.")
         print(f"Checked {report.assets} assets and {report.files} files: "
               f"{len(report.problems)} problems, {len(report.repaired)} repaired.")
     unrepaired = report.problems and not args.repair

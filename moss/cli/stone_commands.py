@@ -186,7 +186,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         f"{meta.name}-{meta.version}-{meta.release}-{meta.build_release}-"
         f"{meta.architecture}.stone"
     )
-    out = pack_tree(args.tree, meta, output, level=args.level)
+    out = pack_tree(args.tree, meta, output, level=args.level,
+                    progress=Progress(enabled=False if args.quiet else None))
     if not args.quiet:
         print(f"Wrote {out} ({meta.id})")
     return 0

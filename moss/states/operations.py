@@ -4,7 +4,10 @@ Every state row has a complete tree on disk (``/usr`` for the active one,
 ``.moss/root/<id>/usr`` for the others), so activating an old state is one
 exchange, with no download and no unpacking.  Removal deletes trees before
 rows: an interrupted prune leaves rows without trees, which recovery drops,
-never trees nobody can find.
+never trees nobody can find.  Garbage goes the other way round: database rows
+before the files they name (:func:`collect_garbage`), so a kill at any instant
+leaves at worst files nobody names (orphans, which the next prune removes),
+never a row naming a deleted blob, which would make a reinstall skip the blob.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from moss.planning.selection import selection_of
 from moss.states.activate import activate_tree
 from moss.states.afterboot import booted_state
 from moss.states.bootsync import after_change, sync_if_managed
+from moss.states.diff import check_removable, prune_candidates
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
@@ -101,10 +105,8 @@ def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
         raise MossError("--keep must be 0 or more")
     root = Root(root_path)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        ids = sorted(dbs.state.ids(), reverse=True)
-        protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
-        doomed = [i for i in ids if i not in protected]
-        _remove(root, dbs, doomed)
+        doomed = prune_candidates(dbs, root, keep)
+        _remove(root, dbs, doomed, progress)
         if doomed:
             after_change(root, dbs, f"{_states(doomed)} removed", live=False,
                          skip_boot=skip_boot, progress=progress, entries="the boot entries")
@@ -117,15 +119,8 @@ def remove_states(root_path: Path, state_ids: list[int], wait_for_lock: bool = T
                   skip_boot: bool = False, progress: Progress = QUIET) -> None:
     root = Root(root_path)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        known = set(dbs.state.ids())
-        for state_id in state_ids:
-            if state_id not in known:
-                raise MossError(f"no state {state_id}")
-            if state_id == read_state_id(root.usr):
-                raise MossError(f"state {state_id} is active; activate another state first")
-            if state_id == dbs.state.pending():
-                raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
-        _remove(root, dbs, state_ids)
+        check_removable(dbs, root, state_ids)
+        _remove(root, dbs, state_ids, progress)
         after_change(root, dbs, f"{_states(state_ids)} removed", live=False,
                      skip_boot=skip_boot, progress=progress, entries="the boot entries")
 
@@ -136,23 +131,61 @@ def _states(ids: list[int]) -> str:
     return f"states {', '.join(map(str, ids))} are"
 
 
-def _remove(root: Root, dbs: Databases, state_ids: list[int]) -> None:
+def _remove(root: Root, dbs: Databases, state_ids: list[int], progress: Progress) -> None:
     """Trees first, then rows, then whatever no remaining state references."""
-    for state_id in state_ids:
-        directory = root.states_dir / str(state_id)
-        if directory.exists():
-            doomed = root.states_dir / f"removing-{state_id}"
-            os.rename(directory, doomed)  # no longer a complete tree to anyone
-            checkpoint("prune:tree-renamed")
-            remove_tree(doomed)
+    progress.start("Removing states", len(state_ids), "states")
+    try:
+        for state_id in state_ids:
+            directory = root.states_dir / str(state_id)
+            if directory.exists():
+                doomed = root.states_dir / f"removing-{state_id}"
+                os.rename(directory, doomed)  # no longer a complete tree to anyone
+                checkpoint("prune:tree-renamed")
+                remove_tree(doomed)
+            progress.advance()
+    finally:
+        progress.done()
     checkpoint("prune:trees-removed")
     dbs.state.remove(state_ids)
     checkpoint("prune:rows-removed")
-    collect_garbage(root, dbs)
+    collect_garbage(root, dbs, progress)
 
 
-def collect_garbage(root: Root, dbs: Databases) -> None:
-    """Drop packages no state selects, their cached files, and unreferenced blobs."""
+def prune_cache(root_path: Path, wait_for_lock: bool = True,
+                progress: Progress = QUIET) -> int:
+    """``moss cache prune``: what no state uses, as real moss's; returns files deleted.
+
+    Packages no state selects (their rows and downloaded ``.stone``), downloads
+    no package row names (a fetch or install interrupted before recording), and
+    orphaned blobs.  Real moss also keeps packages of active repositories; here
+    the install database holds only packages some transaction brought in.
+    """
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return 0
+    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
+        removed = collect_garbage(root, dbs, progress)
+        known = set(dbs.install.all_packages())
+        for path in _downloads(root):
+            if path.name not in known:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _downloads(root: Root) -> list[Path]:
+    """Every file in the download cache (``.part`` leftovers included)."""
+    top = root.cache / "downloads" / "v1"
+    return [Path(d) / name for d, _dirs, files in os.walk(top) for name in files]
+
+
+def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> int:
+    """Drop packages no state selects, their cached files, and unreferenced blobs.
+
+    Every row goes before the file it names (layout and install rows before the
+    cached ``.stone``, asset rows before the blob), each step committed on its
+    own; returns how many files were deleted.
+    """
     # Trees on disk that the database does not know (a lost row) are not kept either.
     for state_id in state_tree_ids(root) - set(dbs.state.ids()):
         if state_id != read_state_id(root.usr):
@@ -161,10 +194,14 @@ def collect_garbage(root: Root, dbs: Databases) -> None:
     unused = [p for p in dbs.install.all_packages() if p not in used]
     dbs.layout.remove(unused)
     dbs.install.remove(unused)
+    checkpoint("prune:packages-forgotten")
+    removed = 0
     for package in unused:
         cached = root.cached_package(package)
         if cached.exists():
             cached.unlink()
+            removed += 1
     referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
-    remove_unreferenced(root, referenced)
     dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)
+    checkpoint("prune:asset-rows-removed")
+    return removed + remove_unreferenced(root, referenced, progress)

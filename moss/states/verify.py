@@ -28,7 +28,7 @@ from moss.planning.selection import selection_of
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
-from moss.store.assets import asset_path, batch
+from moss.store.assets import asset_path, batch, orphaned_blobs
 from moss.tree.plan import plan_tree
 
 #: Kinds the blit never creates (:data:`moss.store.incoming.REFUSED_KINDS`).
@@ -50,6 +50,8 @@ class VerifyReport:
     files: int = 0
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    orphan_bytes: int = 0
 
 
 def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) -> VerifyReport:
@@ -61,7 +63,15 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
             _repair_blobs(root, dbs, damaged, report)
         for state_id in dbs.state.ids():
             _check_tree(root, dbs, state_id, report, repair)
+        _find_orphans(root, dbs, report)
     return report
+
+
+def _find_orphans(root: Root, dbs: Databases, report: VerifyReport) -> None:
+    referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
+    for path in orphaned_blobs(root, referenced):
+        report.orphans.append(str(path))
+        report.orphan_bytes += path.lstat().st_size
 
 
 def _check_store(root: Root, dbs: Databases, report: VerifyReport,

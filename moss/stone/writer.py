@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -115,12 +115,15 @@ def _content_chunks(source: Path | bytes) -> Iterator[bytes]:
 
 
 def _write_content(
-    f: BinaryIO, index: Sequence[IndexEntry], contents: Mapping[int, Path | bytes], level: int
+    f: BinaryIO, index: Sequence[IndexEntry], contents: Mapping[int, Path | bytes], level: int,
+    on_file: Callable[[], None] | None = None,
 ) -> None:
     """One zstd frame with every unique file back to back, each re-hashed as it goes.
 
     A file that changed since its digest was taken would make a package whose
     digests lie; that is an error here rather than a surprise at install time.
+    ``on_file`` is called after each file: packing a large tree is long, and the
+    caller's progress display advances with it.
     """
     total = index[-1].end if index else 0
     header_at = f.tell()
@@ -140,6 +143,8 @@ def _write_content(
                     f"content {entry.digest:032x} changed while packing "
                     f"(now {size} bytes hashing to {hasher.intdigest():032x})"
                 )
+            if on_file is not None:
+                on_file()
     end = f.tell()
     ph = PayloadHeader(
         kind=PayloadKind.CONTENT,
@@ -182,8 +187,12 @@ def write_stone(
     layout: Sequence[LayoutEntry],
     contents: Mapping[int, Path | bytes],
     level: int = 3,
+    on_file: Callable[[], None] | None = None,
 ) -> None:
-    """Writes a package (file type 1): Meta, Layout, Index, Content."""
+    """Writes a package (file type 1): Meta, Layout, Index, Content.
+
+    ``on_file`` is called once per unique file written to the content payload.
+    """
     index = _plan_index(layout, contents)
     payloads = 4
     with _atomic_output(Path(out)) as f:
@@ -195,7 +204,7 @@ def write_stone(
         _write_records_payload(
             f, PayloadKind.INDEX, [encode_index_entry(e) for e in index], level
         )
-        _write_content(f, index, contents, level)
+        _write_content(f, index, contents, level, on_file)
 
 
 def write_repository_index(out: Path, metas: Sequence[PackageMeta], level: int = 3) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from moss.core import fs
 from moss.core.errors import MossError
+from moss.core.progress import QUIET, Progress
 from moss.stone import (
     FileKind,
     LayoutEntry,
@@ -44,10 +45,9 @@ def _layout_entry(path: Path, target: str, contents: dict[int, Path]) -> LayoutE
     return LayoutEntry(0, 0, st.st_mode, 0, _KINDS[fmt], "", target)
 
 
-def collect_layout(tree: Path) -> tuple[list[LayoutEntry], dict[int, Path]]:
-    """The layout of ``tree`` (sorted by path) and the file holding each unique digest."""
-    layout: list[LayoutEntry] = []
-    contents: dict[int, Path] = {}
+def _tree_paths(tree: Path) -> list[tuple[Path, str]]:
+    """Every path under ``tree`` with its target, listed before any is read."""
+    paths = []
     for dirpath, dirnames, filenames in fs.walk(tree):
         dirnames.sort()
         base = Path(dirpath)
@@ -58,14 +58,34 @@ def collect_layout(tree: Path) -> tuple[list[LayoutEntry], dict[int, Path]]:
                 target.encode("utf-8")
             except UnicodeEncodeError:
                 raise MossError(f"{path}: file name is not UTF-8") from None
+            paths.append((path, target))
+    return paths
+
+
+def collect_layout(tree: Path, progress: Progress = QUIET
+                   ) -> tuple[list[LayoutEntry], dict[int, Path]]:
+    """The layout of ``tree`` (sorted by path) and the file holding each unique digest.
+
+    The tree is listed first so the hashing of its files can show progress.
+    """
+    layout: list[LayoutEntry] = []
+    contents: dict[int, Path] = {}
+    paths = _tree_paths(tree)
+    progress.start("Hashing", len(paths), "files")
+    try:
+        for path, target in paths:
             entry = _layout_entry(path, target, contents)
             if entry is not None:
                 layout.append(entry)
+            progress.advance()
+    finally:
+        progress.done()
     layout.sort(key=lambda e: e.target)
     return layout, contents
 
 
-def pack_tree(tree: Path, meta: PackageMeta, out: Path, level: int = 3) -> Path:
+def pack_tree(tree: Path, meta: PackageMeta, out: Path, level: int = 3,
+              progress: Progress = QUIET) -> Path:
     """Writes ``out`` from ``tree`` (``tree/bin/foo`` becomes ``/usr/bin/foo``).
 
     Modes, symlinks, empty files and empty directories are kept; identical files
@@ -77,8 +97,12 @@ def pack_tree(tree: Path, meta: PackageMeta, out: Path, level: int = 3) -> Path:
     if not out.parent.is_dir():
         raise MossError(f"{out.parent}: output directory does not exist")
     try:
-        layout, contents = collect_layout(tree)
-        write_stone(out, meta, layout, contents, level=level)
+        layout, contents = collect_layout(tree, progress)
+        progress.start("Compressing", len(contents), "files")
+        try:
+            write_stone(out, meta, layout, contents, level=level, on_file=progress.advance)
+        finally:
+            progress.done()
     except OSError as exc:
         raise MossError(f"packing {tree}: {exc}") from exc
     return out

@@ -4,6 +4,11 @@ Every regular file of every package lives here once, named by its XXH3-128.
 Blobs are first written into ``incoming/`` while both digests are computed and
 only move into the store once the whole package has verified, so a bad package
 leaves the store as it was.
+
+An interrupted run (Ctrl-C, a kill) can leave *orphans*: blobs in the store
+that no package's layout names.  They harm nothing (a later package carrying
+the same content re-hashes and adopts them) but take space: ``state verify``
+reports them and ``state prune`` / ``cache prune`` delete them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +28,7 @@ from moss.core import fs
 from moss.core.errors import MossError
 from moss.core.fs import sync_filesystem
 from moss.core.hashing import blake3_file
+from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.layout import AssetRow, LayoutDB
 from moss.stone import digest_hex
@@ -59,7 +66,7 @@ class Batch:
         hasher = blake3.blake3()
         if digest in self.pending:
             known = {**known, key: self.pending[digest][1]}
-        if key in known or asset_path(self.root, digest).exists():
+        if asset_path(self.root, digest).exists() or digest in self.pending:
             size = 0
             for chunk in chunks:
                 hasher.update(chunk)
@@ -71,12 +78,10 @@ class Batch:
                 st = path.stat()
                 self.unrecorded.append((key, recorded, size, stat.S_IMODE(st.st_mode),
                                         st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino))
-            if recorded != hasher.hexdigest():
-                raise MossError(
-                    f"store poisoning refused: blob {key} has the XXH3-128 of a stored asset "
-                    f"but a different BLAKE3 ({hasher.hexdigest()} != {recorded})"
-                )
+            _refuse_poison(key, recorded, hasher.hexdigest())
             return
+        # Not in the store, even if a row names it (a row left by an older moss
+        # killed while collecting garbage): written afresh, so a reinstall heals.
         tmp = self.directory / key
         size = 0
         with open(tmp, "wb") as out:
@@ -84,6 +89,8 @@ class Batch:
                 hasher.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+        if key in known:
+            _refuse_poison(key, known[key], hasher.hexdigest())
         os.chmod(tmp, mode & 0o7777)
         self.pending[digest] = (tmp, hasher.hexdigest(), size, mode & 0o7777)
 
@@ -96,34 +103,76 @@ class Batch:
         """
         rows = list(self.unrecorded)
         if self.pending:
-            sync_filesystem(self.directory)
+            sync_interruptibly(self.directory)
         uid, gid = os.geteuid(), os.getegid()
+        assets = str(self.root.assets)
         for digest, (tmp, b3, size, mode) in self.pending.items():
-            dest = asset_path(self.root, digest)
+            dest = asset_location(assets, digest)
             try:
                 os.replace(tmp, dest)
             except FileNotFoundError:
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
                 os.replace(tmp, dest)
             st = os.stat(dest)
             rows.append((digest_hex(digest), b3, size, mode, uid, gid, st.st_mtime_ns,
                          st.st_ino))
         if self.pending:
-            sync_filesystem(self.root.assets)
+            sync_interruptibly(self.root.assets)
         self.pending.clear()
         self.unrecorded.clear()
         return rows
 
 
+def _refuse_poison(key: str, recorded: str, actual: str) -> None:
+    if recorded != actual:
+        raise MossError(
+            f"store poisoning refused: blob {key} has the XXH3-128 of a stored asset "
+            f"but a different BLAKE3 ({actual} != {recorded})"
+        )
+
+
+def sync_interruptibly(path: Path) -> None:
+    """syncfs(2) in a helper thread, so Ctrl-C is not held until the flush ends.
+
+    A syncfs of a large package's blobs takes seconds and Python only runs a
+    signal handler between C calls; waiting on an event instead lets the
+    KeyboardInterrupt through at once (the flush goes on in the kernel).
+    """
+    failure: list[OSError] = []
+    finished = threading.Event()
+
+    def flush() -> None:
+        try:
+            sync_filesystem(path)
+        except OSError as exc:
+            failure.append(exc)
+        finished.set()
+
+    threading.Thread(target=flush, name="syncfs", daemon=True).start()
+    while not finished.wait(0.05):
+        pass
+    if failure:
+        raise failure[0]
+
+
 @contextlib.contextmanager
 def batch(root: Root) -> Iterator[Batch]:
-    """A scratch batch that is always cleaned up; call ``commit`` to keep its blobs."""
+    """A scratch batch, cleaned up unless interrupted; ``commit`` keeps its blobs.
+
+    On Ctrl-C the scratch files (tens of thousands for a large package) are
+    left for the next run's recovery, which empties ``incoming/``: deleting
+    them here would hold the user's interrupt for seconds.
+    """
     root.incoming.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="batch-", dir=root.incoming))
     try:
         yield Batch(root, directory)
-    finally:
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
         fs.remove_tree(directory, ignore_errors=True)
+        raise
+    fs.remove_tree(directory, ignore_errors=True)
 
 
 def stored_digests(root: Root) -> Iterator[tuple[str, Path]]:
@@ -133,15 +182,26 @@ def stored_digests(root: Root) -> Iterator[tuple[str, Path]]:
             yield name, Path(dirpath) / name
 
 
-def remove_unreferenced(root: Root, referenced: set[str]) -> int:
-    """Delete blobs no layout refers to; returns how many were removed."""
-    removed = 0
-    for name, path in list(stored_digests(root)):
-        if name not in referenced:
-            path.unlink()
-            removed += 1
+def orphaned_blobs(root: Root, referenced: set[str]) -> list[Path]:
+    """Blobs in the store whose hex name is not in ``referenced``."""
+    return [path for name, path in stored_digests(root) if name not in referenced]
+
+
+def remove_unreferenced(root: Root, referenced: set[str], progress: Progress = QUIET) -> int:
+    """Delete blobs no layout refers to; returns how many were removed.
+
+    The caller has already dropped their asset rows: a kill here leaves orphans.
+    """
+    doomed = orphaned_blobs(root, referenced)
+    progress.start("Removing unused blobs", len(doomed), "files")
+    try:
+        for path in doomed:
+            path.unlink(missing_ok=True)
+            progress.advance()
+    finally:
+        progress.done()
     fs.remove_tree(root.incoming, ignore_errors=True)
-    return removed
+    return len(doomed)
 
 
 def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int]) -> None:
