@@ -18,6 +18,7 @@ from moss.core.errors import MossError
 from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
@@ -128,14 +129,14 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     checkpoint("tx:unpacked")
     plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
     state_id = record_state(root, dbs, prepared.selected,
-                            request.summary or describe(prepared.change))
-    subscriptions.record(dbs, state_id, filtered)
+                            request.summary or describe(prepared.change), filtered)
     checkpoint("tx:recorded")
     build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
     if deferred:
         stage_pending(root, dbs, state_id)
     else:
         activate_tree(root, root.staging_usr)
+        dbs.extras.record_activation(state_id, extras.TRANSACTION, prepared.running)
     discard_superseded(root, dbs, prepared.pending, state_id)
     checkpoint("tx:activated")
     sync_if_managed(root, dbs, options.skip_boot, options.progress)
@@ -180,10 +181,16 @@ def plan_digests(plan: TreePlan) -> list[int]:
 
 
 def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
-                 summary: str) -> int:
-    """A new state row; its id is above every id the database or the disk knows."""
-    min_id = max(state_tree_ids(root), default=0) + 1
-    return dbs.state.add(summary, to_selections(selected), min_id=min_id)
+                 summary: str, filtered: subscriptions.Filtered) -> int:
+    """A new state row; its id is above every id the database or the disk knows.
+
+    This moss's extras for the state go first and real moss's row last: a crash
+    between leaves extras naming no state, which recovery sweeps.
+    """
+    state_id = dbs.state.next_id(max(state_tree_ids(root), default=0) + 1)
+    subscriptions.record(dbs, state_id, filtered)
+    checkpoint("tx:extras-recorded")
+    return dbs.state.add(summary, to_selections(selected), state_id=state_id)
 
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
