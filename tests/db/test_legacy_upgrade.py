@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
 import sqlite3
 import tarfile
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 
 from tests.db import realmoss
 from tests.db.conftest import moss_cli
-from tests.db.test_realmoss import assert_schemas_untouched
+from tests.db.test_realmoss import assert_schemas_untouched, read_only_run
 
 ARCHIVE = Path(__file__).parent.parent / "data/legacy-root-1739e36.tar.gz"
 
@@ -52,6 +54,16 @@ def test_queries_on_a_legacy_root_write_nothing(legacy: Path) -> None:
         assert proc.returncode == 0, (query, proc.stderr)
     assert "/usr/share/only-2" in moss_cli(legacy, "info", "hello", "--files").stdout
     assert "replace hello-1.0-1 with hello-1.0-2" in moss_cli(legacy, "state", "list").stdout
+    assert tree_bytes(legacy / ".moss") == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare for a private read-only bind mount")
+def test_queries_on_a_read_only_legacy_root(legacy: Path) -> None:
+    before = tree_bytes(legacy / ".moss")
+    for query in (("state", "list"), ("list", "installed"), ("info", "hello", "--files")):
+        proc = read_only_run(legacy, *query)
+        assert proc.returncode == 0, (query, proc.stderr)
     assert tree_bytes(legacy / ".moss") == before
 
 

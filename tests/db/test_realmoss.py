@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -160,3 +162,21 @@ def test_real_moss_reads_what_this_moss_built(work: Path) -> None:
         files = moss_cli(root, "info", package["name"], "--files").stdout
         shown_files = {line for line in files.splitlines() if line.startswith("/usr/")}
         assert {f"/usr/{value2}" for kind, _, value2 in rows if kind == "regular"} <= shown_files
+
+
+def read_only_run(root: Path, *query: str) -> subprocess.CompletedProcess[str]:
+    """moss on a read-only bind mount of ``root``, in a private mount namespace."""
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(root), sys.executable, "-m", "moss",
+         "-D", str(root), "--quiet", *query], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare for a private read-only bind mount")
+def test_read_only_commands_on_a_read_only_real_moss_root(root: Path) -> None:
+    before = db_bytes(root)
+    for query in READ_ONLY:
+        proc = read_only_run(root, *query)
+        assert proc.returncode == 0, (query, proc.stderr)
+    assert db_bytes(root) == before
