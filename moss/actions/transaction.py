@@ -8,6 +8,7 @@ the next run either completes or undoes what it finds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,11 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
     between leaves extras naming no state, which recovery sweeps.
     """
     state_id = dbs.state.next_id(max(state_tree_ids(root), default=0) + 1)
+    created = int(time.time())
+    dbs.extras.claim(state_id, created)
     subscriptions.record(dbs, state_id, filtered)
     checkpoint("tx:extras-recorded")
-    return dbs.state.add(summary, to_selections(selected), state_id=state_id)
+    return dbs.state.add(summary, to_selections(selected), created=created, state_id=state_id)
 
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,

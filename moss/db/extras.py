@@ -28,6 +28,7 @@ NAME = "extras"
 MIGRATIONS = [
     """
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE state_claims (state INTEGER PRIMARY KEY, created INTEGER NOT NULL);
     CREATE TABLE state_subscriptions (
         state INTEGER NOT NULL,
         name TEXT NOT NULL,
@@ -70,7 +71,7 @@ UNRECORDED = "unrecorded"  # found active with no record: real moss, or a crash 
 AssetRow = tuple[str, str, int, int, int, int, int, int]
 # blake3, size, mtime, inode: what a transaction checks a blob against
 AssetRecord = tuple[str, int, int | None, int | None]
-_PER_STATE = ("state_subscriptions", "filtered_paths", "activations")
+_PER_STATE = ("state_claims", "state_subscriptions", "filtered_paths", "activations")
 
 
 class ExtrasDB:
@@ -137,12 +138,29 @@ class ExtrasDB:
             for table in _PER_STATE:
                 self.conn.executemany(f"DELETE FROM {table} WHERE state = ?", ids)
 
-    def sweep(self, known_states: set[int]) -> list[int]:
-        """Drop rows naming a state the real tables do not have; returns those states."""
+    def claim(self, state_id: int, created: int) -> None:
+        """Written before a new state's real row, with the ``created`` it will have:
+        extras of a crashed attempt never pass for those of a state real moss later
+        gave the same id (its ``created`` differs)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("INSERT OR REPLACE INTO state_claims (state, created) VALUES (?, ?)",
+                              (state_id, created))
+
+    def claim_of(self, state_id: int) -> int | None:
+        row = self.conn.execute("SELECT created FROM state_claims WHERE state = ?",
+                                (state_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def sweep(self, known_states: dict[int, int]) -> list[int]:
+        """Drop rows naming a state the real tables do not have (by id, and by
+        ``created`` where claimed); ``known_states`` maps id to created."""
         named: set[int] = set()
         for table in _PER_STATE:
             named.update(r[0] for r in self.conn.execute(f"SELECT DISTINCT state FROM {table}"))
-        stale = sorted(named - known_states)
+        claims = dict(self.conn.execute("SELECT state, created FROM state_claims").fetchall())
+        stale = sorted(i for i in named if i not in known_states
+                       or claims.get(i, known_states[i]) != known_states[i])
         if stale:
             self.forget_states(stale)
         return stale

@@ -169,11 +169,23 @@ class StateDB:
         self.extras.set_filtered(state_id, subscriptions, paths)
 
     def subscriptions(self, state_id: int) -> list[str]:
-        return self.extras.subscriptions(state_id)
+        return self.extras.subscriptions(state_id) if self._extras_apply(state_id) else []
 
     def filtered(self, state_id: int) -> dict[str, str]:
         """Target -> reason ('dropped' or 'regenerated') for a state's tree."""
-        return self.extras.filtered(state_id)
+        return self.extras.filtered(state_id) if self._extras_apply(state_id) else {}
+
+    def created(self) -> dict[int, int]:
+        """Each state's ``created``, by id."""
+        return {i: _timestamp(c) for i, c in self.conn.execute("SELECT id, created FROM state")}
+
+    def _extras_apply(self, state_id: int) -> bool:
+        """Whether the extras for ``state_id`` are this state's (see ExtrasDB.claim)."""
+        claim = self.extras.claim_of(state_id)
+        if claim is None:
+            return True
+        row = self.conn.execute("SELECT created FROM state WHERE id = ?", (state_id,)).fetchone()
+        return row is not None and _timestamp(row[0]) == claim
 
 
 def _timestamp(value: object) -> int:

@@ -137,7 +137,7 @@ def _drop_rows_without_tree(root: Root, dbs: Databases, done: list[str]) -> None
     if missing:
         dbs.state.remove(missing)
         done.append(f"forgot states without a tree: {', '.join(map(str, missing))}")
-    stale = dbs.extras.sweep(set(dbs.state.ids()))
+    stale = dbs.extras.sweep(dbs.state.created())
     if stale:
         done.append(f"dropped extras of unrecorded states: {', '.join(map(str, stale))}")
     pending = dbs.state.pending()

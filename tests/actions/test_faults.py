@@ -77,7 +77,7 @@ def assert_databases_agree(root: Path) -> None:
         ids = {r[0] for r in state.execute("SELECT id FROM state")}
         selected = {r[0] for r in state.execute("SELECT package_id FROM state_selections")}
     with contextlib.closing(sqlite3.connect(db / "extras")) as extras:
-        for table in ("state_subscriptions", "filtered_paths", "activations"):
+        for table in ("state_claims", "state_subscriptions", "filtered_paths", "activations"):
             named = {r[0] for r in extras.execute(f"SELECT state FROM {table}")}
             assert named <= ids, (table, named - ids)
     with contextlib.closing(sqlite3.connect(db / "install")) as install:
