@@ -77,6 +77,26 @@ def test_read_only_commands_work_and_write_nothing(root: Path) -> None:
     assert sorted(p["name"] for p in installed) == ["bash-completion", "italian-pizza"]
     files = moss_cli(root, "info", "italian-pizza", "--files").stdout
     assert "/usr/share/defaults/italian-pizza" in files
+    shown = shown_files(root, "bash-completion")
+    rows = realmoss.layouts(root / ".moss/db", [read_package(
+        realmoss.STONES / STONES[0]).id])
+    (entries,) = rows.values()
+    assert shown == {target_line(row) for row in entries}
+    assert "/usr/share/bash-completion/completions/7za -> 7z" in shown
+
+
+def shown_files(root: Path, name: str) -> set[str]:
+    proc = moss_cli(root, "info", name, "--files")
+    assert proc.returncode == 0, proc.stderr
+    return {line for line in proc.stdout.splitlines() if line.startswith("/usr/")}
+
+
+def target_line(row: tuple[str, str, str | None]) -> str:
+    """How ``info --files`` shows a layout row real moss wrote."""
+    kind, value1, value2 = row
+    if kind == "symlink":
+        return f"/usr/{value2} -> {value1}"
+    return f"/usr/{value2 if kind == 'regular' else value1}"
 
 
 def test_install_records_state_2_for_real_moss_then_rollback(root: Path) -> None:
@@ -159,9 +179,7 @@ def test_real_moss_reads_what_this_moss_built(work: Path) -> None:
         assert (meta["name"], meta["version_identifier"], meta["source_release"]) == (
             package["name"], package["version"], package["release"])
         rows = realmoss.layouts(db, [package["id"]])[package["id"]]
-        files = moss_cli(root, "info", package["name"], "--files").stdout
-        shown_files = {line for line in files.splitlines() if line.startswith("/usr/")}
-        assert {f"/usr/{value2}" for kind, _, value2 in rows if kind == "regular"} <= shown_files
+        assert {target_line(row) for row in rows} == shown_files(root, package["name"])
 
 
 def read_only_run(root: Path, *query: str) -> subprocess.CompletedProcess[str]:
