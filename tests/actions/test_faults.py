@@ -200,3 +200,23 @@ def test_legacy_upgrade_killed(point: str, tmp_path: Path) -> None:
     assert moss(root, "state", "activate", "1") == 0
     assert (root / "usr/.stateID").read_text() == "1"
 
+
+
+@pytest.mark.skipif(not Path("/work/shared/testdata/stone").is_dir(),
+                    reason="no real .stone test data")
+@pytest.mark.parametrize("point", ["unpack:assets-recorded", "tx:extras-recorded",
+                                   "tx:recorded", "activate:exchanged"])
+def test_install_killed_on_a_real_moss_root(point: str, tmp_path: Path) -> None:
+    """Killed building state 2 on a root real moss built: real moss's own query then
+    sees state 1 alone, or 1 and a complete 2, matching the live /usr."""
+    from tests.db import realmoss
+
+    root = tmp_path / "root"
+    realmoss.build_root(root, ["bash-completion-2.11-1-1-x86_64.stone"])
+    killed_moss(root, point, "install", str(realmoss.STONES / "pineapple-1-1-1-x86_64.stone"))
+    assert moss(root, "state", "verify") == 0
+    assert_databases_agree(root)
+    active = int((root / "usr/.stateID").read_text())
+    ids = [s["id"] for s in realmoss.states(root / ".moss/db")]
+    assert ids in ([1], [1, 2]) and active in ids
+    assert (root / "usr/share/defaults/pienapple").exists() == (active == 2)
