@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bench.common import Result, command, median_time, print_results, workdir
 from moss.core.root import Root
-from moss.db.layout import LayoutDB
+from moss.db.extras import NAME as EXTRAS
+from moss.db.extras import ExtrasDB
 from moss.stone import FileKind, LayoutEntry, digest_bytes, digest_hex, xxh3_128
 from moss.store.assets import asset_path
 from moss.tree.blit import blit
@@ -48,19 +49,19 @@ def make_store(root: Root, files: int) -> list[LayoutEntry]:
         target = f"share/bench/d{i // FILES_PER_DIR:05}/f{i:07}"
         entries.append(LayoutEntry(0, 0, 0o100644, 0, FileKind.REGULAR,
                                    digest_bytes(digest), target))
-    layout = LayoutDB(root.db / "layout")
-    layout.add_assets(rows)
-    layout.close()
+    extras = ExtrasDB(root.db / EXTRAS)
+    extras.add_assets(rows)
+    extras.close()
     return entries
 
 
 def moss_blit(root: Root, entries: list[LayoutEntry], dest: Path) -> None:
     """What a transaction does: read the blobs' attributes, plan, blit."""
-    layout = LayoutDB(root.db / "layout")
+    extras = ExtrasDB(root.db / EXTRAS)
     try:
-        blit(root, plan_tree([("bench", entries)]), dest, attributes=layout.asset_attributes())
+        blit(root, plan_tree([("bench", entries)]), dest, attributes=extras.asset_attributes())
     finally:
-        layout.close()
+        extras.close()
 
 
 def link_pairs(root: Root, entries: list[LayoutEntry], dest: Path) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ of either is reported as such (:func:`moss.states.bootsync.after_change`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from moss.core import fs
 from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
@@ -129,14 +131,14 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     checkpoint("tx:unpacked")
     plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
     state_id = record_state(root, dbs, prepared.selected,
-                            request.summary or describe(prepared.change))
-    subscriptions.record(dbs, state_id, filtered)
+                            request.summary or describe(prepared.change), filtered)
     checkpoint("tx:recorded")
     build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
     if deferred:
         stage_pending(root, dbs, state_id)
     else:
         activate_tree(root, root.staging_usr)
+        dbs.extras.record_activation(state_id, extras.TRANSACTION, prepared.running)
     discard_superseded(root, dbs, prepared.pending, state_id)
     checkpoint("tx:activated")
     # From here the state is in effect: what fails next is reported, never undone.
@@ -183,10 +185,18 @@ def plan_digests(plan: TreePlan) -> list[int]:
 
 
 def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
-                 summary: str) -> int:
-    """A new state row; its id is above every id the database or the disk knows."""
-    min_id = max(state_tree_ids(root), default=0) + 1
-    return dbs.state.add(summary, to_selections(selected), min_id=min_id)
+                 summary: str, filtered: subscriptions.Filtered) -> int:
+    """A new state row; its id is above every id the database or the disk knows.
+
+    This moss's extras for the state go first and real moss's row last: a crash
+    between leaves extras naming no state, which recovery sweeps.
+    """
+    state_id = dbs.state.next_id(max(state_tree_ids(root), default=0) + 1)
+    created = int(time.time())
+    dbs.extras.claim(state_id, created)
+    subscriptions.record(dbs, state_id, filtered)
+    checkpoint("tx:extras-recorded")
+    return dbs.state.add(summary, to_selections(selected), created=created, state_id=state_id)
 
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
+    q.add_argument("--skip-triggers", action="store_true", help="run no system triggers")
+    q.add_argument("-y", action="store_true", dest="yes_all", default=argparse.SUPPRESS)
     q.set_defaults(handler=_activate)
 
     q = states.add_parser("prune", help="remove old states and what only they used")
@@ -135,7 +137,8 @@ def _activate(args: argparse.Namespace) -> int:
     if not confirm(question, args.yes_all):
         return cancelled()
     previous = operations.activate_state(args.directory, args.id, wait_for_lock=not args.no_wait,
-                                    skip_boot=args.skip_boot, progress=progress_for(args.quiet))
+                                    skip_boot=args.skip_boot, progress=progress_for(args.quiet),
+                                    skip_triggers=args.skip_triggers)
     if previous == args.id:
         print(f"State {args.id} is already active.")
     else:

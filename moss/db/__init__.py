@@ -1,8 +1,10 @@
 """The three SQLite databases of a root, each in its own module.
 
 ``open_database`` applies the schema migrations a database has not seen yet,
-tracked in SQLite's ``user_version``, so a newer moss can upgrade an older
-root's databases in place.
+tracked in SQLite's ``user_version`` and only when it is lower, as real moss
+does (``moss/src/db/migrations.rs``); its v1 schemas say ``IF NOT EXISTS``, so
+a root of the older diesel-based releases (``user_version`` 0, same tables) is
+taken as it is.
 
 Whatever is wrong with a database file (garbage, truncated, a directory in
 its place, unreadable), opening it raises :class:`DatabaseError`, a
@@ -108,7 +110,8 @@ def _open_writable(path: Path, migrations: Sequence[str],
         if refuse_blank and _is_blank(conn):
             raise _refuse_blank(path)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
+        # The journal mode is the file's own (real moss leaves SQLite's default,
+        # a rollback journal): moss never switches a root's databases to WAL.
         conn.execute("PRAGMA synchronous = FULL")
         migrate(conn, path, migrations)
     except BaseException:
@@ -124,10 +127,11 @@ def _open_readonly(path: Path, migrations: Sequence[str],
         if refuse_blank:
             raise _refuse_blank(path)
         return _in_memory(None, path, migrations)
-    # Without a WAL, ``immutable`` reads the file as it is and creates no -wal/-shm
-    # (which a plain read-only open leaves behind, and cannot create on a read-only
-    # filesystem); with one, the WAL holds committed data and must be read.
-    immutable = "&immutable=1" if not Path(f"{path}-wal").exists() else ""
+    # Without a WAL or a hot journal, ``immutable`` reads the file as it is and
+    # creates no -wal/-shm (which a plain read-only open leaves behind, and cannot
+    # create on a read-only filesystem); with one, SQLite must see it.
+    journals = (Path(f"{path}-wal"), Path(f"{path}-journal"))
+    immutable = "" if any(j.exists() for j in journals) else "&immutable=1"
     uri = f"file:{urllib.parse.quote(str(path))}?mode=ro{immutable}"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None)
     try:

@@ -1,4 +1,7 @@
-"""The three databases of one root, opened and closed together.
+"""The databases of one root, opened and closed together.
+
+Real moss's three (``install``, ``state``, ``layout``, its exact schemas) and
+this moss's ``extras`` (:mod:`moss.db.extras`), which real moss never opens.
 
 This is where moss decides whether its databases can be trusted.  A database
 with no tables while the disk holds states (a zero-length file after a full
@@ -18,12 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.root import Root, read_state_id
-from moss.db import REBUILD_HINT, DatabaseError, describe_failure, quick_check
+from moss.db import REBUILD_HINT, DatabaseError, describe_failure, legacy, quick_check
+from moss.db import extras as extras_db
+from moss.db.extras import ExtrasDB
 from moss.db.install import InstallDB
 from moss.db.layout import LayoutDB
 from moss.db.state import StateDB
 
-NAMES = ("install", "state", "layout")
+#: Real moss's three databases, then this moss's own (a name real moss never opens).
+REAL_NAMES = legacy.REAL_NAMES
+NAMES = (*REAL_NAMES, extras_db.NAME)
 
 
 @dataclass
@@ -31,14 +38,17 @@ class Databases:
     install: InstallDB
     state: StateDB
     layout: LayoutDB
+    extras: ExtrasDB
 
     def close(self) -> None:
         self.install.close()
         self.state.close()
         self.layout.close()
+        self.extras.close()
 
     def connections(self) -> list[tuple[Path, sqlite3.Connection]]:
-        return [(db.path, db.conn) for db in (self.install, self.state, self.layout)]
+        return [(db.path, db.conn)
+                for db in (self.install, self.state, self.layout, self.extras)]
 
 
 def root_holds_states(root: Root) -> bool:
@@ -55,20 +65,44 @@ def root_holds_states(root: Root) -> bool:
 
 
 def open_databases(root: Root, *, writable: bool = True) -> Databases:
-    """Open all three, or none: a damaged one closes those already open."""
-    refuse_blank = root_holds_states(root)
-    opened: list[InstallDB | StateDB | LayoutDB] = []
+    """Open all four, or none: a damaged one closes those already open.
+
+    Databases of this project's earlier releases are upgraded to real moss's
+    schemas first when ``writable`` (the caller holds the lock), and converted
+    in memory when not, so a query on such a root still writes nothing.
+    """
+    if writable:
+        legacy.upgrade(root.moss)
+    elif legacy.is_legacy(root.db):
+        dbs = open_set({name: Path(legacy.MEMORY) for name in NAMES})
+        try:
+            legacy.convert(root.db, dbs.install, dbs.state, dbs.layout)
+        except BaseException:
+            dbs.close()
+            raise
+        return dbs
+    return open_set(legacy.current_paths(root.moss), writable=writable,
+                    refuse_blank=root_holds_states(root))
+
+
+def open_set(paths: dict[str, Path], *, writable: bool = True,
+             refuse_blank: bool = False) -> Databases:
+    """The four databases at ``paths`` (by name; \":memory:\" for a private one)."""
+    opened: list[InstallDB | StateDB | LayoutDB | ExtrasDB] = []
     try:
-        install = InstallDB(root.db / "install", writable=writable, refuse_blank=refuse_blank)
+        extras = ExtrasDB(paths[extras_db.NAME], writable=writable)
+        opened.append(extras)
+        install = InstallDB(paths["install"], writable=writable, refuse_blank=refuse_blank)
         opened.append(install)
-        state = StateDB(root.db / "state", writable=writable, refuse_blank=refuse_blank)
+        state = StateDB(paths["state"], extras, writable=writable, refuse_blank=refuse_blank)
         opened.append(state)
-        layout = LayoutDB(root.db / "layout", writable=writable, refuse_blank=refuse_blank)
+        layout = LayoutDB(paths["layout"], extras, writable=writable,
+                          refuse_blank=refuse_blank)
     except BaseException:
         for db in opened:
             db.close()
         raise
-    return Databases(install=install, state=state, layout=layout)
+    return Databases(install=install, state=state, layout=layout, extras=extras)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,10 @@
 """The install database: the meta of every package moss has seen in this root.
 
-Rows are keyed by the package id (the sha256 of its ``.stone``), so two builds
-with the same name and version never collide.  A row does not mean the package
-is selected: states select packages, and ``state prune`` drops unused rows.
+Real moss's ``meta`` schema, filled as real moss fills it: rows are keyed by
+the package id (the sha256 of its ``.stone``), so two builds with the same name
+and version never collide, and dependencies, providers and conflicts are
+``kind(target)`` strings.  A row does not mean the package is selected: states
+select packages, and ``state prune`` drops unused rows.
 """
 
 from __future__ import annotations
@@ -12,43 +14,67 @@ from pathlib import Path
 
 from moss.db import open_database
 from moss.stone import Dependency, PackageMeta
+from moss.stone.dependency import KIND_NAMES
 
+# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/meta/schemas/v1_up.sql).
 MIGRATIONS = [
     """
-    CREATE TABLE meta (
-        package TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        version TEXT NOT NULL,
-        release INTEGER NOT NULL,
-        build_release INTEGER NOT NULL,
-        architecture TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        description TEXT NOT NULL,
-        homepage TEXT NOT NULL,
-        source_id TEXT NOT NULL,
-        uri TEXT,
-        hash TEXT,
-        size INTEGER
-    );
-    CREATE TABLE licenses (package TEXT NOT NULL REFERENCES meta(package) ON DELETE CASCADE,
-                           license TEXT NOT NULL);
-    CREATE TABLE depends (package TEXT NOT NULL REFERENCES meta(package) ON DELETE CASCADE,
-                          dependency TEXT NOT NULL);
-    CREATE TABLE provides (package TEXT NOT NULL REFERENCES meta(package) ON DELETE CASCADE,
-                           provider TEXT NOT NULL);
-    CREATE TABLE conflicts (package TEXT NOT NULL REFERENCES meta(package) ON DELETE CASCADE,
-                            conflict TEXT NOT NULL);
-    CREATE INDEX licenses_package ON licenses(package);
-    CREATE INDEX depends_package ON depends(package);
-    CREATE INDEX provides_package ON provides(package);
-    CREATE INDEX provides_provider ON provides(provider);
-    CREATE INDEX conflicts_package ON conflicts(package);
-    CREATE INDEX meta_name ON meta(name)
+-- SPDX-FileCopyrightText: 2024 AerynOS Developers
+-- SPDX-License-Identifier: MPL-2.0
+
+CREATE TABLE IF NOT EXISTS meta (
+    package TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    version_identifier TEXT NOT NULL,
+    source_release INT NOT NULL,
+    build_release INT NOT NULL,
+    architecture TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    description TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    homepage TEXT NOT NULL,
+    uri TEXT NULL,
+    hash TEXT NULL,
+    download_size BIGINT NULL
+);
+
+CREATE TABLE IF NOT EXISTS meta_licenses (
+    package TEXT NOT NULL,
+    license TEXT NOT NULL,
+    PRIMARY KEY (package, license),
+    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS meta_dependencies (
+    package TEXT NOT NULL,
+    dependency TEXT NOT NULL,
+    PRIMARY KEY (package, dependency),
+    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS meta_providers (
+    package TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    PRIMARY KEY (package, provider),
+    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS meta_conflicts (
+    package TEXT NOT NULL,
+    conflict TEXT NOT NULL,
+    PRIMARY KEY (package, conflict),
+    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
+);
     """,
 ]
 
-_LISTS = (("licenses", "license"), ("depends", "dependency"), ("provides", "provider"),
-          ("conflicts", "conflict"))
+_LISTS = (("meta_licenses", "license"), ("meta_dependencies", "dependency"),
+          ("meta_providers", "provider"), ("meta_conflicts", "conflict"))
+
+
+def db_form(dependency: Dependency) -> str:
+    """``kind(target)`` always, as real moss writes and parses it (``name(bash)``)."""
+    return f"{KIND_NAMES[dependency.kind]}({dependency.target})"
 
 
 class InstallDB:
@@ -69,27 +95,30 @@ class InstallDB:
             self.conn.execute("BEGIN IMMEDIATE")
             self._delete(package)
             self.conn.execute(
-                "INSERT INTO meta VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO meta (package, name, version_identifier, source_release,"
+                " build_release, architecture, summary, description, source_id, homepage,"
+                " uri, hash, download_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (package, meta.name, meta.version, meta.release, meta.build_release,
-                 meta.architecture, meta.summary, meta.description, meta.homepage,
-                 meta.source_id, meta.uri, meta.hash, meta.size),
+                 meta.architecture, meta.summary, meta.description, meta.source_id,
+                 meta.homepage, meta.uri, meta.hash, meta.size),
             )
             values: dict[str, list[str]] = {
-                "licenses": list(meta.licenses),
-                "depends": [str(d) for d in meta.depends],
-                "provides": [str(p) for p in meta.provides],
-                "conflicts": [str(c) for c in meta.conflicts],
+                "meta_licenses": list(meta.licenses),
+                "meta_dependencies": [db_form(d) for d in meta.depends],
+                "meta_providers": [db_form(p) for p in meta.provides],
+                "meta_conflicts": [db_form(c) for c in meta.conflicts],
             }
             for table, column in _LISTS:
                 self.conn.executemany(
-                    f"INSERT INTO {table} (package, {column}) VALUES (?, ?)",
+                    f"INSERT OR IGNORE INTO {table} (package, {column}) VALUES (?, ?)",
                     [(package, v) for v in values[table]],
                 )
 
     def get(self, package: str) -> PackageMeta | None:
         row = self.conn.execute(
-            "SELECT name, version, release, build_release, architecture, summary, description,"
-            " homepage, source_id, uri, hash, size FROM meta WHERE package = ?",
+            "SELECT name, version_identifier, source_release, build_release, architecture,"
+            " summary, description, homepage, source_id, uri, hash, download_size"
+            " FROM meta WHERE package = ?",
             (package,),
         ).fetchone()
         if row is None:
@@ -103,10 +132,10 @@ class InstallDB:
             name=row[0], version=row[1], release=row[2], build_release=row[3],
             architecture=row[4], summary=row[5], description=row[6], homepage=row[7],
             source_id=row[8], uri=row[9], hash=row[10], size=row[11],
-            licenses=lists["licenses"],
-            depends=[Dependency.parse(d) for d in lists["depends"]],
-            provides=[Dependency.parse(p) for p in lists["provides"]],
-            conflicts=[Dependency.parse(c) for c in lists["conflicts"]],
+            licenses=lists["meta_licenses"],
+            depends=[Dependency.parse(d) for d in lists["meta_dependencies"]],
+            provides=[Dependency.parse(p) for p in lists["meta_providers"]],
+            conflicts=[Dependency.parse(c) for c in lists["meta_conflicts"]],
         )
 
     def all_packages(self) -> list[str]:

@@ -1,10 +1,17 @@
-"""The layout database: every package's layout entries, and the asset digests.
+"""The layout database: every package's layout entries.
+
+Real moss's ``layout`` schema, filled as real moss fills it: ``entry_type`` is
+text (``regular``, ``symlink``, ``directory``, ...); a regular file's XXH3-128
+goes into ``entry_value1`` as a decimal integer and its path into
+``entry_value2``; a symlink's link target into ``entry_value1`` and its path
+into ``entry_value2``; any other entry's path into ``entry_value1``.
 
 Keeping every entry of every package (not just what a state blitted) is what
 lets a state be rebuilt, verified or re-filtered without the ``.stone`` file.
-The ``assets`` table holds the BLAKE3-256 recorded when a blob first entered the
-store: XXH3 is not collision-resistant, so a second blob with the same XXH3 key
-but a different BLAKE3 is store poisoning and is refused.
+The BLAKE3 of each store blob (XXH3 is not collision-resistant: a second blob
+with the same XXH3 key but a different BLAKE3 is store poisoning and is
+refused), and its mode, owner, size, mtime and inode, are this moss's own and
+live in :mod:`moss.db.extras`; the asset methods here are kept for callers.
 """
 
 from __future__ import annotations
@@ -12,131 +19,140 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from moss.db import open_database
+from moss.db import DatabaseError, open_database
+from moss.db.extras import AssetRecord, AssetRow, ExtrasDB
 from moss.stone import FileKind, LayoutEntry
 
+__all__ = ["AssetRecord", "AssetRow", "LayoutDB", "decode_entry", "encode_entry"]
+
+# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/layout/schemas/v1_up.sql).
 MIGRATIONS = [
     """
-    CREATE TABLE layout (
-        package TEXT NOT NULL,
-        uid INTEGER NOT NULL,
-        gid INTEGER NOT NULL,
-        mode INTEGER NOT NULL,
-        tag INTEGER NOT NULL,
-        kind INTEGER NOT NULL,
-        source BLOB NOT NULL,
-        target TEXT NOT NULL
-    );
-    CREATE INDEX layout_package ON layout(package);
-    CREATE TABLE assets (
-        digest TEXT PRIMARY KEY,
-        blake3 TEXT NOT NULL,
-        size INTEGER NOT NULL
-    )
-    """,
-    # The mode and owner a blob was stored with, so the blit knows without a stat
-    # whether it can link it (NULL for blobs stored before this migration).
-    """
-    ALTER TABLE assets ADD COLUMN mode INTEGER;
-    ALTER TABLE assets ADD COLUMN uid INTEGER;
-    ALTER TABLE assets ADD COLUMN gid INTEGER
-    """,
-    # The blob's mtime (ns) and inode when recorded: a transaction re-hashes a blob
-    # only when these changed, before building a state on it (NULL: not yet seen).
-    """
-    ALTER TABLE assets ADD COLUMN mtime INTEGER;
-    ALTER TABLE assets ADD COLUMN inode INTEGER
+-- SPDX-FileCopyrightText: 2024 AerynOS Developers
+-- SPDX-License-Identifier: MPL-2.0
+
+-- Your SQL goes here
+
+CREATE TABLE IF NOT EXISTS layout (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    package_id TEXT NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    tag INTEGER NOT NULL,
+    entry_type TEXT NOT NULL,
+    entry_value1 TEXT NULL,
+    entry_value2 TEXT NULL
+);
     """,
 ]
 
-# digest, blake3, size, mode, uid, gid, mtime (ns), inode
-AssetRow = tuple[str, str, int, int, int, int, int, int]
-# blake3, size, mtime, inode: what a transaction checks a blob against
-AssetRecord = tuple[str, int, int | None, int | None]
+ENTRY_TYPES: dict[FileKind, str] = {
+    FileKind.REGULAR: "regular",
+    FileKind.SYMLINK: "symlink",
+    FileKind.DIRECTORY: "directory",
+    FileKind.CHAR_DEVICE: "character-device",
+    FileKind.BLOCK_DEVICE: "block-device",
+    FileKind.FIFO: "fifo",
+    FileKind.SOCKET: "socket",
+}
+_KINDS = {name: kind for kind, name in ENTRY_TYPES.items()}
+
+# entry_type, entry_value1, entry_value2
+Encoded = tuple[str, str, str | None]
 
 
-def _encode_source(entry: LayoutEntry) -> bytes:
-    if isinstance(entry.source, bytes):
-        return entry.source
-    return entry.source.encode()
+def encode_entry(entry: LayoutEntry) -> Encoded:
+    """The three columns real moss writes for ``entry`` (its ``encode_file``)."""
+    kind = ENTRY_TYPES[entry.file_kind]
+    if entry.file_kind is FileKind.REGULAR:
+        return kind, str(entry.digest), entry.target
+    if entry.file_kind is FileKind.SYMLINK:
+        source = entry.source if isinstance(entry.source, str) else entry.source.decode()
+        return kind, source, entry.target
+    return kind, entry.target, None
 
 
-def _decode_source(kind: FileKind, source: bytes) -> bytes | str:
-    return source if kind == FileKind.REGULAR else source.decode()
+def decode_entry(uid: int, gid: int, mode: int, tag: int, entry_type: str, value1: str | None,
+                 value2: str | None) -> LayoutEntry:
+    """A layout row back into an entry; a row real moss could not read is refused."""
+    kind = _KINDS.get(entry_type)
+    if kind is None or value1 is None or (value2 is None and kind in _TWO_VALUES):
+        raise ValueError(f"unreadable layout row ({entry_type!r}, {value1!r}, {value2!r})")
+    if kind is FileKind.REGULAR:
+        return LayoutEntry(uid, gid, mode, tag, kind, int(value1).to_bytes(16, "big"),
+                           str(value2))
+    if kind is FileKind.SYMLINK:
+        return LayoutEntry(uid, gid, mode, tag, kind, value1, str(value2))
+    return LayoutEntry(uid, gid, mode, tag, kind, "", value1)
+
+
+_TWO_VALUES = (FileKind.REGULAR, FileKind.SYMLINK)
 
 
 class LayoutDB:
-    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+    def __init__(self, path: Path, extras: ExtrasDB, *, writable: bool = True,
+                 refuse_blank: bool = False) -> None:
         self.path = path
+        self.extras = extras
         self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
         self.conn.close()
 
     def has(self, package: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM layout WHERE package = ? LIMIT 1",
+        row = self.conn.execute("SELECT 1 FROM layout WHERE package_id = ? LIMIT 1",
                                 (package,)).fetchone()
         return row is not None
 
     def add(self, package: str, entries: Sequence[LayoutEntry]) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("DELETE FROM layout WHERE package = ?", (package,))
+            self.conn.execute("DELETE FROM layout WHERE package_id = ?", (package,))
             self.conn.executemany(
-                "INSERT INTO layout VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(package, e.uid, e.gid, e.mode, e.tag, int(e.file_kind), _encode_source(e),
-                  e.target) for e in entries],
+                "INSERT INTO layout (package_id, uid, gid, mode, tag, entry_type, entry_value1,"
+                " entry_value2) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(package, e.uid, e.gid, e.mode, e.tag, *encode_entry(e)) for e in entries],
             )
 
     def entries(self, package: str) -> list[LayoutEntry]:
         rows = self.conn.execute(
-            "SELECT uid, gid, mode, tag, kind, source, target FROM layout WHERE package = ?"
-            " ORDER BY rowid", (package,))
-        return [
-            LayoutEntry(uid, gid, mode, tag, FileKind(kind), _decode_source(FileKind(kind), src),
-                        target)
-            for uid, gid, mode, tag, kind, src, target in rows
-        ]
+            "SELECT uid, gid, mode, tag, entry_type, entry_value1, entry_value2 FROM layout"
+            " WHERE package_id = ? ORDER BY id", (package,))
+        try:
+            return [decode_entry(*row) for row in rows]
+        except (ValueError, OverflowError) as exc:
+            raise DatabaseError(f"database {self.path}: package {package}: {exc}") from exc
 
     def remove(self, packages: Iterable[str]) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("DELETE FROM layout WHERE package = ?",
+            self.conn.executemany("DELETE FROM layout WHERE package_id = ?",
                                   [(p,) for p in packages])
 
-    def referenced_digests(self) -> set[bytes]:
-        kind = int(FileKind.REGULAR)
-        return {r[0] for r in self.conn.execute(
-            "SELECT DISTINCT source FROM layout WHERE kind = ?", (kind,))}
+    def referenced_digests(self) -> set[int]:
+        """Every regular file's XXH3-128 any package's layout names."""
+        return {int(r[0]) for r in self.conn.execute(
+            "SELECT DISTINCT entry_value1 FROM layout WHERE entry_type = 'regular'")}
 
+    # The store's blobs: kept in the extras database (see the module docstring).
     def add_assets(self, assets: Iterable[AssetRow]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO assets (digest, blake3, size, mode, uid, gid, mtime,"
-                " inode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", assets)
+        self.extras.add_assets(assets)
 
     def asset_records(self) -> dict[str, AssetRecord]:
         """Each recorded blob's (blake3, size, mtime, inode), by hex digest."""
-        return {d: (b3, size, mtime, inode) for d, b3, size, mtime, inode in self.conn.execute(
-            "SELECT digest, blake3, size, mtime, inode FROM assets")}
+        return self.extras.asset_records()
 
     def refresh_assets(self, seen: Iterable[tuple[str, int, int]]) -> None:
         """Record (digest, mtime, inode) of blobs whose content was found intact."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("UPDATE assets SET mtime = ?, inode = ? WHERE digest = ?",
-                                  [(mtime, inode, d) for d, mtime, inode in seen])
+        self.extras.refresh_assets(seen)
 
     def asset_attributes(self) -> dict[int, tuple[int, int, int]]:
         """Each stored blob's (mode, uid, gid), by digest, where it was recorded."""
-        return {int(d, 16): (mode, uid, gid) for d, mode, uid, gid in self.conn.execute(
-            "SELECT digest, mode, uid, gid FROM assets WHERE mode IS NOT NULL")}
+        return self.extras.asset_attributes()
 
     def all_assets(self) -> dict[str, str]:
-        return {d: b for d, b in self.conn.execute("SELECT digest, blake3 FROM assets")}
+        return self.extras.all_assets()
 
     def remove_assets(self, digests: Iterable[str]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("DELETE FROM assets WHERE digest = ?", [(d,) for d in digests])
+        self.extras.remove_assets(digests)

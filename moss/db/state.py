@@ -1,5 +1,10 @@
 """The state database: every state (transaction) and the packages it selects.
 
+Real moss's ``state``/``state_selections`` schema, filled as real moss fills it
+(``type`` = ``transaction``, ``created`` in unix seconds).  What only this moss
+records about a state (subscriptions, filtered paths, the pending state) lives
+in :mod:`moss.db.extras`.
+
 A state's row is written before its tree is activated; recovery deletes rows
 whose tree never made it to disk, so a row always means a tree exists.  Ids
 come from AUTOINCREMENT and are never reused, so a boot entry's
@@ -11,48 +16,41 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from moss.core.faults import checkpoint
 from moss.core.ondisk import parse_state_id
 from moss.db import open_database
+from moss.db.extras import ExtrasDB
 
+# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/state/schemas/v1_up.sql).
 MIGRATIONS = [
     """
-    CREATE TABLE state (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created INTEGER NOT NULL,
-        summary TEXT NOT NULL,
-        description TEXT NOT NULL
-    );
-    CREATE TABLE selections (
-        state INTEGER NOT NULL REFERENCES state(id) ON DELETE CASCADE,
-        package TEXT NOT NULL,
-        explicit INTEGER NOT NULL,
-        reason TEXT,
-        PRIMARY KEY (state, package)
-    )
-    """,
-    # The state a reboot will apply (a deferred kernel update), if any.
-    """
-    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)
-    """,
-    # Subscriptions: which were on for each state, and the paths its tree left out
-    # on purpose ('dropped') or that depmod rewrote ('regenerated').
-    """
-    CREATE TABLE state_subscriptions (
-        state INTEGER NOT NULL REFERENCES state(id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        PRIMARY KEY (state, name)
-    );
-    CREATE TABLE filtered_paths (
-        state INTEGER NOT NULL REFERENCES state(id) ON DELETE CASCADE,
-        target TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        PRIMARY KEY (state, target)
-    )
+-- SPDX-FileCopyrightText: 2024 AerynOS Developers
+-- SPDX-License-Identifier: MPL-2.0
+
+CREATE TABLE IF NOT EXISTS state (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    created BIGINT NOT NULL DEFAULT (unixepoch()),
+    summary TEXT NULL,
+    description TEXT NULL
+);
+
+CREATE TABLE IF NOT EXISTS state_selections (
+    state_id INTEGER NOT NULL,
+    package_id TEXT NOT NULL,
+    explicit BOOLEAN NOT NULL,
+    reason TEXT NULL,
+    PRIMARY KEY(state_id, package_id),
+    FOREIGN KEY(state_id) REFERENCES state(id) ON DELETE CASCADE
+);
     """,
 ]
 
+#: ``state.type``: the only kind real moss knows (its ``state::Kind``).
+KIND = "transaction"
 
 PENDING_KEY = "pending"
 
@@ -74,8 +72,16 @@ class StateRecord:
 
 
 class StateDB:
-    def __init__(self, path: Path, *, writable: bool = True, refuse_blank: bool = False) -> None:
+    """Real moss's ``state`` and ``state_selections``, plus this moss's extras for them.
+
+    Per-state extras are written before the state's row and forgotten after it
+    (see :mod:`moss.db.extras`), so recovery can always sweep what a crash left.
+    """
+
+    def __init__(self, path: Path, extras: ExtrasDB, *, writable: bool = True,
+                 refuse_blank: bool = False) -> None:
         self.path = path
+        self.extras = extras
         self.conn = open_database(path, MIGRATIONS, writable=writable, refuse_blank=refuse_blank)
 
     def close(self) -> None:
@@ -86,20 +92,26 @@ class StateDB:
         row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'state'").fetchone()
         return (row[0] if row else 0) + 1
 
+    def next_id(self, min_id: int = 1) -> int:
+        """The id :meth:`add` will give, at least ``min_id`` (ids found on disk)."""
+        return max(self.reserve_id(), min_id)
+
     def add(self, summary: str, selections: Iterable[Selection], description: str = "",
-            min_id: int = 1, created: int | None = None) -> int:
-        """Record a new state; its id is at least ``min_id`` (ids found on disk)."""
+            min_id: int = 1, created: int | None = None, state_id: int | None = None) -> int:
+        """Record a new state as real moss does (``type`` = ``transaction``)."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            state_id = max(self.reserve_id(), min_id)
+            state_id = self.next_id(min_id) if state_id is None else state_id
             self.conn.execute(
-                "INSERT INTO state (id, created, summary, description) VALUES (?, ?, ?, ?)",
-                (state_id, int(time.time()) if created is None else created, summary,
-                 description),
+                "INSERT INTO state (id, type, created, summary, description)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (state_id, KIND, int(time.time()) if created is None else created,
+                 summary or None, description or None),
             )
             self.conn.executemany(
-                "INSERT INTO selections (state, package, explicit, reason) VALUES (?, ?, ?, ?)",
-                [(state_id, s.package, int(s.explicit), s.reason) for s in selections],
+                "INSERT INTO state_selections (state_id, package_id, explicit, reason)"
+                " VALUES (?, ?, ?, ?)",
+                [(state_id, s.package, s.explicit, s.reason) for s in selections],
             )
         return state_id
 
@@ -109,12 +121,12 @@ class StateDB:
         ).fetchone()
         if row is None:
             return None
-        record = StateRecord(*row)
+        record = StateRecord(row[0], _timestamp(row[1]), row[2] or "", row[3] or "")
         record.selections = [
             Selection(package, bool(explicit), reason)
             for package, explicit, reason in self.conn.execute(
-                "SELECT package, explicit, reason FROM selections WHERE state = ?"
-                " ORDER BY package", (state_id,))
+                "SELECT package_id, explicit, reason FROM state_selections WHERE state_id = ?"
+                " ORDER BY package_id", (state_id,))
         ]
         return record
 
@@ -125,12 +137,17 @@ class StateDB:
         return [r for i in self.ids() if (r := self.get(i)) is not None]
 
     def remove(self, state_ids: Iterable[int]) -> None:
+        """Rows first, extras after: a crash between leaves extras recovery sweeps."""
+        ids = list(state_ids)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("DELETE FROM state WHERE id = ?", [(i,) for i in state_ids])
+            self.conn.executemany("DELETE FROM state WHERE id = ?", [(i,) for i in ids])
+        checkpoint("db:state-rows-removed")
+        self.extras.forget_states(ids)
 
     def referenced_packages(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT DISTINCT package FROM selections")}
+        return {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT package_id FROM state_selections")}
 
     def pending(self) -> int | None:
         """The state a reboot will apply (a deferred update), if any."""
@@ -141,38 +158,42 @@ class StateDB:
         self.set_setting(PENDING_KEY, None if state_id is None else str(state_id))
 
     def get_setting(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return self.extras.get_setting(key)
 
     def set_setting(self, key: str, value: str | None) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            if value is None:
-                self.conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-            else:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value)
-                )
+        self.extras.set_setting(key, value)
 
     def set_filtered(self, state_id: int, subscriptions: Iterable[str],
                      paths: Iterable[tuple[str, str]]) -> None:
         """Record a state's active subscriptions and its ``(target, reason)`` filtered paths."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("DELETE FROM state_subscriptions WHERE state = ?", (state_id,))
-            self.conn.execute("DELETE FROM filtered_paths WHERE state = ?", (state_id,))
-            self.conn.executemany(
-                "INSERT INTO state_subscriptions (state, name) VALUES (?, ?)",
-                [(state_id, name) for name in subscriptions])
-            self.conn.executemany(
-                "INSERT INTO filtered_paths (state, target, reason) VALUES (?, ?, ?)",
-                [(state_id, target, reason) for target, reason in paths])
+        self.extras.set_filtered(state_id, subscriptions, paths)
 
     def subscriptions(self, state_id: int) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT name FROM state_subscriptions WHERE state = ? ORDER BY name", (state_id,))]
+        return self.extras.subscriptions(state_id) if self._extras_apply(state_id) else []
 
     def filtered(self, state_id: int) -> dict[str, str]:
         """Target -> reason ('dropped' or 'regenerated') for a state's tree."""
-        return {t: r for t, r in self.conn.execute(
-            "SELECT target, reason FROM filtered_paths WHERE state = ?", (state_id,))}
+        return self.extras.filtered(state_id) if self._extras_apply(state_id) else {}
+
+    def created(self) -> dict[int, int]:
+        """Each state's ``created``, by id."""
+        return {i: _timestamp(c) for i, c in self.conn.execute("SELECT id, created FROM state")}
+
+    def _extras_apply(self, state_id: int) -> bool:
+        """Whether the extras for ``state_id`` are this state's (see ExtrasDB.claim)."""
+        claim = self.extras.claim_of(state_id)
+        if claim is None:
+            return True
+        row = self.conn.execute("SELECT created FROM state WHERE id = ?", (state_id,)).fetchone()
+        return row is not None and _timestamp(row[0]) == claim
+
+
+def _timestamp(value: object) -> int:
+    """``created`` as unix seconds: real moss writes an integer (``unixepoch()``);
+    a diesel-era root may hold ``YYYY-MM-DD HH:MM:SS`` text."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return 0

@@ -18,6 +18,7 @@ from moss import triggers
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.core.root import Root, read_state_id
+from moss.db import extras
 from moss.db.databases import Databases
 
 RECORD = Path("run/moss/pivot.json")
@@ -58,11 +59,24 @@ def booted_state(root: Root) -> int | None:
     return record.active if record else None
 
 
+def how_booted(record: PivotRecord, pending: int | None) -> str:
+    """How the agent's activation came about, for the activation history."""
+    if record.requested is not None and record.active != record.requested:
+        return extras.BOOT_FALLBACK
+    if record.active == pending:
+        return extras.TRANSACTION  # a deferred update, applied by the reboot
+    return extras.BOOT_MENU
+
+
 def settle_after_boot(root: Root, dbs: Databases, progress: Progress) -> None:
     record = read_record(root)
     if record is None or dbs.state.get_setting(HANDLED_KEY) == repr(record.time):
         return
-    if dbs.state.pending() == read_state_id(root.usr):
+    pending = dbs.state.pending()
+    if record.result == "activated" and record.active is not None:
+        dbs.extras.record_activation(record.active, how_booted(record, pending),
+                                     record.previous)
+    if pending == read_state_id(root.usr):
         dbs.state.set_pending(None)
     dbs.state.set_setting(HANDLED_KEY, repr(record.time))
     if record.result == "activated":

@@ -16,7 +16,7 @@ from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.databases import Databases, databases
 from moss.states.afterboot import settle_after_boot
-from moss.states.recovery import recover
+from moss.states.recovery import note_unrecorded_activation, recover
 
 
 @contextlib.contextmanager
@@ -25,4 +25,5 @@ def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
         recover(root, dbs)
         settle_after_boot(root, dbs, progress)
+        note_unrecorded_activation(root, dbs)
         yield dbs

@@ -21,6 +21,7 @@ from moss.core.faults import checkpoint
 from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, ensure_skeleton, read_state_id
+from moss.db import extras
 from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
 from moss.states.activate import activate_tree
@@ -69,8 +70,13 @@ def active_state(root_path: Path) -> int | None:
 
 
 def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
-                   skip_boot: bool = False, progress: Progress = QUIET) -> int | None:
-    """Make an archived state live again; returns the state that was active."""
+                   skip_boot: bool = False, progress: Progress = QUIET,
+                   skip_triggers: bool = False) -> int | None:
+    """Make an archived state live again; returns the state that was active.
+
+    ``skip_triggers``: run no system triggers (the AerynOS initramfs activates with
+    ``--skip-triggers`` before the real root is up).
+    """
     root = Root(root_path)
     ensure_skeleton(root)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
@@ -84,9 +90,11 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
             raise MossError(f"state {state_id} has no complete tree at {tree}")
         check_blobs(root, dbs.layout, state_digests(dbs, state_id))
         previous = activate_tree(root, tree)
+        dbs.extras.record_activation(state_id, extras.ROLLBACK, previous)
         if dbs.state.pending() is not None:
             dbs.state.set_pending(None)
-        after_change(root, dbs, f"state {state_id} is active", live=True,
+        # --skip-triggers (the AerynOS initramfs): the booted system runs them later.
+        after_change(root, dbs, f"state {state_id} is active", live=not skip_triggers,
                      skip_boot=skip_boot, progress=progress)
         return previous
 
@@ -201,7 +209,7 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
         if cached.exists():
             cached.unlink()
             removed += 1
-    referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
+    referenced = {digest_hex(d) for d in dbs.layout.referenced_digests()}
     dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)
     checkpoint("prune:asset-rows-removed")
     return removed + remove_unreferenced(root, referenced, progress)

@@ -30,7 +30,10 @@ from moss.core.errors import MossError
 from moss.core.fs import remove_tree, walk
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
+from moss.db import extras as extras_db
+from moss.db import legacy
 from moss.db.databases import NAMES
+from moss.db.extras import ExtrasDB
 from moss.db.install import InstallDB
 from moss.db.layout import AssetRow, LayoutDB
 from moss.db.state import Selection, StateDB
@@ -66,6 +69,7 @@ def rebuild(root_path: Path, progress: Progress = QUIET) -> RebuildReport:
         inodes = _store_inodes(root)
         fresh = root.moss / "db.rebuild"
         remove_tree(fresh, ignore_errors=True)
+        remove_tree(root.moss / legacy.WORK, ignore_errors=True)  # superseded by this
         fresh.mkdir()
         _build(root, fresh, ids, cached, inodes, report, progress)
         report.kept = _swap(root, fresh)
@@ -105,8 +109,9 @@ def _cached_packages(root: Root, report: RebuildReport) -> dict[str, list[Incomi
 def _build(root: Root, fresh: Path, ids: list[int], cached: dict[str, list[IncomingPackage]],
            inodes: dict[tuple[int, int], int], report: RebuildReport,
            progress: Progress) -> None:
-    install, state, layout = (InstallDB(fresh / "install"), StateDB(fresh / "state"),
-                              LayoutDB(fresh / "layout"))
+    extras = ExtrasDB(fresh / extras_db.NAME)
+    install = InstallDB(fresh / "install")
+    state, layout = StateDB(fresh / "state", extras), LayoutDB(fresh / "layout", extras)
     try:
         used: dict[str, IncomingPackage] = {}
         progress.start("Rebuilding states", len(ids))
@@ -132,6 +137,7 @@ def _build(root: Root, fresh: Path, ids: list[int], cached: dict[str, list[Incom
         install.close()
         state.close()
         layout.close()
+        extras.close()
 
 
 class _Tree:

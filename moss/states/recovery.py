@@ -20,6 +20,7 @@ import sys
 from moss.core import ondisk
 from moss.core.fs import remove_empty_dir, remove_tree
 from moss.core.root import Root, read_state_id, refuse_foreign_usr, update_root_links
+from moss.db import extras
 from moss.db.databases import Databases
 
 
@@ -41,6 +42,15 @@ def recover(root: Root, dbs: Databases) -> list[str]:
     for line in done:
         print(f"moss: recovered: {line}", file=sys.stderr)
     return done
+
+
+def note_unrecorded_activation(root: Root, dbs: Databases) -> None:
+    """The live state became active with no record of it (real moss did it, or a
+    crash came between the exchange and the record): say so in the history."""
+    active = read_state_id(root.usr)
+    history = dbs.extras.activations()
+    if active is not None and (history[-1][0] if history else None) != active:
+        dbs.extras.record_activation(active, extras.UNRECORDED, None)
 
 
 def state_tree_ids(root: Root) -> set[int]:
@@ -127,6 +137,9 @@ def _drop_rows_without_tree(root: Root, dbs: Databases, done: list[str]) -> None
     if missing:
         dbs.state.remove(missing)
         done.append(f"forgot states without a tree: {', '.join(map(str, missing))}")
+    stale = dbs.extras.sweep(dbs.state.created())
+    if stale:
+        done.append(f"dropped extras of unrecorded states: {', '.join(map(str, stale))}")
     pending = dbs.state.pending()
     if pending is not None and pending not in on_disk:
         dbs.state.set_pending(None)

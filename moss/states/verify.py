@@ -68,7 +68,7 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
 
 
 def _find_orphans(root: Root, dbs: Databases, report: VerifyReport) -> None:
-    referenced = {digest_hex(int.from_bytes(d, "big")) for d in dbs.layout.referenced_digests()}
+    referenced = {digest_hex(d) for d in dbs.layout.referenced_digests()}
     for path in orphaned_blobs(root, referenced):
         report.orphans.append(str(path))
         report.orphan_bytes += path.lstat().st_size

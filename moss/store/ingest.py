@@ -3,7 +3,9 @@
 The content payload of each package is streamed once: every unique file goes
 through XXH3-128 (checked by the reader) and BLAKE3 (recorded or compared)
 into a scratch batch, which only enters the store when the whole package has
-verified.  Database rows come last, so a row always has its blobs.
+verified.  Database rows come last, so a row always has its blobs: the blobs'
+extras (BLAKE3, mode, ...) first, then real moss's ``layout`` rows, then its
+``meta`` row, which is what marks the package as unpacked.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def unpack_packages(
         _unpack_one(root, dbs, package, known)
         cache_package(root, package)
         dbs.layout.add(package.id, package.layout)
+        checkpoint("unpack:layout-recorded")
         dbs.install.add(package.id, package.meta)
         progress.advance()
     progress.done()
@@ -57,7 +60,8 @@ def _unpack_one(root: Root, dbs: Databases, package: IncomingPackage,
             checkpoint("unpack:blobs-stored")
     except MossError as exc:
         raise MossError(f"{package.path}: {exc}") from exc
-    dbs.layout.add_assets(rows)
+    dbs.layout.add_assets(rows)  # extras first: a row there names only a stored blob
+    checkpoint("unpack:assets-recorded")
     known.update({row[0]: row[1] for row in rows})
     missing = [d for d in modes if d != EMPTY_DIGEST and digest_hex(d) not in known]
     if missing:

@@ -57,17 +57,14 @@ def test_queries_work_on_a_read_only_root(work: Path) -> None:
     assert db_bytes(root) == before
 
 
-
 def test_query_on_an_older_schema_migrates_nothing_on_disk(work: Path) -> None:
-    """An older moss's layout database is read through an in-memory migrated copy."""
+    """A database at an older ``user_version`` (0: real moss's diesel-era releases,
+    same tables) is read through an in-memory migrated copy, the file left as it is."""
     root = work / "root"
-    with sqlite3.connect(root / ".moss/db/layout") as conn:  # the schema of version 1
-        conn.executescript(
-            "CREATE TABLE v1 (digest TEXT PRIMARY KEY, blake3 TEXT NOT NULL,"
-            " size INTEGER NOT NULL);"
-            "INSERT INTO v1 SELECT digest, blake3, size FROM assets;"
-            "DROP TABLE assets; ALTER TABLE v1 RENAME TO assets; PRAGMA user_version = 1;")
-    conn.close()
+    for name in ("install", "state", "layout"):
+        conn = sqlite3.connect(root / ".moss/db" / name)
+        conn.execute("PRAGMA user_version = 0")
+        conn.close()
     before = db_bytes(root)
     for query in (("info", "hello", "--files"), ("state", "list"), ("list", "installed")):
         proc = moss_cli(root, *query)
