@@ -37,6 +37,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _versioned(repo: config.Repository) -> dict[str, str]:
+    """A versioned repository's source, which its (resolved) ``uri`` does not show."""
+    src = repo.root_index
+    if src is None:
+        return {}
+    return {"base-uri": src.base_uri, "channel": src.channel, "version": src.version,
+            "arch": src.arch}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     repos = config.load_repositories(args.directory)
     if args.json:
@@ -45,11 +54,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                 {
                     "id": r.id,
                     "uri": r.uri,
+                    **_versioned(r),
                     "description": r.description,
                     "priority": r.priority,
                     "active": r.active,
                     "signed": r.key is not None,
-                    "fetched": index_path(args.directory, r.id).is_file(),
+                    "fetched": index_path(args.directory, r).is_file(),
                 }
                 for r in repos
             ]
@@ -64,7 +74,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             r.priority,
             "yes" if r.active else "no",
             "yes" if r.key else "no",
-            r.uri,
+            r.uri or (r.root_index.uri() if r.root_index else ""),
         )
         for r in repos
     ]
