@@ -34,6 +34,7 @@ from moss.store.assets import check_blobs
 from moss.store.incoming import IncomingPackage, read_package
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
+from moss.tree.osrelease import record_os_release
 from moss.tree.plan import TreePlan, plan_tree
 
 
@@ -189,7 +190,8 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
                          progress: Progress,
                          filtered: subscriptions.Filtered | None = None) -> None:
-    """Blit into staging and run the transaction triggers on it.
+    """Blit into staging, write its os-release (from os-info.json, as real moss
+    does) and run the transaction triggers on it.
 
     The ``.stateID`` written after the blit marks the tree complete.  If the blit
     or a trigger fails, the state is abandoned (tree and row) and nothing changed.
@@ -201,6 +203,7 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
         blit(root, plan, root.staging_usr, progress, dbs.layout.asset_attributes())
         if filtered is not None:
             subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
+        record_os_release(root.staging_usr)
         fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
         checkpoint("tx:built")
         triggers.run_transaction_triggers(root.path, root.staging_usr, progress)
