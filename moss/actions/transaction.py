@@ -9,7 +9,7 @@ the next run either completes or undoes what it finds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moss import subscriptions, triggers
@@ -22,7 +22,9 @@ from moss.db.databases import Databases
 from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
+from moss.planning.sysmodel import STATE_MODEL, SystemModel, state_model
 from moss.repo.cache import cache_root
+from moss.repo.config import load_repositories
 from moss.states.activate import activate_tree
 from moss.states.bootsync import sync_if_managed
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
@@ -49,6 +51,7 @@ class Request:
     # Subscription choices for this state (default: ROOT/etc/moss/subscriptions.yaml).
     subscriptions: subscriptions.Choices | None = None
     rebuild: bool = False  # build a new state even if no package changes
+    model: SystemModel | None = None  # exactly this system model (``sync --import``)
 
 
 @dataclass
@@ -106,9 +109,11 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     wanted = resolve_request(planning.Request(
         root=root.path, current=current, local=[read_package(p) for p in request.install],
         names=request.names, subscribed=subscribed, remove=request.remove,
-        sync=request.sync, upgrade_only=request.upgrade_only,
+        sync=request.sync, upgrade_only=request.upgrade_only, model=request.model,
     ))
     selected, change = apply_changes(current, wanted.install, wanted.remove)
+    if wanted.explicit is not None:  # a system model says exactly what is explicit
+        selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
     return Prepared(running, pending, wanted, selected, change)
 
@@ -121,6 +126,9 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
     plan = plan_state_tree(dbs, prepared.selected, incoming)
     check_before_writing(root, dbs, incoming, plan)
+    # Worked out (and any bad /etc/moss/system-model.kdl refused) before anything is written.
+    model = state_model(root.path, [s.meta for s in prepared.selected.values() if s.explicit],
+                        request.model, load_repositories(root.path))
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
@@ -132,7 +140,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
                             request.summary or describe(prepared.change))
     subscriptions.record(dbs, state_id, filtered)
     checkpoint("tx:recorded")
-    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
+    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered, model)
     if deferred:
         stage_pending(root, dbs, state_id)
     else:
@@ -189,9 +197,10 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
                          progress: Progress,
-                         filtered: subscriptions.Filtered | None = None) -> None:
-    """Blit into staging, write its os-release (from os-info.json, as real moss
-    does) and run the transaction triggers on it.
+                         filtered: subscriptions.Filtered | None = None,
+                         model: str | None = None) -> None:
+    """Blit into staging, write its os-release (from os-info.json) and system
+    model (``model``) as real moss does, and run the transaction triggers on it.
 
     The ``.stateID`` written after the blit marks the tree complete.  If the blit
     or a trigger fails, the state is abandoned (tree and row) and nothing changed.
@@ -204,6 +213,8 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
         if filtered is not None:
             subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
         record_os_release(root.staging_usr)
+        if model is not None:
+            fs.atomic_write(root.staging_usr / STATE_MODEL, model.encode())
         fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
         checkpoint("tx:built")
         triggers.run_transaction_triggers(root.path, root.staging_usr, progress)

@@ -73,11 +73,7 @@ def parse(text: str, source: str | Path = "<kdl>") -> list[Node]:
 
 
 def read(path: Path) -> list[Node]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MossError(f"cannot read {path}: {exc}") from None
-    return parse(text, path)
+    return parse(read_text(path), path)
 
 
 def _quote(text: str) -> str:
@@ -165,3 +161,11 @@ def to_data(nodes: Sequence[Node]) -> dict[str, object]:
             data[node.name] = [data[node.name], value]
             repeated.add(node.name)
     return data
+
+
+def read_text(path: Path) -> str:
+    """A KDL file's text; an unreadable one is a MossError naming it."""
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MossError(f"cannot read {path}: {exc}") from None
