@@ -8,6 +8,7 @@ the next run either completes or undoes what it finds.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,12 +157,16 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
 def plan_state_tree(
     dbs: Databases, selected: dict[str, Selected], incoming: Sequence[IncomingPackage]
 ) -> TreePlan:
-    """Merge the layouts of the new selection; refuses conflicts and escapes."""
+    """Merge the layouts of the new selection; refuses conflicts and escapes, and
+    says on stderr what it accepted as real moss does (a path shipped twice alike)."""
     fresh = {p.id: p.layout for p in incoming}
-    return plan_tree(
+    plan = plan_tree(
         (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
         for s in sorted(selected.values(), key=lambda s: s.meta.name)
     )
+    for warning in plan.warnings:
+        print(f"moss: warning: {warning}", file=sys.stderr)
+    return plan
 
 
 def check_before_writing(root: Root, dbs: Databases, incoming: Sequence[IncomingPackage],
