@@ -30,9 +30,11 @@ def cmd_add(args: argparse.Namespace) -> int:
             priority=args.priority,
             description=args.comment,
             key=args.key,
+            root_index=args.root_index,
         )
     signed = " (signed index required)" if repo.key else ""
-    print(f"added repository {repo.id} -> {repo.uri}, priority {repo.priority}{signed}")
+    where = repo.root_index.uri() if repo.root_index else repo.uri
+    print(f"added repository {repo.id} -> {where}, priority {repo.priority}{signed}")
     print(f"run 'moss repo update {repo.id}' to fetch its index")
     return 0
 
@@ -137,6 +139,10 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--key", metavar="PUBKEY", help="minisign public key (text or file): require signed index"
     )
+    p.add_argument(
+        "--root-index", metavar="OPTIONS",
+        help="a versioned repository, as real moss: URI is its base URI and OPTIONS are "
+        "version=stream/NAME|tag/NAME|history/ID[,channel=main][,arch=x86_64]")
     p.set_defaults(handler=cmd_add)
 
 

@@ -46,6 +46,7 @@ from moss.repo.rootindex import (
     cached_index_uri,
     check_identifier,
     check_version,
+    parse_options,
 )
 
 DOMAIN = "repo"
@@ -274,10 +275,19 @@ def add_repository(
     priority: int = 0,
     description: str = "",
     key: str | None = None,
+    root_index: str | None = None,
 ) -> Repository:
-    """Write ``etc/moss/repo.d/<id>.kdl``; an existing id is an error, not a silent edit."""
+    """Write ``etc/moss/repo.d/<id>.kdl``; an existing id is an error, not a silent edit.
+
+    With ``root_index`` (real moss's ``--root-index version=...`` options) ``uri`` is
+    the repository's base URI, resolved through its root index at update.
+    """
     check_id(repo_id)
-    check_uri(uri)
+    source = parse_options(uri, root_index) if root_index is not None else None
+    if source is None:
+        check_uri(uri)
+    elif not uri.startswith(_SCHEMES):
+        raise MossError(f"unsupported repository URI {uri!r}: use https://, http:// or file://")
     if priority < 0:
         raise MossError(f"priority must be 0 or more, not {priority}")
     existing = {r.id: r for r in load_repositories(root)}
@@ -289,11 +299,12 @@ def add_repository(
         )
     repo = Repository(
         id=repo_id,
-        uri=uri,
+        uri="" if source else uri,
         description=description,
         priority=priority,
         active=True,
         key=read_public_key(key) if key else None,
+        root_index=source,
     )
     _write(root, repo)
     return repo

@@ -65,6 +65,24 @@ class RootIndexSource:
         return f"{self._base()}{self.channel}/history/{history}/{self.arch}/stone.index"
 
 
+def parse_options(base_uri: str, text: str) -> RootIndexSource:
+    """Real moss's ``repo add --root-index channel=C,version=V,arch=A`` (version required)."""
+    if "=" not in text:
+        raise MossError("root index options must be key=value[,key=value]*")
+    values = dict(kv.split("=", 1) for kv in text.split(",") if "=" in kv)
+    unknown = sorted(set(values) - {"channel", "version", "arch"})
+    if unknown:
+        raise MossError(f"unknown root index option: {unknown[0]}")
+    if "version" not in values:
+        raise MossError("root index options need version=stream/NAME (or tag/, history/)")
+    return RootIndexSource(
+        base_uri=base_uri,
+        version=check_version(values["version"]),
+        channel=check_identifier(values.get("channel", DEFAULT_CHANNEL), "channel"),
+        arch=values.get("arch", DEFAULT_ARCH),
+    )
+
+
 @dataclass(frozen=True)
 class RootIndex:
     """The parts of a v0 root index moss needs: where each name points, and formats."""
