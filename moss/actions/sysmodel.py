@@ -20,7 +20,6 @@ from moss.core.root import Root, read_state_id
 from moss.db.databases import databases, root_holds_states
 from moss.planning import sysmodel
 from moss.planning.selection import selection_of
-from moss.repo.config import load_repositories
 from moss.repo.index import index_path, update_repository
 
 
@@ -42,7 +41,7 @@ def export_state(root_path: Path, state_id: int | None = None) -> str:
         text = recorded.read_text()
         sysmodel.decode(text, str(recorded))  # a damaged file is refused, not passed on
         return text
-    return sysmodel.state_model(root_path, explicit, None, load_repositories(root_path))
+    return sysmodel.state_model(root_path, explicit, None, sysmodel.repositories(root_path))
 
 
 def model_for_sync(root_path: Path, imported: Path | None) -> sysmodel.SystemModel | None:

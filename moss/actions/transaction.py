@@ -23,9 +23,8 @@ from moss.db.databases import Databases
 from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
-from moss.planning.sysmodel import STATE_MODEL, SystemModel, state_model
+from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root
-from moss.repo.config import load_repositories
 from moss.states.activate import activate_tree
 from moss.states.bootsync import sync_if_managed
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
@@ -129,7 +128,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     check_before_writing(root, dbs, incoming, plan)
     # Worked out (and any bad /etc/moss/system-model.kdl refused) before anything is written.
     model = state_model(root.path, [s.meta for s in prepared.selected.values() if s.explicit],
-                        request.model, load_repositories(root.path))
+                        request.model, repositories(root.path))
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)

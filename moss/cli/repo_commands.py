@@ -10,6 +10,7 @@ from moss.cli.output import print_json, print_table, progress_for
 from moss.core.errors import MossError
 from moss.core.fs import locked
 from moss.core.root import Root
+from moss.planning import sysmodel
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
 
@@ -22,6 +23,7 @@ def _lock(args: argparse.Namespace) -> Iterator[None]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "add")
     with _lock(args):
         repo = config.add_repository(
             args.directory,
@@ -49,7 +51,7 @@ def _versioned(repo: config.Repository) -> dict[str, str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    repos = config.load_repositories(args.directory)
+    repos = sysmodel.repositories(args.directory)
     if args.json:
         print_json(
             [
@@ -85,6 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "remove")
     with _lock(args):
         config.remove_repository(args.directory, args.name)
     print(f"removed repository {args.name}")
@@ -94,9 +97,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     root = args.directory
     if args.name:
-        repos = [config.get_repository(root, args.name)]
+        repos = [r for r in sysmodel.repositories(root) if r.id == args.name]
+        if not repos:
+            raise MossError(f"no repository named {args.name!r}")
     else:
-        repos = [r for r in config.load_repositories(root) if r.active]
+        repos = [r for r in sysmodel.repositories(root) if r.active]
         if not repos:
             raise MossError("no active repositories to update")
     progress = progress_for(args.quiet)
@@ -116,6 +121,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "enable")
     with _lock(args):
         config.set_active(args.directory, args.name, True)
     print(f"enabled repository {args.name}")
@@ -123,6 +129,7 @@ def cmd_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "disable")
     with _lock(args):
         config.set_active(args.directory, args.name, False)
     print(f"disabled repository {args.name}")

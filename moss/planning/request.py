@@ -16,11 +16,11 @@ from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.progress import Progress
-from moss.planning import imported, resolve
+from moss.planning import imported, resolve, sysmodel
 from moss.planning.selection import Selected
 from moss.planning.sysmodel import SystemModel
 from moss.repo.cache import cache_root, cached_path, fetch_packages
-from moss.repo.config import Repository, load_repositories
+from moss.repo.config import Repository
 from moss.repo.index import Offer, downloads_for, load_offers
 from moss.stone import PackageMeta
 from moss.store.incoming import IncomingPackage, read_package
@@ -87,7 +87,7 @@ def resolve_request(request: Request) -> Wanted:
 def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:
     """Resolve names, unmet subscriptions or a sync against the indexes, into ``wanted``."""
     installed, explicit = request.installed, request.explicit
-    wanted.repositories = load_repositories(request.root)
+    wanted.repositories = sysmodel.repositories(request.root)
     offers = load_offers(request.root, wanted.repositories)
     if not offers:
         raise MossError("no repository index to install from: add one with "

@@ -38,7 +38,7 @@ from pathlib import Path
 from moss.core import kdl
 from moss.core.errors import MossError
 from moss.planning.resolve import provider_keys
-from moss.repo.config import Repository, check_uri
+from moss.repo.config import Repository, check_uri, load_repositories, resolved
 from moss.repo.rootindex import (
     DEFAULT_ARCH,
     DEFAULT_CHANNEL,
@@ -151,6 +151,24 @@ def encode(repositories: Iterable[Repository], packages: Iterable[str]) -> str:
 def create(repositories: Sequence[Repository], packages: Iterable[str]) -> str:
     """A fresh model: the active repositories and the explicitly selected packages."""
     return encode([r for r in repositories if r.active], packages)
+
+
+def repositories(root: Path) -> list[Repository]:
+    """The repositories moss uses: ``/etc/moss/system-model.kdl``'s when it exists (as
+    real moss, whose repository manager then reads only the model), else the configured
+    ones; most preferred first."""
+    model = load(root / ADMIN_MODEL)
+    if model is None:
+        return load_repositories(root)
+    repos = [resolved(root, r) for r in model.repositories]
+    return sorted(repos, key=lambda r: (-r.priority, r.id))
+
+
+def refuse_repo_edit(root: Path, command: str) -> None:
+    """Real moss refuses ``moss repo add|remove|enable|disable`` under a system model."""
+    if (root / ADMIN_MODEL).is_file():
+        raise MossError(f"`moss repo {command}` is not allowed with a system model: edit the "
+                        f"repositories in /{ADMIN_MODEL}")
 
 
 def synced_packages(model: SystemModel, explicit: Sequence[PackageMeta]) -> list[str]:

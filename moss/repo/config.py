@@ -218,7 +218,7 @@ def _config_files(root: Path, admin_only: bool = False) -> list[Path]:
     return config_files(folders[1:] if admin_only else folders, DOMAIN)
 
 
-def _resolved(root: Path, repo: Repository) -> Repository:
+def resolved(root: Path, repo: Repository) -> Repository:
     """A versioned repository carries the index URI its last update resolved."""
     if repo.root_index is None:
         return repo
@@ -234,7 +234,7 @@ def load_repositories(root: Path) -> list[Repository]:
     merged: dict[str, Repository] = {}
     for path in _config_files(root):
         merged.update(_read_file(path))
-    repos = [_resolved(root, r) for r in merged.values()]
+    repos = [resolved(root, r) for r in merged.values()]
     return sorted(repos, key=lambda r: (-r.priority, r.id))
 
 

@@ -182,6 +182,28 @@ def test_plain_sync_follows_etc_system_model(
     assert "    unrelated\n" in (root / "usr/lib/system-model.kdl").read_text()
 
 
+def test_etc_system_model_s_repositories_are_the_ones_used(
+        tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    """As real moss: the model's repositories, and `repo add` etc. refused with one line."""
+    uri = serve_repo(tmp_path, site)
+    root = tmp_path / "root"
+    assert moss(root, "repo", "add", "main", uri) == 0
+    (root / "etc/moss/system-model.kdl").write_text(
+        f'repositories {{\n    fleet {{\n        uri "{uri}"\n        priority 3\n    }}\n}}\n'
+        "packages {\n}\n")
+    capsys.readouterr()
+    assert main(["-D", str(root), "repo", "list", "--json"]) == 0
+    assert [(r["id"], r["priority"]) for r in json.loads(capsys.readouterr().out)] == [
+        ("fleet", 3)]
+    assert moss(root, "repo", "update") == 0  # the model's repository is fetched
+    assert moss(root, "install", "hello") == 0
+    for argv in (("add", "x", uri), ("remove", "main"), ("disable", "fleet")):
+        capsys.readouterr()
+        assert moss(root, "repo", *argv) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "system-model.kdl" in err
+
+
 def test_export_to_a_folder_uses_real_moss_s_file_name(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "root"
