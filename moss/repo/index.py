@@ -37,6 +37,7 @@ from moss.repo import rootindex, signature
 from moss.repo.cache import Download
 from moss.repo.config import Repository, cache_dir
 from moss.repo.fetch import FetchOptions, download
+from moss.repo.metadb import write_meta_db
 from moss.stone import PackageMeta, StoneError, open_stone
 
 INDEX_NAME = REPO_INDEX_NAME
@@ -113,6 +114,9 @@ def update_repository(
         metas = _read_fetched_index(repo, new_index)
         if repo.key:
             record_timestamp(target, stamp)
+        # Real moss reads packages from its meta database, and fetches only when the
+        # index is missing: the database goes in first, so an index never lacks one.
+        write_meta_db(target, metas)
         for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
             # Signature first: a crash in between leaves a signature that
             # matches nothing, which the next update simply replaces.

@@ -8,6 +8,7 @@ prefers ``x.kdl`` over ``x.yaml``, and keeps a repository's index in
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,27 @@ def test_index_lives_where_real_moss_keeps_it(site: Site, tmp_path: Path) -> Non
 
     assert moss(root, "repo", "remove", "main").returncode == 0
     assert not folder.exists()
+
+
+def test_update_writes_real_moss_s_meta_database(site: Site, tmp_path: Path) -> None:
+    """Real moss reads a repository's packages from ``.moss/repo/<hash>/db`` (meta schema v1)."""
+    make_package(tmp_path, "hello", ["greeting-lib"], ["binary(hello)"])
+    build_index(tmp_path / "served")
+    serve_directory(site, tmp_path / "served", "repo")
+    root = tmp_path / "root"
+    uri = site.url("repo/stone.index")
+    assert moss(root, "repo", "add", "main", uri).returncode == 0
+    assert moss(root, "repo", "update").returncode == 0
+    folder = root / ".moss/repo" / format(xxhash.xxh3_64_intdigest(f"moss-{uri}".encode()), "x")
+    with sqlite3.connect(folder / "db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(meta)")]
+        assert columns == ["package", "name", "version_identifier", "source_release",
+                           "build_release", "architecture", "summary", "description",
+                           "source_id", "homepage", "uri", "hash", "download_size"]
+        (package, name, hash_) = conn.execute("SELECT package, name, hash FROM meta").fetchone()
+        assert name == "hello" and package == hash_ and len(package) == 64
+        assert sorted(r[0] for r in conn.execute("SELECT provider FROM meta_providers")) == [
+            "binary(hello)", "name(hello)"]
+        assert [r[0] for r in conn.execute("SELECT dependency FROM meta_dependencies")] == [
+            "name(greeting-lib)"]

@@ -72,7 +72,7 @@ def test_failed_update_keeps_previous_index(site: Site, tmp_path: Path) -> None:
         update_repository(root, repo, options=QUICK)
     kept = index_path(root, get_repository(root, "main"))
     assert kept.read_bytes() == first
-    assert sorted(p.name for p in kept.parent.iterdir()) == ["stone.index"]
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["db", "stone.index"]
 
 
 def test_signed_repository(site: Site, tmp_path: Path) -> None:
