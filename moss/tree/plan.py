@@ -154,37 +154,63 @@ def _tree_directories(plan: TreePlan) -> set[str]:
     return found
 
 
-def _redirects(plan: TreePlan) -> dict[str, str]:
-    """Symlinks of the plan that lead to one of its directories: link -> directory."""
-    links = {t: p.entry.source for t, p in plan.files.items()
-             if p.entry.file_kind == FileKind.SYMLINK and isinstance(p.entry.source, str)}
-    if not links:
-        return {}
+def _redirects(plan: TreePlan, links: set[str]) -> dict[str, str]:
+    """Which of ``links`` lead to one of the plan's directories: link -> directory."""
     directories = _tree_directories(plan)
-    resolved = {link: _resolve_link(link, dest) for link, dest in links.items()}
-    return {link: d for link, d in resolved.items() if d is not None and d in directories}
+    redirects = {}
+    for link in links:
+        dest = plan.files[link].entry.source
+        resolved = _resolve_link(link, dest) if isinstance(dest, str) else None
+        if resolved is not None and resolved in directories:
+            redirects[link] = resolved
+    return redirects
 
 
-def _below(target: str, redirects: dict[str, str]) -> tuple[str, str] | None:
-    """The innermost redirected link ``target`` lies below, and that link's directory."""
-    parent = target
-    while "/" in parent:
-        parent = parent[: parent.rindex("/")]
-        if parent in redirects:
-            return parent, redirects[parent]
-    return None
+def _below_links(plan: TreePlan, links: set[str]) -> list[tuple[str, Placed, str]]:
+    """Each entry below a symlink of ``links``, with the innermost such link.
+
+    Folders found clear of every link are remembered, so each distinct folder is
+    climbed once: the cost is linear in the number of paths, not paths times depth.
+    """
+    clear: set[str] = set()
+    below: dict[str, str] = {}  # folder -> the innermost link it lies below
+    found: list[tuple[str, Placed, str]] = []
+    for target, placed in [*plan.files.items(), *plan.directories.items()]:
+        climbed: list[str] = []
+        parent, link = target, None
+        while "/" in parent:
+            parent = parent[: parent.rindex("/")]
+            if parent in links:
+                link = parent
+                break
+            if parent in clear:
+                break
+            if parent in below:
+                link = below[parent]
+                break
+            climbed.append(parent)
+        if link is None:
+            clear.update(climbed)
+            continue
+        below.update(dict.fromkeys(climbed, link))
+        if placed is not None:
+            found.append((target, placed, link))
+    return found
 
 
 def _reroute(plan: TreePlan) -> None:
-    """Move entries below a symlink to a tree directory into that directory, as real moss."""
+    """Move entries below a symlink to a tree directory into that directory, as real moss.
+
+    One linear pass finds what lies below any symlink at all (usually nothing);
+    only then are the links' targets resolved against the tree's directories.
+    """
     for _round in range(MAX_REROUTES):
-        redirects = _redirects(plan)
-        moves: list[tuple[str, Placed]] = []
-        for target, placed in [*plan.files.items(), *plan.directories.items()]:
-            hit = _below(target, redirects)
-            if hit is not None and placed is not None:
-                moves.append((target, Placed(placed.package, replace(
-                    placed.entry, target=hit[1] + target[len(hit[0]):]))))
+        links = {t for t, p in plan.files.items() if p.entry.file_kind == FileKind.SYMLINK}
+        found = _below_links(plan, links) if links else []
+        redirects = _redirects(plan, {link for _t, _p, link in found}) if found else {}
+        moves = [(target, Placed(placed.package, replace(
+                     placed.entry, target=redirects[link] + target[len(link):])))
+                 for target, placed, link in found if link in redirects]
         if not moves:
             return
         for target, _moved in moves:
