@@ -10,7 +10,7 @@ from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
 from moss.planning.resolve import Catalog, upgrades
 from moss.planning.selection import Selected, selection_of
-from moss.repo.config import load_repositories
+from moss.planning.sysmodel import repositories
 from moss.repo.index import load_offers
 from moss.stone import FileKind, LayoutEntry
 
@@ -79,7 +79,7 @@ class AvailablePackage:
 def available(root_path: Path) -> list[AvailablePackage]:
     """The best offer of each name across the active repositories."""
     installed_ids = {p.id for p in installed(root_path)}
-    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    catalog = Catalog(load_offers(root_path, repositories(root_path)))
     result = []
     for name in sorted(catalog.by_name):
         offer = catalog.by_name[name][0]
@@ -96,7 +96,7 @@ def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailableP
         return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
-    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    catalog = Catalog(load_offers(root_path, repositories(root_path)))
     rows = []
     for meta, offer in upgrades([s.meta for s in current.values()], catalog):
         new = offer.meta

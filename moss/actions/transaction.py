@@ -10,9 +10,10 @@ of either is reported as such (:func:`moss.states.bootsync.after_change`).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moss import subscriptions, triggers
@@ -25,6 +26,7 @@ from moss.db.databases import Databases
 from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
+from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root
 from moss.states.activate import activate_tree
 from moss.states.bootsync import after_change
@@ -37,6 +39,7 @@ from moss.store.assets import check_blobs
 from moss.store.incoming import IncomingPackage, read_package
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
+from moss.tree.osrelease import record_os_release
 from moss.tree.plan import TreePlan, plan_tree
 
 
@@ -51,6 +54,7 @@ class Request:
     # Subscription choices for this state (default: ROOT/etc/moss/subscriptions.yaml).
     subscriptions: subscriptions.Choices | None = None
     rebuild: bool = False  # build a new state even if no package changes
+    model: SystemModel | None = None  # exactly this system model (``sync --import``)
 
 
 @dataclass
@@ -108,9 +112,11 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     wanted = resolve_request(planning.Request(
         root=root.path, current=current, local=[read_package(p) for p in request.install],
         names=request.names, subscribed=subscribed, remove=request.remove,
-        sync=request.sync, upgrade_only=request.upgrade_only,
+        sync=request.sync, upgrade_only=request.upgrade_only, model=request.model,
     ))
     selected, change = apply_changes(current, wanted.install, wanted.remove)
+    if wanted.explicit is not None:  # a system model says exactly what is explicit
+        selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
     return Prepared(running, pending, wanted, selected, change)
 
@@ -123,6 +129,9 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
     plan = plan_state_tree(dbs, prepared.selected, incoming)
     check_before_writing(root, dbs, incoming, plan)
+    # Worked out (and any bad /etc/moss/system-model.kdl refused) before anything is written.
+    model = state_model(root.path, [s.meta for s in prepared.selected.values() if s.explicit],
+                        request.model, repositories(root.path))
     deferred = should_defer(root, options.defer,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
@@ -133,7 +142,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     state_id = record_state(root, dbs, prepared.selected,
                             request.summary or describe(prepared.change), filtered)
     checkpoint("tx:recorded")
-    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered)
+    build_and_check_tree(root, dbs, plan, state_id, options.progress, filtered, model)
     if deferred:
         stage_pending(root, dbs, state_id)
     else:
@@ -152,12 +161,16 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
 def plan_state_tree(
     dbs: Databases, selected: dict[str, Selected], incoming: Sequence[IncomingPackage]
 ) -> TreePlan:
-    """Merge the layouts of the new selection; refuses conflicts and escapes."""
+    """Merge the layouts of the new selection; refuses conflicts and escapes, and
+    says on stderr what it accepted as real moss does (a path shipped twice alike)."""
     fresh = {p.id: p.layout for p in incoming}
-    return plan_tree(
+    plan = plan_tree(
         (s.meta.name, fresh[s.id] if s.id in fresh else dbs.layout.entries(s.id))
         for s in sorted(selected.values(), key=lambda s: s.meta.name)
     )
+    for warning in plan.warnings:
+        print(f"moss: warning: {warning}", file=sys.stderr)
+    return plan
 
 
 def check_before_writing(root: Root, dbs: Databases, incoming: Sequence[IncomingPackage],
@@ -201,8 +214,10 @@ def record_state(root: Root, dbs: Databases, selected: dict[str, Selected],
 
 def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: int,
                          progress: Progress,
-                         filtered: subscriptions.Filtered | None = None) -> None:
-    """Blit into staging and run the transaction triggers on it.
+                         filtered: subscriptions.Filtered | None = None,
+                         model: str | None = None) -> None:
+    """Blit into staging, write its os-release (from os-info.json) and system
+    model (``model``) as real moss does, and run the transaction triggers on it.
 
     The ``.stateID`` written after the blit marks the tree complete.  If the blit
     or a trigger fails, the state is abandoned (tree and row) and nothing changed.
@@ -214,6 +229,9 @@ def build_and_check_tree(root: Root, dbs: Databases, plan: TreePlan, state_id: i
         blit(root, plan, root.staging_usr, progress, dbs.layout.asset_attributes())
         if filtered is not None:
             subscriptions.regenerate_module_metadata(root.staging_usr, filtered)
+        record_os_release(root.staging_usr)
+        if model is not None:
+            fs.atomic_write(root.staging_usr / STATE_MODEL, model.encode())
         fs.atomic_write(root.staging_usr / STATE_ID_FILE, str(state_id).encode())
         checkpoint("tx:built")
         triggers.run_transaction_triggers(root.path, root.staging_usr, progress)

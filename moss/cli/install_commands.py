@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss.actions import transaction
+from moss.actions import sysmodel, transaction
 from moss.cli.output import cancelled, confirm, progress_for
 from moss.planning.selection import Change
 
@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "priority first (a repository may also roll a package back)." + ROLLBACK_HINT,
     )
     p.add_argument("--upgrade-only", action="store_true", help="never downgrade a package")
+    p.add_argument("--import", dest="import_model", type=Path, metavar="FILE",
+                   help="sync to exactly the packages and repositories of this "
+                   "system-model.kdl (as `moss state export` writes it)")
     _common(p)
     p.set_defaults(handler=_sync)
 
@@ -70,7 +73,12 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    return _run(args, transaction.Request(sync=True, upgrade_only=args.upgrade_only))
+    model = sysmodel.model_for_sync(args.directory, args.import_model)
+    if model is not None:
+        sysmodel.fetch_model_indexes(args.directory, model, progress_for(args.quiet),
+                                     wait=not args.no_wait)
+    return _run(args, transaction.Request(sync=model is None, upgrade_only=args.upgrade_only,
+                                          model=model))
 
 
 def print_change(change: Change) -> None:

@@ -10,6 +10,7 @@ from moss.cli.output import print_json, print_table, progress_for
 from moss.core.errors import MossError
 from moss.core.fs import locked
 from moss.core.root import Root
+from moss.planning import sysmodel
 from moss.repo import config
 from moss.repo.index import index_path, update_repository
 
@@ -22,6 +23,7 @@ def _lock(args: argparse.Namespace) -> Iterator[None]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "add")
     with _lock(args):
         repo = config.add_repository(
             args.directory,
@@ -30,26 +32,38 @@ def cmd_add(args: argparse.Namespace) -> int:
             priority=args.priority,
             description=args.comment,
             key=args.key,
+            root_index=args.root_index,
         )
     signed = " (signed index required)" if repo.key else ""
-    print(f"added repository {repo.id} -> {repo.uri}, priority {repo.priority}{signed}")
+    where = repo.root_index.uri() if repo.root_index else repo.uri
+    print(f"added repository {repo.id} -> {where}, priority {repo.priority}{signed}")
     print(f"run 'moss repo update {repo.id}' to fetch its index")
     return 0
 
 
+def _versioned(repo: config.Repository) -> dict[str, str]:
+    """A versioned repository's source, which its (resolved) ``uri`` does not show."""
+    src = repo.root_index
+    if src is None:
+        return {}
+    return {"base-uri": src.base_uri, "channel": src.channel, "version": src.version,
+            "arch": src.arch}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    repos = config.load_repositories(args.directory)
+    repos = sysmodel.repositories(args.directory)
     if args.json:
         print_json(
             [
                 {
                     "id": r.id,
                     "uri": r.uri,
+                    **_versioned(r),
                     "description": r.description,
                     "priority": r.priority,
                     "active": r.active,
                     "signed": r.key is not None,
-                    "fetched": index_path(args.directory, r.id).is_file(),
+                    "fetched": index_path(args.directory, r).is_file(),
                 }
                 for r in repos
             ]
@@ -64,7 +78,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             r.priority,
             "yes" if r.active else "no",
             "yes" if r.key else "no",
-            r.uri,
+            r.uri or (r.root_index.uri() if r.root_index else ""),
         )
         for r in repos
     ]
@@ -73,6 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "remove")
     with _lock(args):
         config.remove_repository(args.directory, args.name)
     print(f"removed repository {args.name}")
@@ -82,9 +97,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     root = args.directory
     if args.name:
-        repos = [config.get_repository(root, args.name)]
+        repos = [r for r in sysmodel.repositories(root) if r.id == args.name]
+        if not repos:
+            raise MossError(f"no repository named {args.name!r}")
     else:
-        repos = [r for r in config.load_repositories(root) if r.active]
+        repos = [r for r in sysmodel.repositories(root) if r.active]
         if not repos:
             raise MossError("no active repositories to update")
     progress = progress_for(args.quiet)
@@ -104,6 +121,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "enable")
     with _lock(args):
         config.set_active(args.directory, args.name, True)
     print(f"enabled repository {args.name}")
@@ -111,6 +129,7 @@ def cmd_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
+    sysmodel.refuse_repo_edit(args.directory, "disable")
     with _lock(args):
         config.set_active(args.directory, args.name, False)
     print(f"disabled repository {args.name}")
@@ -127,6 +146,10 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--key", metavar="PUBKEY", help="minisign public key (text or file): require signed index"
     )
+    p.add_argument(
+        "--root-index", metavar="OPTIONS",
+        help="a versioned repository, as real moss: URI is its base URI and OPTIONS are "
+        "version=stream/NAME|tag/NAME|history/ID[,channel=main][,arch=x86_64]")
     p.set_defaults(handler=cmd_add)
 
 

@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "A state whose tree holds files of a package missing from the cache is "
         "reported as not fully recovered and kept as it is.")
     q.set_defaults(handler=_rebuild)
+    _register_export(states)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -224,4 +225,43 @@ def _rebuild(args: argparse.Namespace) -> int:
     print(f"Rebuilt the databases: {len(report.states)} states "
           f"({', '.join(map(str, report.states))}), {report.packages} packages; "
           f"the old databases are in {report.kept}.")
+    return 0
+
+
+def _register_export(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = states.add_parser(
+        "export", help="export a state as a system-model.kdl file",
+        description="Print a state's system model (its repositories and explicit packages), "
+        "as real moss does; `moss sync --import FILE` builds that selection on another "
+        "machine.")
+    q.add_argument("id", type=int, nargs="?", help="state to export (default: the active one)")
+    q.add_argument("-o", "--output", nargs="?", const="", metavar="PATH",
+                   help="write to PATH (a folder: system-model-HOST-fstxn-ID.kdl in it; "
+                   "no PATH: that name in the current folder) instead of printing")
+    q.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``moss state export``: stdout, or the file real moss would name."""
+    import os
+    import socket
+    from pathlib import Path
+
+    from moss.actions import sysmodel
+    from moss.core.fs import atomic_write
+
+    text = sysmodel.export_state(args.directory, args.id)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    state = args.id if args.id is not None else operations.active_state(args.directory)
+    name = f"system-model-{socket.gethostname()}-fstxn-{state}.kdl"
+    path = Path(args.output or ".")
+    if path.is_dir():
+        path = path / name
+    try:
+        atomic_write(path, text.encode())
+    except OSError as exc:
+        raise MossError(f"cannot write {path}: {os.strerror(exc.errno or 0)}") from None
+    print(f"Exported to {path}")
     return 0

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.progress import Progress
-from moss.planning import resolve
+from moss.planning import imported, resolve, sysmodel
 from moss.planning.selection import Selected
+from moss.planning.sysmodel import SystemModel
 from moss.repo.cache import cache_root, cached_path, fetch_packages
-from moss.repo.config import Repository, load_repositories
+from moss.repo.config import Repository
 from moss.repo.index import Offer, downloads_for, load_offers
 from moss.stone import PackageMeta
 from moss.store.incoming import IncomingPackage, read_package
@@ -32,6 +33,8 @@ class Wanted:
     local: dict[str, IncomingPackage] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
     repositories: list[Repository] = field(default_factory=list)
+    # From a system model: exactly these names are explicit in the new state.
+    explicit: set[str] | None = None
 
     def download_size(self, cache: Path) -> int:
         return sum(o.meta.size or 0 for sha, o in self.offers.items()
@@ -50,6 +53,7 @@ class Request:
     remove: Sequence[str] = ()
     sync: bool = False  # bring everything to what the repositories offer
     upgrade_only: bool = False  # with sync: never downgrade
+    model: SystemModel | None = None  # sync to exactly this model (``sync --import``)
 
     @property
     def installed(self) -> list[PackageMeta]:
@@ -69,6 +73,9 @@ def resolve_request(request: Request) -> Wanted:
     if request.remove:
         plan = resolve.remove(installed, explicit, request.remove)
         wanted.remove = [m.name for m in plan.remove]
+    if request.model is not None:
+        choose_from_model(request, request.model, wanted)
+        return wanted
     offered = {key for meta in installed for key in resolve.provider_keys(meta)}
     unmet = [name for name in request.subscribed if name not in offered]
     if request.names or unmet or request.sync:
@@ -80,7 +87,7 @@ def resolve_request(request: Request) -> Wanted:
 def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:
     """Resolve names, unmet subscriptions or a sync against the indexes, into ``wanted``."""
     installed, explicit = request.installed, request.explicit
-    wanted.repositories = load_repositories(request.root)
+    wanted.repositories = sysmodel.repositories(request.root)
     offers = load_offers(request.root, wanted.repositories)
     if not offers:
         raise MossError("no repository index to install from: add one with "
@@ -98,6 +105,27 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
         wanted.offers[sha] = offer
         wanted.install.append(Selected(sha, offer.meta, offer.meta.name in explicit
                                        or offer.meta.name in plan.selected))
+    wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
+
+
+def choose_from_model(request: Request, model: SystemModel, wanted: Wanted) -> None:
+    """The model's packages from the model's own (active) repositories, nothing else."""
+    wanted.repositories = [r for r in model.repositories if r.active]
+    catalog = resolve.Catalog(load_offers(request.root, wanted.repositories))
+    plan = imported.exactly(request.installed, catalog, model.packages)
+    _take(wanted, plan)
+    wanted.explicit = set(plan.selected)
+
+
+def _take(wanted: Wanted, plan: resolve.Plan) -> None:
+    """A plan's additions and upgrades into ``wanted`` (each by its index's sha256)."""
+    for offer in [*plan.add, *(offer for _old, offer in plan.upgrade)]:
+        if not offer.meta.hash:
+            raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
+                            "gives no PackageHash")
+        sha = offer.meta.hash.lower()
+        wanted.offers[sha] = offer
+        wanted.install.append(Selected(sha, offer.meta, offer.meta.name in plan.selected))
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 
 

@@ -1,19 +1,26 @@
 """Repository configuration: which indexes moss reads, and how much it trusts each.
 
-The files have the shape real moss uses, one YAML mapping per file::
+The files are real moss's, read as it reads them (see :mod:`moss.core.configfiles`):
+``{usr/share,etc}/moss/repo.{yaml,kdl}`` and ``repo.d/*.{yaml,kdl}``, vendor first,
+the administrator's entries replacing vendor entries of the same id, and a KDL file
+shadowing its YAML twin.  One mapping of repository ids per file::
 
-    volatile:
-      description: Volatile packages
-      uri: https://packages.example.org/volatile/x86_64/stone.index
-      priority: 10
-      active: true
-      key: RWQ...   # optional minisign public key (the base64 line)
+    volatile {                       // or, in YAML: volatile: {description: ..., ...}
+        description "Volatile packages"
+        uri "https://packages.example.org/volatile/x86_64/stone.index"
+        priority 10
+        active #true
+        key "RWQ..."                 // this moss's addition: a minisign public key
+    }
 
-Vendor files in ``ROOT/usr/share/moss/repo.d/`` are read first and the
-administrator's files in ``ROOT/etc/moss/repo.d/`` replace entries of the same
-id, so a vendor repository can be disabled or re-pointed without editing
-``/usr``.  A higher ``priority`` number is preferred, as in real moss (its
-``Priority`` orders by the reversed integer, and the active list is sorted by it).
+A versioned repository gives ``base-uri``, ``version`` (``stream/volatile``) and
+optionally ``channel`` and ``arch`` instead of ``uri`` (:mod:`moss.repo.rootindex`).
+A higher ``priority`` number is preferred, as in real moss.  New files are written
+as KDL (``etc/moss/repo.d/<id>.kdl``), as real moss writes them.
+
+A repository's fetched index lives in ``.moss/repo/<hash>/``, the folder real moss
+uses: the xxh3-64 of ``moss-<uri>`` (or ``moss-<base>-<channel>-<version>-<arch>``)
+in lower-case hex, so either implementation finds the other's download.
 """
 
 from __future__ import annotations
@@ -24,21 +31,39 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import xxhash
 import yaml
 
+from moss.core import kdl
+from moss.core.configfiles import FORMATS, config_files, read_data, system_folders
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, remove_tree
 from moss.core.root import Root
+from moss.repo.rootindex import (
+    DEFAULT_ARCH,
+    DEFAULT_CHANNEL,
+    RootIndexSource,
+    cached_index_uri,
+    check_identifier,
+    check_version,
+    parse_options,
+)
 
+DOMAIN = "repo"
 VENDOR_DIR = Path("usr/share/moss/repo.d")
 ADMIN_DIR = Path("etc/moss/repo.d")
+CACHE_PREFIX = "moss"  # real moss's identifier for repositories from its configuration
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SCHEMES = ("https://", "http://", "file://")
 
 
 @dataclass(frozen=True)
 class Repository:
-    """One configured repository; ``uri`` names its ``stone.index`` file."""
+    """One configured repository; ``uri`` names its ``stone.index`` file.
+
+    For a versioned repository (``root_index`` set), ``uri`` is the index its
+    last update resolved, or ``""`` before the first one.
+    """
 
     id: str
     uri: str
@@ -46,17 +71,49 @@ class Repository:
     priority: int = 0
     active: bool = True
     key: str | None = None
+    root_index: RootIndexSource | None = None
 
     def to_yaml_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "description": self.description,
-            "uri": self.uri,
-            "priority": self.priority,
-            "active": self.active,
-        }
+        """The fields in real moss's order (its serde names) as plain data."""
+        entry: dict[str, Any] = {"description": self.description}
+        if self.root_index is None:
+            entry["uri"] = self.uri
+        else:
+            entry.update({"base-uri": self.root_index.base_uri,
+                          "channel": self.root_index.channel,
+                          "version": self.root_index.version,
+                          "arch": self.root_index.arch})
+        entry.update({"priority": self.priority, "active": self.active})
         if self.key:
             entry["key"] = self.key
         return entry
+
+    def to_kdl(self) -> kdl.Node:
+        return kdl.parent(self.id, (kdl.leaf(k, v) for k, v in self.to_yaml_entry().items()))
+
+
+def _normal_url(url: str) -> str:
+    """The URL as real moss's ``Url`` prints it: lower-case scheme and host, ``/`` path."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path or "/"
+    return urllib.parse.urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path,
+                                    parts.query, parts.fragment))
+
+
+def cache_name(repo: Repository) -> str:
+    """Real moss's folder name for a repository's cached index and meta database."""
+    src = repo.root_index
+    if src is None:
+        text = f"{CACHE_PREFIX}-{_normal_url(repo.uri)}"
+    else:
+        text = (f"{CACHE_PREFIX}-{_normal_url(src.base_uri)}-{src.channel}-{src.version}"
+                f"-{src.arch}")
+    return format(xxhash.xxh3_64_intdigest(text.encode()), "x")
+
+
+def cache_dir(root: Path, repo: Repository) -> Path:
+    """``ROOT/.moss/repo/<hash>``: where the repository's ``stone.index`` is kept."""
+    return Root(root).repo_dir(cache_name(repo))
 
 
 def check_id(repo_id: str) -> None:
@@ -103,33 +160,52 @@ def read_public_key(text_or_path: str) -> str:
     return lines[0]
 
 
+def _int(raw: dict[str, Any], name: str, default: int | None, where: str) -> int:
+    value = raw.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MossError(f"{where} has an invalid {name} {value!r}")
+    return value
+
+
+def _string(raw: dict[str, Any], name: str, where: str, default: str | None = None) -> str:
+    value = raw.get(name, default)
+    if not isinstance(value, str):
+        raise MossError(f"{where} has no {name}" if value is None else f"{where}: invalid {name}")
+    return value
+
+
+def _root_source(raw: dict[str, Any], where: str) -> RootIndexSource:
+    return RootIndexSource(
+        base_uri=_string(raw, "base-uri", where),
+        version=check_version(_string(raw, "version", where)),
+        channel=check_identifier(_string(raw, "channel", where, DEFAULT_CHANNEL), "channel"),
+        arch=_string(raw, "arch", where, DEFAULT_ARCH),
+    )
+
+
 def _entry(repo_id: str, raw: Any, source: Path) -> Repository:
+    """One repository from its plain data (YAML or KDL alike): ``uri`` or ``base-uri``."""
+    where = f"{source}: repository {repo_id!r}"
     if not isinstance(raw, dict):
-        raise MossError(f"{source}: repository {repo_id!r} must be a mapping")
-    uri = raw.get("uri")
-    if not isinstance(uri, str):
-        raise MossError(f"{source}: repository {repo_id!r} has no uri")
-    priority = raw.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
-        raise MossError(f"{source}: repository {repo_id!r} has an invalid priority {priority!r}")
+        raise MossError(f"{where} must be a mapping")
+    root_source = None if "uri" in raw or "base-uri" not in raw else _root_source(raw, where)
+    uri = "" if root_source else _string(raw, "uri", where)
     key = raw.get("key")
     if key is not None and not isinstance(key, str):
-        raise MossError(f"{source}: repository {repo_id!r} has an invalid key")
+        raise MossError(f"{where} has an invalid key")
     return Repository(
         id=repo_id,
         uri=uri,
         description=str(raw.get("description") or ""),
-        priority=priority,
+        priority=_int(raw, "priority", 0, where),
         active=bool(raw.get("active", True)),
         key=key,
+        root_index=root_source,
     )
 
 
 def _read_file(path: Path) -> dict[str, Repository]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise MossError(f"cannot read repository configuration {path}: {exc}") from None
+    data = read_data(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -137,19 +213,29 @@ def _read_file(path: Path) -> dict[str, Repository]:
     return {str(k): _entry(str(k), v, path) for k, v in data.items()}
 
 
-def _read_dir(directory: Path) -> dict[str, Repository]:
-    repos: dict[str, Repository] = {}
-    if directory.is_dir():
-        for path in sorted(directory.glob("*.yaml")):
-            repos.update(_read_file(path))
-    return repos
+def _config_files(root: Path, admin_only: bool = False) -> list[Path]:
+    folders = system_folders(root)
+    return config_files(folders[1:] if admin_only else folders, DOMAIN)
+
+
+def resolved(root: Path, repo: Repository) -> Repository:
+    """A versioned repository carries the index URI its last update resolved."""
+    if repo.root_index is None:
+        return repo
+    return replace(repo, uri=cached_index_uri(cache_dir(root, repo)))
 
 
 def load_repositories(root: Path) -> list[Repository]:
-    """All configured repositories, most preferred (highest priority) first."""
-    merged = _read_dir(root / VENDOR_DIR)
-    merged.update(_read_dir(root / ADMIN_DIR))
-    return sorted(merged.values(), key=lambda r: (-r.priority, r.id))
+    """All configured repositories, most preferred (highest priority) first.
+
+    Files are read as real moss reads them (``{usr/share,etc}/moss/repo.{yaml,kdl}``
+    then ``repo.d/*``, KDL over YAML); a later entry of the same id wins.
+    """
+    merged: dict[str, Repository] = {}
+    for path in _config_files(root):
+        merged.update(_read_file(path))
+    repos = [resolved(root, r) for r in merged.values()]
+    return sorted(repos, key=lambda r: (-r.priority, r.id))
 
 
 def get_repository(root: Path, repo_id: str) -> Repository:
@@ -159,9 +245,26 @@ def get_repository(root: Path, repo_id: str) -> Repository:
     raise MossError(f"no repository named {repo_id!r}")
 
 
+def _encode(path: Path, entries: dict[str, Repository]) -> bytes:
+    """A configuration file's new content, in the file's own format."""
+    if path.suffix == ".kdl":
+        return kdl.dumps([r.to_kdl() for r in entries.values()]).encode()
+    body = {k: v.to_yaml_entry() for k, v in entries.items()}
+    return yaml.safe_dump(body, sort_keys=False).encode()
+
+
 def _write(root: Path, repo: Repository) -> None:
-    data = yaml.safe_dump({repo.id: repo.to_yaml_entry()}, sort_keys=False)
-    atomic_write(root / ADMIN_DIR / f"{repo.id}.yaml", data.encode())
+    path = root / ADMIN_DIR / f"{repo.id}.kdl"
+    atomic_write(path, _encode(path, {repo.id: repo}))
+
+
+def _admin_files(root: Path) -> list[Path]:
+    """Every administrator file, YAML twins of KDL files included (both are edited)."""
+    folder = root / "etc/moss"
+    files = [folder / f"{DOMAIN}{ext}" for ext in FORMATS]
+    if (folder / f"{DOMAIN}.d").is_dir():
+        files += sorted((folder / f"{DOMAIN}.d").iterdir())
+    return [p for p in files if p.suffix in FORMATS and p.is_file()]
 
 
 def add_repository(
@@ -172,10 +275,19 @@ def add_repository(
     priority: int = 0,
     description: str = "",
     key: str | None = None,
+    root_index: str | None = None,
 ) -> Repository:
-    """Write ``etc/moss/repo.d/<id>.yaml``; an existing id is an error, not a silent edit."""
+    """Write ``etc/moss/repo.d/<id>.kdl``; an existing id is an error, not a silent edit.
+
+    With ``root_index`` (real moss's ``--root-index version=...`` options) ``uri`` is
+    the repository's base URI, resolved through its root index at update.
+    """
     check_id(repo_id)
-    check_uri(uri)
+    source = parse_options(uri, root_index) if root_index is not None else None
+    if source is None:
+        check_uri(uri)
+    elif not uri.startswith(_SCHEMES):
+        raise MossError(f"unsupported repository URI {uri!r}: use https://, http:// or file://")
     if priority < 0:
         raise MossError(f"priority must be 0 or more, not {priority}")
     existing = {r.id: r for r in load_repositories(root)}
@@ -187,11 +299,12 @@ def add_repository(
         )
     repo = Repository(
         id=repo_id,
-        uri=uri,
+        uri="" if source else uri,
         description=description,
         priority=priority,
         active=True,
         key=read_public_key(key) if key else None,
+        root_index=source,
     )
     _write(root, repo)
     return repo
@@ -199,18 +312,16 @@ def add_repository(
 
 def remove_repository(root: Path, repo_id: str) -> None:
     """Drop the administrator's entry and the fetched index; vendor entries stay (disable them)."""
-    get_repository(root, repo_id)
-    admin = root / ADMIN_DIR
+    repo = get_repository(root, repo_id)
     found = False
-    for path in sorted(admin.glob("*.yaml")) if admin.is_dir() else []:
+    for path in _admin_files(root):
         entries = _read_file(path)
         if repo_id not in entries:
             continue
         found = True
         del entries[repo_id]
         if entries:
-            body = {k: v.to_yaml_entry() for k, v in entries.items()}
-            atomic_write(path, yaml.safe_dump(body, sort_keys=False).encode())
+            atomic_write(path, _encode(path, entries))
         else:
             path.unlink()
     if not found:
@@ -218,22 +329,20 @@ def remove_repository(root: Path, repo_id: str) -> None:
             f"repository {repo_id!r} is provided by the system in {VENDOR_DIR}; "
             f"disable it with 'moss repo disable {repo_id}'"
         )
-    # Its downloaded index goes with it (Root.repo_dir is where moss keeps it).
-    remove_tree(Root(root).repo_dir(repo_id), ignore_errors=True)
+    # Its downloaded index goes with it, as real moss removes its cache folder.
+    remove_tree(cache_dir(root, repo), ignore_errors=True)
 
 
 def set_active(root: Path, repo_id: str, active: bool) -> Repository:
     """Enable or disable by writing an override in ``etc`` (vendor files are never edited)."""
     repo = get_repository(root, repo_id)
     updated = replace(repo, active=active)
-    admin = root / ADMIN_DIR
-    # An entry living in another admin file is rewritten there, so ids stay unique.
-    for path in sorted(admin.glob("*.yaml")) if admin.is_dir() else []:
+    # An entry living in an admin file is rewritten there, so ids stay unique.
+    for path in reversed(_config_files(root, admin_only=True)):
         entries = _read_file(path)
         if repo_id in entries:
             entries[repo_id] = updated
-            body = {k: v.to_yaml_entry() for k, v in entries.items()}
-            atomic_write(path, yaml.safe_dump(body, sort_keys=False).encode())
+            atomic_write(path, _encode(path, entries))
             return updated
     _write(root, updated)
     return updated

@@ -1,4 +1,9 @@
-"""A repository's fetched index: ``ROOT/.moss/repo/<id>/stone.index``.
+"""A repository's fetched index: ``ROOT/.moss/repo/<hash>/stone.index``.
+
+The folder is real moss's (:func:`moss.repo.config.cache_dir`); an index that an
+older moss fetched into ``.moss/repo/<id>/`` is still read until the next update.
+A versioned repository's index URI is resolved from its root index first
+(:mod:`moss.repo.rootindex`) and kept in ``index-uri`` beside it.
 
 ``update_repository`` fetches the index (and its ``.minisig`` when the
 repository has a key) into a scratch directory, verifies and parses it there,
@@ -20,7 +25,7 @@ import os
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,10 +33,11 @@ from moss.core.errors import MossError
 from moss.core.fs import atomic_write, fsync_dir, remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import REPO_INDEX_NAME, Root
-from moss.repo import signature
+from moss.repo import rootindex, signature
 from moss.repo.cache import Download
-from moss.repo.config import Repository
+from moss.repo.config import Repository, cache_dir
 from moss.repo.fetch import FetchOptions, download
+from moss.repo.metadb import write_meta_db
 from moss.stone import PackageMeta, StoneError, open_stone
 
 INDEX_NAME = REPO_INDEX_NAME
@@ -48,9 +54,27 @@ class Offer:
     priority: int
 
 
-def index_path(root: Path, repo_id: str) -> Path:
-    """Where ``repo_id``'s fetched index lies under ``root`` (:meth:`Root.repo_index`)."""
-    return Root(root).repo_index(repo_id)
+def index_path(root: Path, repo: Repository) -> Path:
+    """Where ``repo``'s fetched index lies under ``root``: real moss's folder, else the
+    ``.moss/repo/<id>/`` an older moss used, while that is the only one there."""
+    path = cache_dir(root, repo) / INDEX_NAME
+    legacy = Root(root).repo_index(repo.id)
+    return legacy if not path.is_file() and legacy.is_file() else path
+
+
+def resolve_uri(repo: Repository, target: Path, options: FetchOptions | None) -> Repository:
+    """A versioned repository with today's index URI (recorded once its index is in place)."""
+    if repo.root_index is None:
+        return repo
+    source = repo.root_index
+    scratch = Path(tempfile.mkdtemp(prefix=".root-", dir=target))
+    try:
+        download(source.uri(), scratch / rootindex.ROOT_INDEX_NAME, options=options)
+        text = (scratch / rootindex.ROOT_INDEX_NAME).read_bytes()
+    finally:
+        remove_tree(scratch, ignore_errors=True)
+    index = rootindex.parse_root_index(text, source.uri())
+    return replace(repo, uri=rootindex.resolve_index_uri(source, index, repo.id))
 
 
 def read_index(path: Path) -> list[PackageMeta]:
@@ -74,8 +98,9 @@ def update_repository(
 
     A signed index older than the one in use is refused unless ``allow_older``.
     """
-    target = Root(root).repo_dir(repo.id)
+    target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
+    repo = resolve_uri(repo, target, options)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
     try:
@@ -89,6 +114,9 @@ def update_repository(
         metas = _read_fetched_index(repo, new_index)
         if repo.key:
             record_timestamp(target, stamp)
+        # Real moss reads packages from its meta database, and fetches only when the
+        # index is missing: the database goes in first, so an index never lacks one.
+        write_meta_db(target, metas)
         for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
             # Signature first: a crash in between leaves a signature that
             # matches nothing, which the next update simply replaces.
@@ -96,6 +124,9 @@ def update_repository(
                 os.replace(scratch / name, target / name)
             elif name != INDEX_NAME:
                 (target / name).unlink(missing_ok=True)
+        if repo.root_index is not None:
+            # After the index: packages are fetched relative to the URI recorded here.
+            atomic_write(target / "index-uri", repo.uri.encode())
         fsync_dir(target)
         progress.advance()
         return len(metas)
@@ -199,7 +230,7 @@ def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
     """Every package of the active repositories whose index has been fetched."""
     offers: list[Offer] = []
     for repo in repos:
-        path = index_path(root, repo.id)
+        path = index_path(root, repo)
         if repo.active and path.is_file():
             offers.extend(Offer(meta, repo.id, repo.priority) for meta in read_index(path))
     return offers

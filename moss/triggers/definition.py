@@ -1,6 +1,8 @@
-"""Trigger definitions: real moss's YAML files in ``usr/share/moss/triggers/{tx,sys}.d``.
+"""Trigger definitions: real moss's files in ``usr/share/moss/triggers``.
 
-::
+Read as real moss reads them (:mod:`moss.core.configfiles`): ``tx.{yaml,kdl}`` and
+``tx.d/*.{yaml,kdl}`` for transaction triggers, ``sys.*`` for system triggers,
+a KDL file shadowing its YAML twin.  In YAML::
 
     name: depmod
     description: Update kernel module dependencies
@@ -14,7 +16,23 @@
             handlers: [depmod]
             type: directory         # optional: only directories (or symlink)
 
-A handler may also be ``delete: [paths...]`` (real moss's other kind).
+A handler may also be ``delete: [paths...]`` (real moss's other kind).  The same
+trigger in KDL, as real moss's serde reads it (a list is a node's arguments)::
+
+    name depmod
+    description "Update kernel module dependencies"
+    handlers {
+        depmod {
+            run "/usr/sbin/depmod"
+            args "-a" "$(version)"
+        }
+    }
+    paths {
+        "/usr/lib/modules/(version:*)/*" {
+            handlers depmod
+            type directory
+        }
+    }
 """
 
 from __future__ import annotations
@@ -23,8 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from moss.core.configfiles import config_files, read_data
 from moss.core.errors import MossError
 from moss.triggers.pattern import Pattern, compile_pattern
 
@@ -59,6 +76,13 @@ class Trigger:
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
+    """A list of strings; from KDL also one argument, none, or ``- item`` children."""
+    if value is None:
+        return ()
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, dict) and list(value) == ["-"]:
+        value = value["-"] if isinstance(value["-"], list) else [value["-"]]
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
         raise MossError(f"{where}: expected a list of strings")
     return tuple(str(v) for v in value)
@@ -107,13 +131,11 @@ def parse_trigger(data: Any, where: str) -> Trigger:
 
 
 def load_triggers(directory: Path) -> list[Trigger]:
-    """Every ``*.yaml`` in ``directory``, sorted by file name; a bad file is a MossError."""
-    triggers = []
-    if directory.is_dir():
-        for path in sorted(directory.glob("*.yaml")):
-            try:
-                data = yaml.safe_load(path.read_text())
-            except (OSError, yaml.YAMLError) as exc:
-                raise MossError(f"cannot read trigger {path}: {exc}") from None
-            triggers.append(parse_trigger(data, str(path)))
-    return triggers
+    """The triggers of one scope, given its ``tx.d`` (or ``sys.d``) folder.
+
+    Reads ``tx.{yaml,kdl}`` beside it and every ``tx.d/*.{yaml,kdl}`` sorted by
+    name, KDL over YAML; a bad file is a MossError naming it.
+    """
+    domain = directory.name.removesuffix(".d")
+    return [parse_trigger(read_data(path), str(path))
+            for path in config_files([directory.parent], domain)]

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from moss.cli import main
+from moss.repo.config import get_repository
+from moss.repo.index import index_path
 from moss.states import operations
 from moss.stonetools.index import build_index
 from tests.repo.test_repo_endtoend import serve_directory
@@ -111,13 +113,13 @@ def test_tampered_package_is_refused_and_changes_nothing(
 def test_tampered_index_is_refused_and_the_old_one_kept(
         signed_repo: tuple[Path, Path], site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     root, _sec = signed_repo
-    kept = (root / ".moss/repo/main/stone.index").read_bytes()
+    kept = index_path(root, get_repository(root, "main")).read_bytes()
     data = bytearray(site.files["/repo/stone.index"])
     data[40] ^= 0xFF
     site.files["/repo/stone.index"] = bytes(data)
     assert moss(root, "repo", "update") == 1
     assert "signature" in capsys.readouterr().err
-    assert (root / ".moss/repo/main/stone.index").read_bytes() == kept
+    assert index_path(root, get_repository(root, "main")).read_bytes() == kept
     assert moss(root, "install", "hello") == 0  # from the index that verified
 
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from moss.cli import repo_commands
+from moss.core import kdl
 from moss.core.errors import MossError
 from moss.repo.config import (
     ADMIN_DIR,
@@ -36,8 +36,9 @@ def run_cli(root: Path, *argv: str) -> int:
 
 
 def test_add_writes_real_moss_shape(tmp_path: Path) -> None:
+    """Real moss writes ``etc/moss/repo.d/<id>.kdl`` (its config crate saves KDL)."""
     add_repository(tmp_path, "volatile", "https://example.org/x86_64/stone.index", priority=10)
-    data = yaml.safe_load((tmp_path / ADMIN_DIR / "volatile.yaml").read_text())
+    data = kdl.to_data(kdl.read(tmp_path / ADMIN_DIR / "volatile.kdl"))
     assert data == {
         "volatile": {
             "description": "",

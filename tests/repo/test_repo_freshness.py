@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from moss.repo.config import get_repository
+from moss.repo.index import index_path
 from tests.actions.test_install_from_repo import publish
 from tests.repo.test_repo_endtoend import serve_directory
 from tests.repo.test_repo_httpserver import Site, site
@@ -46,7 +48,7 @@ def test_replayed_older_index_is_refused_and_sync_keeps_the_new_release(
     assert moss(root, "repo", "update").returncode == 0
     assert moss(root, "sync").returncode == 0
     assert (root / "usr/bin/hello").read_text() == "hello 2\n"
-    in_use = (root / ".moss/repo/main/stone.index").read_bytes()
+    in_use = index_path(root, get_repository(root, "main")).read_bytes()
 
     # The attacker serves the old index with its valid signature.
     site.files.update(old)
@@ -54,7 +56,7 @@ def test_replayed_older_index_is_refused_and_sync_keeps_the_new_release(
     assert proc.returncode == 1
     assert len(proc.stderr.splitlines()) == 1
     assert "older than the one in use" in proc.stderr and "--allow-older" in proc.stderr
-    assert (root / ".moss/repo/main/stone.index").read_bytes() == in_use
+    assert index_path(root, get_repository(root, "main")).read_bytes() == in_use
     assert moss(root, "sync").returncode == 0
     assert (root / "usr/bin/hello").read_text() == "hello 2\n"
 
@@ -62,7 +64,7 @@ def test_replayed_older_index_is_refused_and_sync_keeps_the_new_release(
     release(tmp_path, site, sec, 1, "no time in this comment")
     proc = moss(root, "repo", "update")
     assert proc.returncode == 1 and "no signed timestamp" in proc.stderr
-    assert (root / ".moss/repo/main/stone.index").read_bytes() == in_use
+    assert index_path(root, get_repository(root, "main")).read_bytes() == in_use
 
     # The user asks for the rollback: then, and only then, it happens.
     site.files.update(old)
@@ -80,5 +82,6 @@ def test_minisign_default_comment_carries_the_timestamp(tmp_path: Path, site: Si
     assert moss(root, "repo", "add", "main", site.url("/repo/stone.index"),
                 "--key", str(pub)).returncode == 0
     assert moss(root, "repo", "update").returncode == 0
-    stamp = (root / ".moss/repo/main/stone.index.timestamp").read_text()
+    folder = index_path(root, get_repository(root, "main")).parent
+    stamp = (folder / "stone.index.timestamp").read_text()
     assert stamp.strip().isdigit() and int(stamp) > 1_700_000_000

@@ -11,7 +11,7 @@ import pytest
 
 from moss.core.errors import MossError
 from moss.repo.cache import Download, cached_path, fetch_packages
-from moss.repo.config import Repository, add_repository, load_repositories
+from moss.repo.config import Repository, add_repository, get_repository, load_repositories
 from moss.repo.fetch import FetchOptions
 from moss.repo.index import downloads_for, index_path, load_offers, update_repository
 from moss.stone import Dependency, PackageMeta, write_repository_index
@@ -66,12 +66,13 @@ def test_failed_update_keeps_previous_index(site: Site, tmp_path: Path) -> None:
     site.files["/repo/stone.index"] = b"this is not a stone index"
     with pytest.raises(MossError, match="not a valid repository index"):
         update_repository(root, repo, options=QUICK)
-    assert index_path(root, "main").read_bytes() == first
+    assert index_path(root, get_repository(root, "main")).read_bytes() == first
     del site.files["/repo/stone.index"]
     with pytest.raises(MossError, match=r"stone\.index: 404"):
         update_repository(root, repo, options=QUICK)
-    assert index_path(root, "main").read_bytes() == first
-    assert sorted(p.name for p in index_path(root, "main").parent.iterdir()) == ["stone.index"]
+    kept = index_path(root, get_repository(root, "main"))
+    assert kept.read_bytes() == first
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["db", "stone.index"]
 
 
 def test_signed_repository(site: Site, tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_signed_repository(site: Site, tmp_path: Path) -> None:
     # No signature published: refused, nothing installed.
     with pytest.raises(MossError, match=r"requires a signed index.*404"):
         update_repository(root, repo, options=QUICK)
-    assert not index_path(root, "main").exists()
+    assert not index_path(root, get_repository(root, "main")).exists()
 
     site.files["/repo/stone.index.minisig"] = sign(sec, signed_file).encode()
     assert update_repository(root, repo, options=QUICK) == 1
@@ -98,7 +99,7 @@ def test_signed_repository(site: Site, tmp_path: Path) -> None:
     publish(site, tmp_path, {"hello": b"v1", "evil": b"evil"})
     with pytest.raises(MossError, match="signature rejected: signature does not match"):
         update_repository(root, repo, options=QUICK)
-    assert index_path(root, "main").read_bytes() == data
+    assert index_path(root, get_repository(root, "main")).read_bytes() == data
 
 
 def test_packages_fetched_in_parallel_into_the_cache(site: Site, tmp_path: Path) -> None:
@@ -180,7 +181,7 @@ def test_cli_update_reports_counts_and_failures(
     del site.files["/repo/stone.index"]
     with pytest.raises(MossError, match=r"stone\.index: 404"):
         run_cli(root, "ur", "main")
-    assert index_path(root, "main").read_bytes() == first
+    assert index_path(root, get_repository(root, "main")).read_bytes() == first
 
 
 def test_a_web_page_instead_of_an_index_says_so(site: Site, tmp_path: Path) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from moss.core.root import Root
+from moss.repo.config import get_repository
+from moss.repo.index import index_path
 from moss.stone import FileType, PayloadKind
 from tests.repo.test_repo_httpserver import Site, site  # noqa: F401 (the fixture)
 from tests.stonetools.test_extract_bad import (
@@ -142,4 +145,6 @@ def test_repo_update_with_a_bomb_index(
     if run.status == 0:  # adding does not fetch: the update does
         run = run_measured("-D", root, "repo", "update")
     assert_bounded(run, "not a valid repository index", "limit")
-    assert not (tmp_path / "root/.moss/repo/bomb/stone.index").exists()
+    bomb = get_repository(tmp_path / "root", "bomb")
+    assert not index_path(tmp_path / "root", bomb).exists()
+    assert not Root(tmp_path / "root").repo_index("bomb").exists()
