@@ -48,6 +48,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_remove)
 
+    _register_checks(states)
+
+
+def _register_checks(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The actions that compare, check or rebuild rather than change states."""
     q = states.add_parser("diff", help="packages added, removed and changed between two states",
                           description="What going from state OLD to state NEW adds, removes "
                           "and changes (versions), by package name.")

@@ -172,9 +172,7 @@ def stage_packages(packages: Sequence[Path], staging: Path, progress: Progress) 
         usr = staging / str(n) / "usr"
         usr.parent.mkdir()
         try:
-            unpack_package(Path(package), usr, progress)
-        except StoneError as exc:
-            raise MossError(str(exc)) from exc
+            unpack_package(Path(package), usr, progress)  # a StoneError goes up as it is
         except OSError as exc:
             raise MossError(f"{package}: extracting: {exc}") from exc
         staged.append(usr)
