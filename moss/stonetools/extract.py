@@ -172,7 +172,9 @@ def stage_packages(packages: Sequence[Path], staging: Path, progress: Progress) 
         usr = staging / str(n) / "usr"
         usr.parent.mkdir()
         try:
-            unpack_package(Path(package), usr, progress)  # a StoneError goes up as it is
+            unpack_package(Path(package), usr, progress)
+        except StoneError as exc:  # extract_packages promises a MossError for a bad package
+            raise MossError(str(exc)) from exc
         except OSError as exc:
             raise MossError(f"{package}: extracting: {exc}") from exc
         staged.append(usr)
