@@ -13,6 +13,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from moss.core.errors import MossError
+
 LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
           "warn": logging.WARNING, "error": logging.ERROR}
 
@@ -50,7 +52,11 @@ def configure(config: LogConfig | None) -> None:
     if config.destination == "stderr":
         handler = logging.StreamHandler(sys.stderr)
     else:
-        handler = logging.FileHandler(config.destination, encoding="utf-8")
+        try:
+            handler = logging.FileHandler(config.destination, encoding="utf-8")
+        except OSError as exc:
+            raise MossError(f"--log: cannot write {config.destination}: "
+                            f"{exc.strerror or exc}") from exc
     handler.setFormatter(_JsonFormatter() if config.json else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("moss")

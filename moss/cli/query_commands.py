@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        description="Show every package, installed or offered by a "
                        "repository, that is called NAME or provides it (binary(hello), ...).")
     q.add_argument("names", nargs="+", metavar="NAME")
-    q.add_argument("--files", action="store_true", help="list the files it ships")
+    q.add_argument("-f", "--files", action="store_true", help="list the files it ships")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_info)
 
