@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -81,9 +82,15 @@ def _register_extract(sub: Subparsers) -> None:
         epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "-C", dest="dest", type=Path, default=Path("."), metavar="DIR",
-        help="unpack into DIR/usr (default: the current directory)",
+        help="unpack every package into one tree, DIR/usr (default: the current directory)",
+    )
+    where.add_argument(
+        "-o", "--output-dir", type=Path, metavar="DIR",
+        help="real moss's form: each package into its own tree, DIR/<id>/usr, where <id> "
+        "is name-version-release-build.arch; an old tree of that id is replaced",
     )
     p.set_defaults(handler=cmd_extract)
 
@@ -212,6 +219,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     progress = Progress(enabled=False if args.quiet else None)
+    if args.output_dir is not None:
+        for path in args.files:
+            with open_stone(path) as reader:
+                tree = args.output_dir / reader.package_meta().id
+            if not args.quiet:
+                print(f"Extract: {path} -> {tree}")
+            if tree.is_dir():
+                shutil.rmtree(tree)
+            extract_packages([path], tree, progress)
+        return 0
     usr = extract_packages(args.files, args.dest, progress)
     if not args.quiet:
         print(f"Extracted {len(args.files)} package(s) into {usr}")
