@@ -1,4 +1,4 @@
-"""bash, zsh and fish completion scripts from the command tree (:mod:`moss.cli.docgen`).
+"""bash, zsh and fish completion scripts from the command tree (:mod:`moss.cli.cmdtree`).
 
 Each script finds the command typed so far the same way: walk the words, skip
 options (and the value of an option that takes one), descend when a word names
@@ -9,10 +9,9 @@ subcommands and options, or file names after an option that takes a value.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from moss.cli.docgen import Command
+from moss.cli.cmdtree import Command
 
 
 def _key(node: Command) -> str:

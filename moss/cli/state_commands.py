@@ -46,10 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_remove)
 
-    q = states.add_parser("query", help="show a state and its packages")
-    q.add_argument("id", type=int)
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.set_defaults(handler=_query)
+    _register_query(states)
 
     q = states.add_parser("verify", help="re-hash the store and check every state's tree")
     q.add_argument("--repair", action="store_true",
@@ -65,6 +62,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "A state whose tree holds files of a package missing from the cache is "
         "reported as not fully recovered and kept as it is.")
     q.set_defaults(handler=_rebuild)
+
+
+def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = states.add_parser("query", help="show a state and its packages")
+    q.add_argument("id", type=int)
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_query)
 
 
 def _list(args: argparse.Namespace) -> int:

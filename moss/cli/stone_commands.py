@@ -22,12 +22,12 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import stat
 import sys
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from moss.cli.stone_check import check_all
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.stone import (
@@ -38,12 +38,10 @@ from moss.stone import (
     MetaTag,
     PackageMeta,
     PayloadHeader,
-    StoneError,
     StoneReader,
     open_stone,
 )
-from moss.stonetools.check import check_stone
-from moss.stonetools.extract import extract_packages
+from moss.stonetools.extract import extract_each, extract_packages
 from moss.stonetools.index import build_index
 from moss.stonetools.pack import pack_tree
 
@@ -220,43 +218,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     progress = Progress(enabled=False if args.quiet else None)
     if args.output_dir is not None:
-        for path in args.files:
-            with open_stone(path) as reader:
-                tree = args.output_dir / reader.package_meta().id
+        for path, tree in extract_each(args.files, args.output_dir, progress):
             if not args.quiet:
                 print(f"Extract: {path} -> {tree}")
-            if tree.is_dir():
-                shutil.rmtree(tree)
-            extract_packages([path], tree, progress)
         return 0
     usr = extract_packages(args.files, args.dest, progress)
     if not args.quiet:
         print(f"Extracted {len(args.files)} package(s) into {usr}")
-    return 0
-
-
-def _check_all(files: list[Path], quiet: bool) -> int:
-    """Real moss's ``inspect --check``: a report per file, status 1 if any is damaged."""
-    failed = []
-    for path in files:
-        if not quiet:
-            print(f"Checking: {path}")
-        try:
-            kinds = check_stone(path)
-        except (StoneError, OSError) as exc:
-            failed.append(path)
-            if not quiet:
-                print(f"Result: FAILED - {exc}\n")
-            continue
-        if not quiet:
-            for kind in kinds:
-                print(f"  OK: {kind}")
-            print("Result: OK\n")
-    if failed:
-        if not quiet:
-            print(f"moss: error: {len(failed)} of {len(files)} files failed the check",
-                  file=sys.stderr)
-        return 1
     return 0
 
 
@@ -413,7 +381,7 @@ def _inspect_text(reader: StoneReader) -> None:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     if args.check:
-        return _check_all(args.files, args.quiet)
+        return check_all(args.files, args.quiet)
     results = []
     for n, path in enumerate(args.files):
         with open_stone(path) as reader:
