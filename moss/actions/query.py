@@ -61,6 +61,12 @@ def package_info(root_path: Path, name: str) -> tuple[InstalledPackage, dict[str
     return _installed(selected), details, layout
 
 
+def package_layout(root_path: Path, package_id: str) -> list[LayoutEntry]:
+    """The layout an installed package put in place (``info --files``)."""
+    with databases(Root(root_path)) as dbs:
+        return dbs.layout.entries(package_id)
+
+
 @dataclass(frozen=True)
 class AvailablePackage:
     name: str

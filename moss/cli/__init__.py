@@ -9,12 +9,14 @@ tests call directly.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from moss import __version__
-from moss.cli import failures
+from moss.cli import failures, logconfig
+from moss.cli.globals import add_global_flags, bare_provides, install_aliases, spread
 from moss.core.errors import BROKEN_PIPE
 
 Handler = Callable[[argparse.Namespace], int]
@@ -28,6 +30,7 @@ def _registrars() -> list[Registrar]:
         cache_commands,
         hardware_commands,
         install_commands,
+        meta_commands,
         query_commands,
         repo_commands,
         state_commands,
@@ -45,6 +48,7 @@ def _registrars() -> list[Registrar]:
         cache_commands.register,
         subscription_commands.register,
         hardware_commands.register,
+        meta_commands.register,
     ]
 
 
@@ -56,27 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
             "Every transaction can be rolled back, from here or from the boot menu."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"moss {__version__}")
-    parser.add_argument(
-        "-D",
-        "--directory",
-        type=Path,
-        default=Path("/"),
-        metavar="ROOT",
-        help="root of the system to operate on (default: /)",
-    )
-    parser.add_argument("-y", "--yes-all", action="store_true", help="never ask, assume yes")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="say more; show tracebacks on errors"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
-    parser.add_argument(
-        "--cache", type=Path, metavar="DIR", help="cache directory (default: ROOT/.moss/cache)"
-    )
+    add_global_flags(parser, top=True)
+    parser.add_argument("--generate-manpages", type=Path, metavar="DIR",
+                        help="write a man page for every command into DIR and exit")
+    parser.add_argument("--generate-completions", type=Path, metavar="DIR",
+                        help="write bash, zsh and fish completions into DIR and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
     for register in _registrars():
         register(sub)
+    install_aliases(parser)
+    spread(parser)
     return parser
 
 
@@ -89,9 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     context = failures.Context(verbose=any(a in ("-v", "--verbose") for a in argv))
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(bare_provides(argv))
         context = failures.Context(args.verbose, [p for p in (args.directory, args.cache) if p])
-        handler: Handler = args.handler
+        handler = _handler(parser, args)
+        if handler is None:
+            return 0
         context.started = True
         status = handler(args)
         sys.stdout.flush()  # a closed pipe is reported here, not at exit
@@ -104,6 +100,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if explained is None:
             raise
         return explained
+
+
+def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handler | None:
+    """What to run, after what real moss does before any command (-V, --log, generation)."""
+    logconfig.configure(args.log)
+    if args.show_version:
+        print(f"moss {__version__}")
+    if args.generate_manpages or args.generate_completions:
+        from moss.cli import docgen
+
+        if args.generate_manpages:
+            docgen.write_manpages(parser, args.generate_manpages)
+        if args.generate_completions:
+            docgen.write_completions(parser, args.generate_completions)
+        return None
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None and not args.show_version:
+        parser.error("a command is required")
+    if handler is not None:
+        logging.getLogger("moss").debug("moss %s: %s on %s", __version__, args.command,
+                                        args.directory)
+    return handler
 
 
 def _flush_quietly() -> None:

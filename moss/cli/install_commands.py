@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss.actions import sysmodel, transaction
+from moss.actions import fetch, sysmodel, transaction
 from moss.cli.output import cancelled, confirm, progress_for
 from moss.planning.selection import Change
 
@@ -41,8 +41,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--import", dest="import_model", type=Path, metavar="FILE",
                    help="sync to exactly the packages and repositories of this "
                    "system-model.kdl (as `moss state export` writes it)")
+    p.add_argument("-u", "--update", action="store_true",
+                   help="update the repositories' indexes first (`moss repo update`)")
     _common(p)
     p.set_defaults(handler=_sync)
+    register_fetch(sub)
+
+
+def register_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "fetch", aliases=["fe"], help="download packages' .stone files into a folder",
+        description="Download the best offer of each NAME (a package name or provider) "
+        "from the repositories into DIR; nothing is installed.")
+    p.add_argument("packages", nargs="+", metavar="NAME")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), metavar="DIR",
+                   help="where to write the .stone files (default: the current directory)")
+    p.set_defaults(handler=_fetch)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    written = fetch.fetch(args.directory, args.packages, args.output_dir, args.cache,
+                         progress_for(args.quiet))
+    for path in written:
+        print(f"Fetched {path}")
+    return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -73,6 +95,13 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    if args.update:
+        from moss.cli import repo_commands
+
+        status = repo_commands.cmd_update(argparse.Namespace(**{
+            **vars(args), "name": None, "allow_older": False}))
+        if status:
+            return status
     model = sysmodel.model_for_sync(args.directory, args.import_model)
     if model is not None:
         sysmodel.fetch_model_indexes(args.directory, model, progress_for(args.quiet),

@@ -4,47 +4,64 @@ from __future__ import annotations
 
 import argparse
 
-from moss.actions import query
+from moss.actions import lookup, query
 from moss.cli.output import print_json, print_table
+from moss.core.errors import MossError
+
+# Real moss's `search -p` kinds; `library` is its other name for soname.
+PROVIDER_KINDS = ["library", "name", "soname", "pkgconfig", "interpreter", "cmake", "python",
+                  "binary", "sysbinary", "pkgconfig32"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("list", help="list packages")
     which = p.add_subparsers(dest="list_command", metavar="WHAT")
     which.required = True
-    q = which.add_parser("installed", help="packages of the active state")
+    q = which.add_parser("installed", aliases=["li"], help="packages of the active state")
+    q.add_argument("-e", "--explicit", action="store_true",
+                   help="only the packages asked for, not those pulled in as dependencies")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_installed)
-    q = which.add_parser("available", help="packages the repositories offer")
+    q = which.add_parser("available", aliases=["la"], help="packages the repositories offer")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_available)
-    q = which.add_parser("sync", help="installed packages with a newer release available")
+    q = which.add_parser("sync", aliases=["ls", "lu"],
+                         help="installed packages with a newer release available")
+    q.add_argument("--upgrade-only", action="store_true",
+                   help="only packages whose version goes up (what `list sync` shows here)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_sync)
-    for alias, handler in (("li", _list_installed), ("la", _list_available)):
-        q = sub.add_parser(alias, help=f"alias of `list {handler.__name__[6:]}`")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
-        q.set_defaults(handler=handler)
 
-    for name, aliases in (("search", ["sr"]),):
-        q = sub.add_parser(name, aliases=aliases, help="find packages by name or summary")
-        q.add_argument("keyword")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
-        q.set_defaults(handler=_search)
-    q = sub.add_parser("search-file", help="which installed package ships a path (exit 1: none)")
+    q = sub.add_parser("search", aliases=["sr"], help="find packages by name or summary",
+                       description="Find packages whose name or summary holds KEYWORD; "
+                       "with -p, the packages that provide KIND(KEYWORD) exactly.")
+    q.add_argument("keyword")
+    q.add_argument("-i", "--installed", action="store_true",
+                   help="search among installed packages only")
+    q.add_argument("-p", "--provides", choices=PROVIDER_KINDS, metavar="KIND",
+                   help="search by provider: -p alone is binary; -p=KIND one of "
+                   + ", ".join(PROVIDER_KINDS) + " (library is soname)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_search)
+    q = sub.add_parser("search-file", aliases=["sf"],
+                       help="which installed package ships a path (exit 1: none)")
     q.add_argument("path")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_search_file)
 
-    q = sub.add_parser("info", help="show an installed package")
-    q.add_argument("name")
-    q.add_argument("--files", action="store_true", help="list the files it ships")
+    q = sub.add_parser("info", help="show packages, installed and available",
+                       description="Show every package, installed or offered by a "
+                       "repository, that is called NAME or provides it (binary(hello), ...).")
+    q.add_argument("names", nargs="+", metavar="NAME")
+    q.add_argument("-f", "--files", action="store_true", help="list the files it ships")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_info)
 
 
 def _list_installed(args: argparse.Namespace) -> int:
     packages = query.installed(args.directory)
+    if args.explicit:
+        packages = [p for p in packages if p.explicit]
     if args.json:
         print_json([p.to_json() for p in packages])
     else:
@@ -81,7 +98,19 @@ def _list_sync(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    _print_available(query.search(args.directory, args.keyword), args.json)
+    if args.provides:
+        kind = "soname" if args.provides == "library" else args.provides
+        wanted = args.keyword if kind == "name" else f"{kind}({args.keyword})"
+        found = [query.AvailablePackage(c.meta.name, c.meta.version, c.meta.release,
+                                        c.meta.summary, c.repository or "@installed",
+                                        c.installed)
+                 for c in lookup.candidates(args.directory, wanted,
+                                            installed_only=args.installed)]
+    else:
+        found = query.search(args.directory, args.keyword)
+        if args.installed:
+            found = [p for p in found if p.installed]
+    _print_available(found, args.json)
     return 0
 
 
@@ -96,26 +125,52 @@ def _search_file(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    row, details, layout = query.package_info(args.directory, args.name)
+    """Real moss's ``info``: every NAME, every match; one unknown NAME fails the command."""
+    found = []
+    for name in args.names:
+        matches = lookup.candidates(args.directory, name)
+        if not matches:
+            raise MossError(f"{name}: no installed or available package is called that "
+                            "or provides it")
+        found.extend(matches)
     if args.json:
-        out = {**details, "id": row.id, "explicit": row.explicit}
-        if args.files:
-            out["files"] = [query.describe_entry(e) for e in layout]
-            # Paths of "files" that the active state left out on purpose (subscriptions).
-            filtered = query.filtered_paths(args.directory)
-            out["filtered"] = [f"/usr/{e.target}" for e in layout if e.target in filtered]
-        print_json(out)
+        out = [_info_json(args, c) for c in found]
+        print_json(out[0] if len(args.names) == 1 and len(out) == 1 else out)
         return 0
+    for n, candidate in enumerate(found):
+        if n:
+            print()
+        _info_text(args, candidate)
+    return 0
+
+
+def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, object]:
+    out: dict[str, object] = {**lookup.details(c.meta), "installed": c.installed}
+    if c.selected is None:
+        out["repository"] = c.repository
+        return out
+    out.update(id=c.selected.id, explicit=c.selected.explicit)
+    if args.files:
+        layout = query.package_layout(args.directory, c.selected.id)
+        out["files"] = [query.describe_entry(e) for e in layout]
+        # Paths of "files" that the active state left out on purpose (subscriptions).
+        filtered = query.filtered_paths(args.directory)
+        out["filtered"] = [f"/usr/{e.target}" for e in layout if e.target in filtered]
+    return out
+
+
+def _info_text(args: argparse.Namespace, c: lookup.Candidate) -> None:
+    details = lookup.details(c.meta)
     for key in ("name", "version", "release", "summary", "description", "homepage"):
         print(f"{key.capitalize():<13}{details[key]}")
     for key in ("licenses", "depends", "provides", "conflicts"):
         values = details[key]
         assert isinstance(values, list)
         print(f"{key.capitalize():<13}{', '.join(values) or '-'}")
-    if args.files:
+    print(f"{'Status':<13}{'installed' if c.installed else 'available in ' + str(c.repository)}")
+    if args.files and c.selected is not None:
         filtered = query.filtered_paths(args.directory)
-        for entry in layout:
+        for entry in query.package_layout(args.directory, c.selected.id):
             why = filtered.get(entry.target)
             note = f"  [{why} by subscriptions]" if why else ""
             print(query.describe_entry(entry) + note)
-    return 0

@@ -177,18 +177,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     repo = sub.add_parser("repo", help="manage repositories")
     repo_sub = repo.add_subparsers(dest="repo_command", metavar="ACTION")
     repo_sub.required = True
-    _add_args(repo_sub.add_parser("add", help="add a repository"))
-    _list_args(repo_sub.add_parser("list", help="list repositories"))
-    _remove_args(repo_sub.add_parser("remove", help="remove a repository"))
-    _update_args(repo_sub.add_parser("update", help="fetch repository indexes"))
-    enable = repo_sub.add_parser("enable", help="use a repository again")
+    _add_args(repo_sub.add_parser("add", aliases=["ar"], help="add a repository"))
+    _list_args(repo_sub.add_parser("list", aliases=["lr"], help="list repositories"))
+    _remove_args(repo_sub.add_parser("remove", aliases=["rr"], help="remove a repository"))
+    _update_args(repo_sub.add_parser("update", aliases=["ur"], help="fetch repository indexes"))
+    enable = repo_sub.add_parser("enable", aliases=["er"], help="use a repository again")
     enable.add_argument("name")
     enable.set_defaults(handler=cmd_enable)
-    disable = repo_sub.add_parser("disable", help="stop using a repository, keep its config")
+    disable = repo_sub.add_parser("disable", aliases=["dr"],
+                                  help="stop using a repository, keep its config")
     disable.add_argument("name")
     disable.set_defaults(handler=cmd_disable)
-    # Real moss's short forms, as top-level commands.
-    _add_args(sub.add_parser("ar", help="repo add"))
-    _list_args(sub.add_parser("lr", help="repo list"))
-    _remove_args(sub.add_parser("rr", help="repo remove"))
-    _update_args(sub.add_parser("ur", help="repo update"))
+    # Real moss's short forms work as top-level commands too: the same parsers.
+    for alias in ("ar", "lr", "rr", "ur", "er", "dr"):
+        sub.choices[alias] = repo_sub.choices[alias]

@@ -1,4 +1,4 @@
-"""``moss state ...``: list, active, activate, prune, remove, verify, rebuild."""
+"""``moss state ...``: list, active, activate, query, prune, remove, verify, rebuild."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from moss.actions import lookup
 from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
 from moss.states import diff, operations, rebuild, verify
@@ -43,12 +44,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.set_defaults(handler=_prune)
 
     q = states.add_parser("remove", help="remove the given states")
-    q.add_argument("ids", nargs="+", type=int, metavar="ID")
+    q.add_argument("ids", nargs="+", type=state_ids, metavar="ID|FIRST-LAST")
     q.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_remove)
 
     _register_checks(states)
+    _register_query(states)
 
 
 def _register_checks(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,6 +78,13 @@ def _register_checks(states: argparse._SubParsersAction[argparse.ArgumentParser]
         "reported as not fully recovered and kept as it is.")
     q.set_defaults(handler=_rebuild)
     _register_export(states)
+
+
+def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = states.add_parser("query", help="show a state and its packages")
+    q.add_argument("id", type=int)
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_query)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -179,7 +188,40 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def state_ids(text: str) -> list[int]:
+    """``3`` or ``3-5`` (both ends included), as real moss's ``state remove``."""
+    first, dash, last = text.partition("-")
+    try:
+        ids = list(range(int(first), int(last) + 1)) if dash else [int(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a state id or FIRST-LAST") from None
+    if not ids:
+        raise argparse.ArgumentTypeError(f"{text!r}: the range must go up (FIRST <= LAST)")
+    return ids
+
+
+def _query(args: argparse.Namespace) -> int:
+    found = [s for s in operations.list_states(args.directory) if s.id == args.id]
+    if not found:
+        raise MossError(f"no state {args.id}; `moss state list` shows the states")
+    picked = lookup.state_selections(args.directory, args.id)
+    if args.json:
+        print_json({**found[0].to_json(), "packages": [
+            {"name": s.meta.name, "version": s.meta.version, "release": s.meta.release,
+             "explicit": s.explicit} for s in picked]})
+        return 0
+    state = found[0]
+    print(f"State #{state.id} - {state.summary}")
+    print(f"Created: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(state.created))}")
+    print(f"Packages: {len(picked)}\n")
+    print_table(("NAME", "VERSION", "EXPLICIT"),
+                [(s.meta.name, f"{s.meta.version}-{s.meta.release}",
+                  "yes" if s.explicit else "") for s in picked])
+    return 0
+
+
 def _remove(args: argparse.Namespace) -> int:
+    args.ids = list(dict.fromkeys(i for group in args.ids for i in group))
     freed = diff.remove_preview(args.directory, args.ids)
     _show_doomed(args.ids, freed, args.directory)
     if args.dry_run:

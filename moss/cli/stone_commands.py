@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from moss.cli.stone_check import check_all
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.stone import (
@@ -37,11 +38,10 @@ from moss.stone import (
     MetaTag,
     PackageMeta,
     PayloadHeader,
-    PayloadKind,
     StoneReader,
     open_stone,
 )
-from moss.stonetools.extract import extract_packages
+from moss.stonetools.extract import extract_each, extract_packages
 from moss.stonetools.index import build_index
 from moss.stonetools.pack import pack_tree
 
@@ -64,6 +64,11 @@ def _register_inspect(sub: Subparsers) -> None:
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".stone files to read")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--check", action="store_true",
+                   help="check every payload's checksum and every file's digest; "
+                   "status 1 if a file fails")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="with --check: print nothing, the exit status says it")
     p.set_defaults(handler=cmd_inspect)
 
 
@@ -75,9 +80,15 @@ def _register_extract(sub: Subparsers) -> None:
         epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "-C", dest="dest", type=Path, default=Path("."), metavar="DIR",
-        help="unpack into DIR/usr (default: the current directory)",
+        help="unpack every package into one tree, DIR/usr (default: the current directory)",
+    )
+    where.add_argument(
+        "-o", "--output-dir", type=Path, metavar="DIR",
+        help="real moss's form: each package into its own tree, DIR/<id>/usr, where <id> "
+        "is name-version-release-build.arch; an old tree of that id is replaced",
     )
     p.set_defaults(handler=cmd_extract)
 
@@ -120,12 +131,15 @@ def _register_pack(sub: Subparsers) -> None:
 
 def _register_index(sub: Subparsers) -> None:
     p = sub.add_parser(
-        "index", help="write DIR/stone.index for the packages below DIR",
+        "index", aliases=["ix"], help="write DIR/stone.index for the packages below DIR",
         description="Write DIR/stone.index, the repository index of every .stone package "
         "below DIR, so DIR can be served as a repository.",
         epilog="example: moss index ./repo && minisign -S -s key.sec -m ./repo/stone.index",
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="the repository's folder")
+    p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                   help="write stone.index into this folder instead (package URIs stay "
+                   "relative to the repository's folder)")
     p.set_defaults(handler=cmd_index)
 
 
@@ -194,7 +208,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    out = build_index(args.dir)
+    out = build_index(args.dir, output=args.output_dir)
     if not args.quiet:
         with open_stone(out) as reader:
             count = len(reader.payload_headers())
@@ -204,6 +218,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     progress = Progress(enabled=False if args.quiet else None)
+    if args.output_dir is not None:
+        for path, tree in extract_each(args.files, args.output_dir, progress):
+            if not args.quiet:
+                print(f"Extract: {path} -> {tree}")
+        return 0
     usr = extract_packages(args.files, args.dest, progress)
     if not args.quiet:
         print(f"Extracted {len(args.files)} package(s) into {usr}")
@@ -285,8 +304,10 @@ def _inspect_json(reader: StoneReader) -> dict[str, Any]:
     if reader.file_type is FileType.REPOSITORY:
         out["packages"] = [_meta_json(m) for m in reader.repository_metas()]
         return out
-    if any(h.kind is PayloadKind.META for h in reader.payload_headers()):
-        out["meta"] = _meta_json(reader.package_meta())
+    metas = [_meta_json(m) for m in reader.repository_metas()]
+    if metas:
+        out["meta"] = metas[0]
+        out["metas"] = metas  # a build manifest has one per package of the recipe
     out["layout"] = [_layout_json(e) for e in reader.layout()]
     return out
 
@@ -349,9 +370,9 @@ def _inspect_text(reader: StoneReader) -> None:
             print()
             _print_meta(meta)
         return
-    if any(h.kind is PayloadKind.META for h in reader.payload_headers()):
+    for meta in reader.repository_metas():  # several in a recipe's build manifest
         print()
-        _print_meta(reader.package_meta())
+        _print_meta(meta)
     layout = reader.layout()
     if layout:
         print(f"\nLayout entries ({len(layout)}):")
@@ -360,6 +381,8 @@ def _inspect_text(reader: StoneReader) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    if args.check:
+        return check_all(args.files, args.quiet)
     results = []
     for n, path in enumerate(args.files):
         with open_stone(path) as reader:

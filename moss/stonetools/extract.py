@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from moss.core.errors import MossError
@@ -194,3 +194,16 @@ def move_into(staged: Sequence[Path], usr_dest: Path) -> None:
         _plan_merge(usr, usr_dest, moves)
         for source, target in moves:
             os.replace(source, target)
+
+
+def extract_each(packages: Sequence[Path], out: Path,
+                 progress: Progress = QUIET) -> Iterator[tuple[Path, Path]]:
+    """Real moss's ``extract -o``: each package into its own ``out/<id>/usr``, an old
+    tree of that id replaced; yields (package, tree) as each is done."""
+    for package in packages:
+        with open_stone(package) as reader:
+            tree = out / reader.package_meta().id
+        if tree.is_dir():
+            shutil.rmtree(tree)
+        extract_packages([package], tree, progress)
+        yield package, tree

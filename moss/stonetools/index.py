@@ -9,6 +9,7 @@ replayed to roll them back (:mod:`moss.repo.index`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -24,14 +25,18 @@ def read_package_entry(path: Path, root: Path) -> PackageMeta:
         if reader.file_type is not FileType.BINARY:
             raise StoneError(f"{path}: not a package (file type {reader.file_type.name})")
         meta = reader.package_meta()
-    meta.uri = path.relative_to(root).as_posix()
+    # relpath: `moss index -o OUT` points OUT/stone.index at ../repo/x.stone.
+    meta.uri = Path(os.path.relpath(path.absolute(), root.absolute())).as_posix()
     meta.hash = sha256_file(path)
     meta.size = path.stat().st_size
     return meta
 
 
-def build_index(directory: Path, level: int = 3) -> Path:
+def build_index(directory: Path, level: int = 3, output: Path | None = None) -> Path:
     """Writes ``directory/stone.index`` for every ``*.stone`` below ``directory``.
+
+    With ``output``, the index goes to ``output/stone.index`` instead and its
+    package URIs are relative to ``output``, as real moss's ``index -o``.
 
     The highest release of each name wins; two files with the same name and
     release are an error, since an index cannot say which one is meant.
@@ -43,7 +48,7 @@ def build_index(directory: Path, level: int = 3) -> Path:
     for path in sorted(directory.rglob("*.stone")):
         if not path.is_file():
             continue
-        meta = read_package_entry(path, directory)
+        meta = read_package_entry(path, output or directory)
         best = chosen.get(meta.name)
         if best is not None and best.release == meta.release:
             raise MossError(
@@ -51,6 +56,8 @@ def build_index(directory: Path, level: int = 3) -> Path:
             )
         if best is None or meta.release > best.release:
             chosen[meta.name] = meta
-    out = directory / INDEX_NAME
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    out = (output or directory) / INDEX_NAME
     write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
     return out

@@ -1,0 +1,78 @@
+"""Packages found by name or provider, installed and available: real moss's
+``info NAME...`` and ``search -i`` / ``search -p[=KIND]``.
+
+A NAME is a package name or a provider string (``binary(hello)``,
+``soname(libz.so.1(x86_64))``); a package matches when it is called NAME or
+provides it, exactly, as real moss's ``lookup_packages_by_provider``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss.core.root import Root, read_state_id
+from moss.db.databases import databases
+from moss.planning.resolve import Catalog, provider_keys
+from moss.planning.selection import Selected, selection_of
+from moss.repo.config import load_repositories
+from moss.repo.index import load_offers
+from moss.stone import PackageMeta
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One package that answers a NAME: installed (``repository`` None) or offered."""
+
+    meta: PackageMeta
+    installed: bool
+    repository: str | None = None
+    selected: Selected | None = None
+
+
+def _installed(root_path: Path) -> list[Selected]:
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []  # a query must not create databases
+    with databases(root) as dbs:
+        return list(selection_of(dbs, read_state_id(root.usr)).values())
+
+
+def candidates(root_path: Path, name: str, *, installed_only: bool = False) -> list[Candidate]:
+    """Installed packages first, then each other offer (best first) that answers ``name``."""
+    found = [Candidate(s.meta, True, None, s) for s in _installed(root_path)
+             if name in provider_keys(s.meta)]
+    if installed_only:
+        return sorted(found, key=lambda c: c.meta.name)
+    have = {(c.meta.name, c.meta.version, c.meta.release) for c in found}
+    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    seen: set[str] = set()
+    offers = []
+    for offer in catalog.by_provider.get(name, []):
+        meta = offer.meta
+        if meta.name in seen or (meta.name, meta.version, meta.release) in have:
+            continue
+        seen.add(meta.name)
+        offers.append(Candidate(meta, False, offer.repository))
+    return sorted(found, key=lambda c: c.meta.name) + offers
+
+
+def details(meta: PackageMeta) -> dict[str, object]:
+    """What ``info`` shows of a package, the same for installed and offered ones."""
+    return {
+        "name": meta.name, "version": meta.version, "release": meta.release,
+        "build_release": meta.build_release, "architecture": meta.architecture,
+        "summary": meta.summary, "description": meta.description, "homepage": meta.homepage,
+        "licenses": meta.licenses, "depends": [str(d) for d in meta.depends],
+        "provides": [str(p) for p in meta.provides],
+        "conflicts": [str(c) for c in meta.conflicts],
+    }
+
+
+def state_selections(root_path: Path, state_id: int) -> list[Selected]:
+    """The packages of one state, by name (``state query``); [] for nothing installed."""
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []
+    with databases(root) as dbs:
+        return sorted(selection_of(dbs, state_id).values(), key=lambda s: s.meta.name)
