@@ -1,0 +1,118 @@
+"""Fixtures of the real-OS guest: its packages and base disks, built once a session.
+
+The base root is state 1: Debian's ``/usr``, moss, systemd-boot and the kernel
+(with the few modules a live moss needs), installed by ``moss -D ROOT`` on the
+host; the stones the scenarios install inside the guest lie in
+``/var/lib/qemu-guest/stones/``.  Each scenario copies the base disks and
+writes its own ``boot.d`` scripts into the copy with ``debugfs``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import guest
+import pytest
+import realos
+import realvm
+
+from tests.support.debian_kernel import KernelUnavailable, debian_kernel
+
+STONES = "/var/lib/qemu-guest/stones"
+# One scenario runs several boots of ~2-4 minutes each under TCG on a loaded host.
+REAL_TEST_TIMEOUT = 3000
+
+
+@dataclass(frozen=True)
+class RealGuest:
+    disks: realvm.Disks
+    kver: str
+    os_id: str
+
+
+def _markers(workdir: Path, stones: Path) -> None:
+    for name in ("hello", "hello2", "hello3", "hello4"):
+        shutil.copy(guest.marker_package(workdir, name), stones / f"{name}.stone")
+
+
+def build_real_guest(work: Path) -> RealGuest:
+    """Build the userland (cached), the packages, the root and its disks."""
+    for tool in ("mmdebstrap", "sfdisk", "mdir", "depmod"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"the real-OS guest needs {tool}")
+    started = time.monotonic()
+    try:
+        userland = realos.userland()
+        kernel = guest.guest_kernel(debian_kernel())
+    except (realos.UserlandUnavailable, KernelUnavailable) as exc:
+        pytest.skip(f"no Debian userland for the real-OS guest: {exc}")
+    built = time.monotonic()
+    packages = work / "packages"
+    packages.mkdir()
+    kernel = realvm.module_subset(kernel, work / "modules")
+    base = [userland.stone, realos.moss_package(packages),
+            guest.systemd_boot_package(packages), guest.kernel_package(packages, kernel,
+                                                                       modules=True)]
+    root = guest.new_root(work / "root", 0)
+    realos.unpack_skeleton(userland, root)
+    guest.moss(root, "install", *map(str, base))
+    stones = root / STONES.lstrip("/")
+    stones.mkdir(parents=True)
+    _markers(packages, stones)
+    realvm.install_harness(root, {})
+    # the ESP's content goes to its own disk; /efi stays an empty mount point
+    disks = realvm.make_disks(root, work / "disks")
+    os_id = next(line.split("=", 1)[1].strip('"') for line in
+                 (root / "etc/os-release").read_text().splitlines() if line.startswith("ID="))
+    shutil.rmtree(root)
+    print(f"\n[realos] userland {built - started:.0f} s (cached or built), root and disks "
+          f"{time.monotonic() - built:.0f} s")
+    return RealGuest(disks, kernel.kver, os_id)
+
+
+def write_boot_scripts(disks: realvm.Disks, scripts: dict[int, str], work: Path) -> None:
+    """Put ``boot.d/<n>`` into the root image (the harness runs script n at boot n)."""
+    work.mkdir(parents=True, exist_ok=True)
+    commands = ["cd /etc/qemu-guest/boot.d"]
+    for number, text in scripts.items():
+        (work / f"boot-{number}").write_text(text)
+        commands.append(f"write {work / f'boot-{number}'} {number}")
+    (work / "debugfs.cmds").write_text("\n".join(commands) + "\n")
+    realvm.run(["debugfs", "-w", "-f", str(work / "debugfs.cmds"), str(disks.root)])
+
+
+def read_report(disks: realvm.Disks, boot: int) -> list[str]:
+    """``/var/lib/qemu-guest/report-<boot>`` from the root image (the guest's own record)."""
+    return guest.read_root_file(disks.root, f"/var/lib/qemu-guest/report-{boot}").splitlines()
+
+
+@pytest.fixture(scope="session")
+def real_guest(tmp_path_factory: pytest.TempPathFactory) -> RealGuest:
+    return build_real_guest(tmp_path_factory.mktemp("realos"))
+
+
+@pytest.fixture
+def hard_timeout() -> Iterator[None]:
+    """The real-OS scenarios' own, longer limit (replaces conftest's for these tests)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the test ran longer than {REAL_TEST_TIMEOUT} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(REAL_TEST_TIMEOUT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def e2fsck_ok(disks: realvm.Disks) -> str:
+    """fsck's verdict on the root after the guest: journal replayed, then checked read-only."""
+    subprocess.run(["e2fsck", "-fy", "-E", "journal_only", str(disks.root)], capture_output=True)
+    proc = subprocess.run(["e2fsck", "-fn", str(disks.root)], capture_output=True, text=True)
+    return proc.stdout if proc.returncode else ""
