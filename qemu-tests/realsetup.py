@@ -9,6 +9,7 @@ writes its own ``boot.d`` scripts into the copy with ``debugfs``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,9 @@ import realvm
 from tests.support.debian_kernel import KernelUnavailable, debian_kernel
 
 STONES = "/var/lib/qemu-guest/stones"
+# Power-cut instants per run (scenario 4); each costs one boot of ~1.5 minutes.
+CUTS = int(os.environ.get("MOSS_QEMU_CUTS", "10"))
+BULK_FILES = 1500
 # One scenario runs several boots of ~2-4 minutes each under TCG on a loaded host.
 REAL_TEST_TIMEOUT = 3000
 
@@ -34,11 +38,61 @@ class RealGuest:
     disks: realvm.Disks
     kver: str
     os_id: str
+    os_name: str
 
 
 def _markers(workdir: Path, stones: Path) -> None:
-    for name in ("hello", "hello2", "hello3", "hello4"):
+    names = ["hello", "hello2", "hello3", "hello4", *(f"mark{i}" for i in range(CUTS + 3))]
+    for name in names:
         shutil.copy(guest.marker_package(workdir, name), stones / f"{name}.stone")
+    shutil.copy(service_package(workdir), stones / "svc.stone")
+    for release in range(2, CUTS + 3):
+        shutil.copy(bulk_package(workdir, release), stones / f"bulk-{release}.stone")
+
+
+SERVICE = """[Unit]
+Description=qemu-tests: a unit shipped by a package
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/sh -c 'echo started > /run/moss-hello'
+"""
+
+# A system trigger: counts its runs and reloads systemd for the package's new unit.
+SYS_TRIGGER = """name: moss-hello
+description: reload systemd after a package shipped a unit
+handlers:
+    count:
+        run: /usr/bin/sh
+        args: ["-c", "echo ran >> /var/lib/qemu-guest/trigger-runs"]
+    reload:
+        run: /usr/bin/systemctl
+        args: ["daemon-reload"]
+paths:
+    "/usr/lib/systemd/system/moss-hello.service":
+        handlers: [count, reload]
+"""
+
+
+def service_package(workdir: Path) -> Path:
+    """``svc``: a systemd unit and a ``sys.d`` trigger that must run after it goes live."""
+    return guest._pack(workdir, "svc", {
+        "lib/systemd/system/moss-hello.service": SERVICE,
+        "share/moss/triggers/sys.d/moss-hello.yaml": SYS_TRIGGER,
+    })
+
+
+def bulk_package(workdir: Path, release: int) -> Path:
+    """``bulk``: an update big enough to take seconds in the guest (1500 files, 12 MB).
+
+    Every release changes every file, so each update unpacks, hashes and links them
+    all; the content compresses to almost nothing, so the stones stay small.
+    """
+    files: dict[str, bytes | str] = {
+        f"share/bulk/{i // 100}/{i}": (f"bulk {release} {i}\n" * 400).encode()[:8192]
+        for i in range(BULK_FILES)
+    }
+    return guest._pack(workdir, "bulk", files, release=release)
 
 
 def build_real_guest(work: Path) -> RealGuest:
@@ -56,7 +110,7 @@ def build_real_guest(work: Path) -> RealGuest:
     packages = work / "packages"
     packages.mkdir()
     kernel = realvm.module_subset(kernel, work / "modules")
-    base = [userland.stone, realos.moss_package(packages),
+    base = [userland.stone, realos.moss_package(packages), bulk_package(packages, 1),
             guest.systemd_boot_package(packages), guest.kernel_package(packages, kernel,
                                                                        modules=True)]
     root = guest.new_root(work / "root", 0)
@@ -68,12 +122,12 @@ def build_real_guest(work: Path) -> RealGuest:
     realvm.install_harness(root, {})
     # the ESP's content goes to its own disk; /efi stays an empty mount point
     disks = realvm.make_disks(root, work / "disks")
-    os_id = next(line.split("=", 1)[1].strip('"') for line in
-                 (root / "etc/os-release").read_text().splitlines() if line.startswith("ID="))
+    release = dict(line.split("=", 1) for line in
+                   (root / "etc/os-release").read_text().splitlines() if "=" in line)
     shutil.rmtree(root)
     print(f"\n[realos] userland {built - started:.0f} s (cached or built), root and disks "
           f"{time.monotonic() - built:.0f} s")
-    return RealGuest(disks, kernel.kver, os_id)
+    return RealGuest(disks, kernel.kver, release["ID"].strip('"'), release["NAME"].strip('"'))
 
 
 def write_boot_scripts(disks: realvm.Disks, scripts: dict[int, str], work: Path) -> None:

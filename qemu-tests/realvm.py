@@ -227,10 +227,25 @@ class RealMachine(Machine):
 
     def run_until_off(self, hard_timeout: float, silence: float) -> str:
         """The serial log once the guest powered off; fails on a hang or a long silence."""
+        return self.run_until(None, hard_timeout, silence)
+
+    def run_until(self, pattern: str | None, hard_timeout: float, silence: float) -> str:
+        """The serial log once it holds ``pattern`` (None: once QEMU ended by itself).
+
+        Fails when the guest runs longer than ``hard_timeout``, prints nothing for
+        ``silence`` seconds, or powers off before ``pattern``.
+        """
         assert self.proc is not None
         deadline = time.monotonic() + hard_timeout
         last_size, last_change = -1, time.monotonic()
-        while self.proc.poll() is None:
+        while True:
+            if pattern is not None and pattern in self.log():
+                return self.log()
+            if self.proc.poll() is not None:
+                if pattern is None:
+                    return self.log()
+                raise AssertionError(f"the guest powered off before {pattern!r}; serial:\n"
+                                     f"{self.log()[-4000:]}")
             now = time.monotonic()
             size = self.serial.stat().st_size if self.serial.exists() else 0
             if size != last_size:
@@ -241,5 +256,4 @@ class RealMachine(Machine):
                 self.stop()
                 raise AssertionError(f"the guest {why} {limit:.0f} s; serial:\n"
                                      f"{self.log()[-4000:]}")
-            time.sleep(0.5)
-        return self.log()
+            time.sleep(0.1)
