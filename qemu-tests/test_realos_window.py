@@ -6,8 +6,8 @@ names the old one.  A power cut in that window boots the old state: either the
 exchange had not reached the disk yet (ext4 commits its journal every few
 seconds; seen here), or the agent sees ``moss.fstx`` of the old state and
 activates it again, keeping the new one archived (bootable from the menu, ``moss
-state activate``).  Once the variable is written, a cut boots the new state.  Either way the system is one complete
-state, never a mix; this test pins which one.
+state activate``).  Once the variable is written, a cut boots the new state.
+Either way the system is one complete state, never a mix; this test pins which.
 
 A cut at an exact point: ``MOSS_KILL_AT=<checkpoint>`` makes moss SIGKILL itself
 there, and the guest then powers off through ``/proc/sysrq-trigger`` at once —
