@@ -15,7 +15,6 @@ from realboots import boot, one, succeeded
 from realsetup import STONES, RealGuest, read_report, write_boot_scripts
 
 # the real-OS fixtures (the session's guest; a longer limit than conftest's)
-real_guest = realsetup.real_guest
 hard_timeout = realsetup.hard_timeout
 
 LIVE_UPDATE = f"""

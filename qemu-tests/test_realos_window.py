@@ -23,7 +23,6 @@ import realvm
 from realboots import boot, one, succeeded
 from realsetup import STONES, RealGuest, write_boot_scripts
 
-real_guest = realsetup.real_guest
 hard_timeout = realsetup.hard_timeout
 
 CHECK = """
