@@ -58,11 +58,26 @@ def booted_state(root: Root) -> int | None:
     return record.active if record else None
 
 
+def fell_back(record: PivotRecord, pending: int | None) -> bool:
+    """The boot loader gave up on the pending state after its tries.
+
+    The agent then switched *from* the pending state (which an earlier try had
+    made active) to an older one: the entry of the pending state was skipped.
+    """
+    return (record.result == "activated" and pending is not None
+            and record.previous == pending and record.active != pending)
+
+
 def settle_after_boot(root: Root, dbs: Databases, progress: Progress) -> None:
     record = read_record(root)
     if record is None or dbs.state.get_setting(HANDLED_KEY) == repr(record.time):
         return
-    if dbs.state.pending() == read_state_id(root.usr):
+    pending = dbs.state.pending()
+    if fell_back(record, pending):
+        print(f"moss: state {pending} failed to boot; the boot loader fell back to state "
+              f"{record.active}, which runs now", file=sys.stderr)
+        dbs.state.set_pending(None)  # the next transaction builds on what runs
+    elif pending == read_state_id(root.usr):
         dbs.state.set_pending(None)
     dbs.state.set_setting(HANDLED_KEY, repr(record.time))
     if record.result == "activated":
