@@ -5,9 +5,11 @@ uses; its ``/usr`` becomes one package (``debian``), everything else (``/etc``,
 ``/var``...) a skeleton tarball laid under the root before moss installs into
 it.  moss itself, with its Python dependencies copied from the test's
 virtualenv (manylinux wheels for CPython 3.11, the guest's Python), is another
-package (``moss``).  Bytecode is compiled as *unchecked-hash*: a tree of hard
-links keeps no source mtimes, so timestamp-checked ``.pyc`` files would be
-rewritten in place under ``/usr`` on the first import.
+package (``moss``): bookworm has no ``python3-blake3``, and its
+``python3-zstandard`` (0.20) and ``python3-cryptography`` (38) are older than
+moss requires, so all of them come from the venv.  Bytecode is compiled as
+*unchecked-hash*: a tree of hard links keeps no source mtimes, so timestamp-checked
+``.pyc`` files would be rewritten in place under ``/usr`` on the first import.
 
 The userland takes minutes to build (more under load), so it is cached under
 ``/var/cache/moss-tests/realos/`` keyed by a hash of the package list, the
@@ -34,8 +36,10 @@ from tests.support.debian_kernel import CACHE
 
 REALOS_CACHE = CACHE / "realos"
 SUITE = "bookworm"
-# The userland: init, device manager, module loader, mount, Python for moss.
-INCLUDE = ("systemd", "systemd-sysv", "udev", "kmod", "python3", "mount", "util-linux")
+# The userland: init, device manager, module loader, mount, Python for moss;
+# systemd-boot for systemd-bless-boot (and the boot loader moss installs on the ESP).
+INCLUDE = ("systemd", "systemd-sysv", "systemd-boot", "udev", "kmod", "python3", "mount",
+           "util-linux")
 # moss's runtime dependencies, copied from the venv the tests run in (with theirs).
 MOSS_DEPS = ("zstandard", "xxhash", "blake3", "jinja2", "pyudev", "PyYAML", "cryptography")
 PROJECT = Path(__file__).resolve().parent.parent

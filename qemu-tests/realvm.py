@@ -43,7 +43,8 @@ MASKED = ("systemd-hwdb-update.service", "systemd-journal-catalog-update.service
           "ldconfig.service", "systemd-update-done.service", "e2scrub_all.timer",
           "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
           "fstrim.timer", "systemd-tmpfiles-clean.timer", "getty@tty1.service",
-          "serial-getty@ttyS0.service", "systemd-random-seed.service")
+          "serial-getty@ttyS0.service", "systemd-random-seed.service",
+          "systemd-boot-update.service")  # moss installs the boot loader, not bootctl
 
 UNIT = """[Unit]
 Description=qemu-tests: this boot's scenario step
