@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from boot import bls, bootstatus, cbm
+from boot import bls, bootstatus, cbm, espmount
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
 from moss.core.progress import QUIET, Progress
@@ -37,7 +37,8 @@ def sync(
 ) -> SyncReport:
     """Make $BOOT (or clr-boot-manager's staging) match the states on disk."""
     backend = cbm.sync if config.backend == "cbm" else bls.sync
-    return backend(root, states, active, pending, config, progress)
+    with espmount.reachable(config) as mounted:
+        return backend(root, states, active, pending, mounted, progress)
 
 
 def status(
@@ -49,4 +50,5 @@ def status(
     active: int | None,
 ) -> BootStatus:
     """$BOOT's entries, the default, and the booted/pending/active states passed in."""
-    return bootstatus.status(root, config, booted=booted, pending=pending, active=active)
+    with espmount.reachable(config) as mounted:
+        return bootstatus.status(root, mounted, booted=booted, pending=pending, active=active)

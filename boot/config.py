@@ -48,6 +48,8 @@ class BootConfig:
     bootloader: bool = True
     cbm_namespace: str = "org.clearlinux"
     cbm_root: Path | None = None
+    # live only: an ESP partition mounted nowhere, which boot.sync mounts for its work
+    esp_device: str | None = None
 
     @property
     def boot_dir(self) -> Path | None:
@@ -116,7 +118,7 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     _set_local_paths(config, root, values, live)
     config.cmdline_root = _cmdline_root(root, values, live)
     _set_partitions(config, root, values, live, esp, boot)
-    if config.backend == "bls" and config.boot_dir is None:
+    if config.backend == "bls" and config.boot_dir is None and config.esp_device is None:
         raise MossError(
             "no $BOOT found: mount the EFI system partition (or XBOOTLDR), "
             f"or set esp = ... in {path}"
@@ -186,3 +188,5 @@ def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live
     config.xbootldr = boot or (_inside(root, values["xbootldr"]) if "xbootldr" in values else None)
     if config.esp is None and config.xbootldr is None and live:
         config.esp, config.xbootldr = probe.boot_partitions()
+        if config.boot_dir is None:
+            config.esp_device = probe.unmounted_esp()

@@ -45,10 +45,27 @@ def check_space(where: Path, needed: int) -> None:
         )
 
 
+def _fsync_renamed(path: Path) -> None:
+    """Make a file renamed into place durable on FAT, not only its directory.
+
+    vfat's rename creates the new directory slot with size 0 and no first cluster;
+    the file's real size and cluster reach that slot only when the file's own inode
+    is written back.  ``fsync`` of the directory does not do that, so a power cut
+    within the writeback delay (~30 s) left entries of size 0 on the ESP, and
+    systemd-boot skipped them (seen in qemu-tests/test_realos_cuts.py).
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def copy_file(src: Path, dest: Path) -> None:
     try:
         # O_NOFOLLOW + fstat: only a regular file is copied, never a link's target.
         atomic_write(dest, read_regular(src), mode=0o644)
+        _fsync_renamed(dest)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise MossError(f"{dest.parent} is full while copying {src.name}") from None
@@ -63,6 +80,7 @@ def write_text(path: Path, text: str) -> bool:
             return False
     try:
         atomic_write(path, data)
+        _fsync_renamed(path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise MossError(f"{path.parent} is full while writing {path.name}") from None

@@ -6,6 +6,7 @@ described by its configuration, never by the host it happens to be built on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -82,8 +83,28 @@ def _blkid(device: str, key: str) -> str:
         return ""
 
 
+AUTOMOUNT_PLACES = (Path("/efi"), Path("/boot/efi"), Path("/boot"))
+
+
+def trigger_automounts(table: list[Mount]) -> None:
+    """Make systemd mount an ESP/XBOOTLDR that is only automounted (``/efi`` not yet used).
+
+    Listing the autofs directory is the access that triggers the mount; until then
+    the partition shows no mount point and would look unmounted.
+    """
+    for m in table:
+        if m.fstype == "autofs" and m.mount_point in AUTOMOUNT_PLACES:
+            # a failed mount leaves the partition counted as unmounted
+            with contextlib.suppress(OSError):
+                os.listdir(m.mount_point)
+
+
 def boot_partitions() -> tuple[Path | None, Path | None]:
-    """Mounted (ESP, XBOOTLDR): by partition type GUID, else the usual vfat mounts."""
+    """Mounted (ESP, XBOOTLDR): by partition type GUID, else the usual vfat mounts.
+
+    Automount points are triggered first, so an automounted ESP counts as mounted.
+    """
+    trigger_automounts(mounts())
     esp, xbootldr = _by_partition_type()
     if esp is None and xbootldr is None:
         esp, xbootldr = usual_mounts(mounts())
@@ -100,14 +121,26 @@ def usual_mounts(table: list[Mount]) -> tuple[Path | None, Path | None]:
     return esp, boot
 
 
-def _by_partition_type() -> tuple[Path | None, Path | None]:
+def _block_devices() -> list[dict[str, str | None]]:
     try:
         out = run(["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"])
     except CommandError:
-        return None, None
+        return []
+    return _flatten(json.loads(out.stdout).get("blockdevices", []))
+
+
+def unmounted_esp() -> str | None:
+    """The device of an ESP partition that is mounted nowhere (moss may mount it)."""
+    for dev in _block_devices():
+        if (dev.get("parttype") or "").lower() == ESP_TYPE and not dev.get("mountpoint"):
+            return dev.get("path") or None
+    return None
+
+
+def _by_partition_type() -> tuple[Path | None, Path | None]:
     esp: Path | None = None
     xbootldr: Path | None = None
-    for dev in _flatten(json.loads(out.stdout).get("blockdevices", [])):
+    for dev in _block_devices():
         kind = (dev.get("parttype") or "").lower()
         where = dev.get("mountpoint")
         if not where:

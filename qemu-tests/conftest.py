@@ -13,6 +13,7 @@ from pathlib import Path
 import guest
 import pytest
 from machine import OVMF_CODE, Machine
+from realsetup import real_guest  # noqa: F401  (the real-OS guest, once a session)
 
 from tests.support.debian_kernel import (
     CACHE,

@@ -59,9 +59,20 @@ def booted_state(root: Root) -> int | None:
     return record.active if record else None
 
 
+def fell_back(record: PivotRecord, pending: int | None) -> bool:
+    """The boot loader gave up on the pending state after its tries.
+
+    The agent then switched *from* the pending state (which an earlier try had
+    made active) to an older one: the entry of the pending state was skipped.
+    """
+    return (record.result == "activated" and pending is not None
+            and record.previous == pending and record.active != pending)
+
+
 def how_booted(record: PivotRecord, pending: int | None) -> str:
     """How the agent's activation came about, for the activation history."""
-    if record.requested is not None and record.active != record.requested:
+    if fell_back(record, pending) or (
+            record.requested is not None and record.active != record.requested):
         return extras.BOOT_FALLBACK
     if record.active == pending:
         return extras.TRANSACTION  # a deferred update, applied by the reboot
@@ -76,7 +87,11 @@ def settle_after_boot(root: Root, dbs: Databases, progress: Progress) -> None:
     if record.result == "activated" and record.active is not None:
         dbs.extras.record_activation(record.active, how_booted(record, pending),
                                      record.previous)
-    if pending == read_state_id(root.usr):
+    if fell_back(record, pending):
+        print(f"moss: state {pending} failed to boot; the boot loader fell back to state "
+              f"{record.active}, which runs now", file=sys.stderr)
+        dbs.state.set_pending(None)  # the next transaction builds on what runs
+    elif pending == read_state_id(root.usr):
         dbs.state.set_pending(None)
     dbs.state.set_setting(HANDLED_KEY, repr(record.time))
     if record.result == "activated":
