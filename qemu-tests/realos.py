@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,17 @@ SUITE = "bookworm"
 INCLUDE = ("systemd", "systemd-sysv", "systemd-boot", "udev", "kmod", "python3", "mount",
            "util-linux")
 # moss's runtime dependencies, copied from the venv the tests run in (with theirs).
-MOSS_DEPS = ("zstandard", "xxhash", "blake3", "jinja2", "pyudev", "PyYAML", "cryptography")
+
+
+def _runtime_dependencies() -> tuple[str, ...]:
+    """moss's runtime dependencies as pyproject.toml declares them (not the test extras),
+    so a new dependency reaches the guest without anyone remembering to list it here."""
+    with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+        declared = tomllib.load(f)["project"]["dependencies"]
+    return tuple(re.split(r"[ ;<>=!~\[(]", d, maxsplit=1)[0] for d in declared)
+
+
+MOSS_DEPS = _runtime_dependencies()
 PROJECT = Path(__file__).resolve().parent.parent
 GUEST_PYTHON = "python3.11"
 BUILD_TIMEOUT = 1500  # seconds for mmdebstrap on a loaded host (cold: ~6 min idle)
