@@ -25,6 +25,12 @@ ROW = re.compile(r"^\| `([^`]+)`[^|]* \| `(moss [^`]+)` \| ([^|]+) \|$")
 
 # example -> what stdout must hold ("!x": must not hold x). Empty: success is enough.
 EXPECT: dict[str, list[str]] = {
+    "moss -D ROOT cache prune -y": ["No files to remove"],
+    "moss state activate 1 --skip-triggers -y -D ROOT": ["State 1 is now active"],
+    "moss state export -D ROOT": ["repositories {", "uri "],
+    "moss sync --import ROOT/usr/lib/system-model.kdl -y -D ROOT": ["already in that state"],
+    "moss repo add other URI --root-index version=stream/unstable -D ROOT": [
+        "added repository other", "moss-root-index.json"],
     "moss -D ROOT list installed": ["hello", "zlib", "tool"],
     "moss list installed -D ROOT": ["hello", "zlib", "tool"],
     "moss -y -D ROOT remove tool": ["is now active"],
@@ -165,6 +171,8 @@ def substitute(example: str, places: dict[str, Path], out: Path) -> list[str]:
         head, slash, tail = word.partition("/")
         if head == "OUT":
             word = str(out) + slash + tail
+        elif slash and head in places:
+            word = str(places[head]) + slash + tail
         elif word in places:
             word = str(places[word]) if word != "URI" else str(places[word]).replace(
                 "file:/", "file:///", 1)
