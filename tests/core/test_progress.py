@@ -22,9 +22,14 @@ def files(n: int) -> dict[str, str]:
     return {f"share/data/f{i}": f"file {i}\n" for i in range(n)}
 
 
-def run_on_terminal(args: list[str]) -> str:
-    """Run with stdout and stderr on a pseudo-terminal and return what it showed."""
+def run_on_terminal(args: list[str], columns: int = 0) -> str:
+    """Run with stdout and stderr on a pseudo-terminal and return what it showed.
+
+    ``columns``: the width the terminal reports (a bare pty reports none).
+    """
     leader, follower = pty.openpty()
+    if columns:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
     os.close(follower)
     shown = b""
@@ -54,29 +59,9 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert "Blitting" not in quiet
 
 
-def run_on_narrow_terminal(args: list[str], columns: int) -> str:
-    """Like a user's 60-column terminal: the pty reports that width to the program."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
-    assert proc.wait(timeout=60) == 0, shown
-    os.close(leader)
-    return shown.decode(errors="replace")
-
-
 def test_progress_fits_a_narrow_terminal_and_names_its_units(tmp_path: Path) -> None:
     pkg = make_package(tmp_path, "data", files(400))
-    shown = run_on_narrow_terminal(
+    shown = run_on_terminal(
         [sys.executable, "-m", "moss", "-y", "-D", str(tmp_path / "root"), "install", str(pkg)],
         columns=60,
     )
