@@ -9,10 +9,13 @@ tests call directly.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from moss import __version__
 from moss.cli import failures, logconfig
@@ -52,8 +55,26 @@ def _registrars() -> list[Registrar]:
     ]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a suggestion for a mistyped command instead of the list of all.
+
+    Subparsers are made of the same class (argparse's default), so ``moss state
+    actvate`` gets the suggestion too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)$",
+                         message)
+        if wrong:
+            word, choices = wrong[1], re.findall(r"'([^']*)'", wrong[2])
+            near = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            message = f"unknown command {word!r}{hint} (`{self.prog} --help` lists them)"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog="moss",
         description=(
             "moss installs packages into atomic, numbered states of /usr. "
@@ -117,7 +138,8 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
         return None
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None and not args.show_version:
-        parser.error("a command is required")
+        parser.print_help()  # `moss` alone: what there is to do (status 2, a usage error)
+        raise SystemExit(2)
     if handler is not None:
         logging.getLogger("moss").debug("moss %s: %s on %s", __version__, args.command,
                                         args.directory)

@@ -97,8 +97,8 @@ def _list(args: argparse.Namespace) -> int:
         marks = ",".join(m for m, on in (("active", s.active), ("booted", s.booted),
                                          ("pending", s.pending)) if on)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
-        rows.append((s.id, created, s.packages, marks, s.summary))
-    print_table(("ID", "CREATED", "PKGS", "", "SUMMARY"), rows)
+        rows.append((s.id, created, s.packages, marks, s.activated or "", s.summary))
+    print_table(("ID", "CREATED", "PKGS", "", "ACTIVATED BY", "SUMMARY"), rows)
     return 0
 
 

@@ -43,11 +43,14 @@ class StateInfo:
     active: bool
     pending: bool
     booted: bool  # the state this boot came up in, per the pivot agent's record
+    # How it last became active: transaction, rollback, boot-menu, boot-fallback,
+    # unrecorded (real moss made it so); None if it never was.
+    activated: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "created": self.created, "summary": self.summary,
                 "packages": self.packages, "active": self.active, "pending": self.pending,
-                "booted": self.booted}
+                "booted": self.booted, "activated": self.activated}
 
 
 def list_states(root_path: Path) -> list[StateInfo]:
@@ -58,9 +61,10 @@ def list_states(root_path: Path) -> list[StateInfo]:
         active = read_state_id(root.usr)
         pending = dbs.state.pending()
         booted = booted_state(root)
+        how = {state: kind for state, kind, _, _ in dbs.extras.activations()}  # the last wins
         return [
             StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
-                      r.id == pending, r.id == booted)
+                      r.id == pending, r.id == booted, how.get(r.id))
             for r in dbs.state.all()
         ]
 
