@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core.errors import MossError
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
 from moss.planning.resolve import Catalog, upgrades
@@ -36,29 +35,6 @@ def installed(root_path: Path) -> list[InstalledPackage]:
     with databases(root) as dbs:
         selected = selection_of(dbs, read_state_id(root.usr))
     return [_installed(s) for s in sorted(selected.values(), key=lambda s: s.meta.name)]
-
-
-def package_info(root_path: Path, name: str) -> tuple[InstalledPackage, dict[str, object],
-                                                      list[LayoutEntry]]:
-    """The installed package called ``name``: summary row, full meta, and its layout."""
-    root = Root(root_path)
-    if not root.db.is_dir():
-        raise MossError(f"{name} is not installed (nothing is installed in {root.path})")
-    with databases(root) as dbs:
-        selected = selection_of(dbs, read_state_id(root.usr)).get(name)
-        if selected is None:
-            raise MossError(f"{name} is not installed")
-        layout = dbs.layout.entries(selected.id)
-    meta = selected.meta
-    details: dict[str, object] = {
-        "name": meta.name, "version": meta.version, "release": meta.release,
-        "build_release": meta.build_release, "architecture": meta.architecture,
-        "summary": meta.summary, "description": meta.description, "homepage": meta.homepage,
-        "licenses": meta.licenses, "depends": [str(d) for d in meta.depends],
-        "provides": [str(p) for p in meta.provides],
-        "conflicts": [str(c) for c in meta.conflicts],
-    }
-    return _installed(selected), details, layout
 
 
 def package_layout(root_path: Path, package_id: str) -> list[LayoutEntry]:
