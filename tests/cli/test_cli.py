@@ -24,4 +24,4 @@ def test_unknown_command_is_usage_error() -> None:
         [sys.executable, "-m", "moss", "no-such-command"], capture_output=True, text=True
     )
     assert proc.returncode == 2
-    assert "invalid choice" in proc.stderr
+    assert "unknown command 'no-such-command'" in proc.stderr
