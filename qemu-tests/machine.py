@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,9 @@ class Boot:
 class Machine:
     def __init__(self, images: Images, workdir: Path, memory: int = 512) -> None:
         self.serial = workdir / "serial.log"
-        self.qmp_socket = workdir / "qmp.sock"
+        # A unix socket's path must fit in 108 bytes (sun_path); a scenario's work
+        # folder under pytest's base temp can be longer, and QEMU then refuses to start.
+        self.qmp_socket = Path(tempfile.mkdtemp(prefix="moss-qmp-")) / "qmp.sock"
         self.images = images
         self.command = [
             "qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", str(memory),
@@ -68,6 +72,13 @@ class Machine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        shutil.rmtree(self.qmp_socket.parent, ignore_errors=True)
+
+    def qemu_output(self) -> str:
+        """What QEMU itself printed (its errors), once it has ended."""
+        if self.proc is None or self.proc.poll() is None or self.proc.stdout is None:
+            return ""
+        return self.proc.stdout.read().decode(errors="replace")
 
     def log(self) -> str:
         return self.serial.read_bytes().decode("latin-1") if self.serial.exists() else ""

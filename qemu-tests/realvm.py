@@ -243,6 +243,9 @@ class RealMachine(Machine):
             if pattern is not None and pattern in self.log():
                 return self.log()
             if self.proc.poll() is not None:
+                if self.proc.returncode != 0:
+                    raise AssertionError(f"QEMU failed ({self.proc.returncode}): "
+                                         f"{self.qemu_output()}\nserial:\n{self.log()[-4000:]}")
                 if pattern is None:
                     return self.log()
                 raise AssertionError(f"the guest powered off before {pattern!r}; serial:\n"

@@ -9,25 +9,14 @@ builds on state 1 (it lacks what state 2 added); the boot after that runs it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import guest
-import pytest
 import realsetup
 import realvm
 from realboots import BOOT_TIMEOUT, SILENCE, boot, guest_lines, one, succeeded
 from realsetup import STONES, RealGuest, write_boot_scripts
-
-# Passed on its own branch; on the merged tree the menu test failed once for a reason
-# not yet found (the boot after the menu choice never started), and the window test
-# had not run when the session stopped. Until a session checks both on the merged tree,
-# they run with MOSS_QEMU_PENDING=1 only. See the closing note of issue 15.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MOSS_QEMU_PENDING") != "1",
-    reason="not yet verified on the merged tree: set MOSS_QEMU_PENDING=1 to run it",
-)
 
 hard_timeout = realsetup.hard_timeout
 
