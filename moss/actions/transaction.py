@@ -28,11 +28,11 @@ from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
 from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root
-from moss.states.activate import activate_tree
 from moss.states.bootsync import after_change
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
+from moss.states.window import finish_switch, go_live
 from moss.stone import EMPTY_DIGEST, FileKind
 from moss.store import space
 from moss.store.assets import check_blobs
@@ -146,15 +146,17 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     if deferred:
         stage_pending(root, dbs, state_id)
     else:
-        activate_tree(root, root.staging_usr)
+        go_live(root, dbs, root.staging_usr, state_id)
         dbs.extras.record_activation(state_id, extras.TRANSACTION, prepared.running)
     discard_superseded(root, dbs, prepared.pending, state_id)
     checkpoint("tx:activated")
     # From here the state is in effect: what fails next is reported, never undone.
-    done = (f"state {state_id} is staged for the next boot" if deferred
-            else f"state {state_id} is active")
-    after_change(root, dbs, done, live=not deferred, skip_boot=options.skip_boot,
-                 progress=options.progress)
+    if deferred:
+        after_change(root, dbs, f"state {state_id} is staged for the next boot", live=False,
+                     skip_boot=options.skip_boot, progress=options.progress)
+    else:
+        finish_switch(root, dbs, f"state {state_id} is active", skip_boot=options.skip_boot,
+                      progress=options.progress)
     return Outcome(prepared.change, state_id, prepared.running, deferred=deferred)
 
 

@@ -69,23 +69,29 @@ def fell_back(record: PivotRecord, pending: int | None) -> bool:
             and record.previous == pending and record.active != pending)
 
 
-def how_booted(record: PivotRecord, pending: int | None) -> str:
-    """How the agent's activation came about, for the activation history."""
+def how_booted(record: PivotRecord, pending: int | None, interrupted: int | None) -> str:
+    """How the agent's activation came about, for the activation history.
+
+    ``interrupted``: a live switch to that state was cut off before the boot
+    default named it, so the boot went back to the default, not to a menu choice.
+    """
     if fell_back(record, pending) or (
-            record.requested is not None and record.active != record.requested):
+            record.requested is not None and record.active != record.requested) or (
+            interrupted is not None and record.previous == interrupted):
         return extras.BOOT_FALLBACK
     if record.active == pending:
         return extras.TRANSACTION  # a deferred update, applied by the reboot
     return extras.BOOT_MENU
 
 
-def settle_after_boot(root: Root, dbs: Databases, progress: Progress) -> None:
+def settle_after_boot(root: Root, dbs: Databases, progress: Progress,
+                      interrupted: int | None = None) -> None:
     record = read_record(root)
     if record is None or dbs.state.get_setting(HANDLED_KEY) == repr(record.time):
         return
     pending = dbs.state.pending()
     if record.result == "activated" and record.active is not None:
-        dbs.extras.record_activation(record.active, how_booted(record, pending),
+        dbs.extras.record_activation(record.active, how_booted(record, pending, interrupted),
                                      record.previous)
     if fell_back(record, pending):
         print(f"moss: state {pending} failed to boot; the boot loader fell back to state "

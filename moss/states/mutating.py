@@ -2,7 +2,8 @@
 
 Under the lock, and before it looks at anything: repair what an interrupted
 moss or pivot agent left (:mod:`moss.states.recovery`), then settle a switch of
-states the agent made at boot (:mod:`moss.states.afterboot`).  Every mutating
+states the agent made at boot (:mod:`moss.states.afterboot`) and a live switch
+that was cut off before its boot entries were written (:mod:`moss.states.window`).  Every mutating
 command enters through :func:`mutating`, so none can forget either step.
 """
 
@@ -17,6 +18,7 @@ from moss.core.root import Root
 from moss.db.databases import Databases, databases
 from moss.states.afterboot import settle_after_boot
 from moss.states.recovery import note_unrecorded_activation, recover
+from moss.states.window import interrupted_switch, settle_interrupted_switch
 
 
 @contextlib.contextmanager
@@ -24,6 +26,8 @@ def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
              ) -> Iterator[Databases]:
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
         recover(root, dbs)
-        settle_after_boot(root, dbs, progress)
+        switching = interrupted_switch(dbs)
+        settle_after_boot(root, dbs, progress, interrupted=switching)
         note_unrecorded_activation(root, dbs)
+        settle_interrupted_switch(root, dbs, switching, progress)
         yield dbs

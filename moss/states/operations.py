@@ -24,12 +24,12 @@ from moss.core.root import Root, ensure_skeleton, read_state_id
 from moss.db import extras
 from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
-from moss.states.activate import activate_tree
 from moss.states.afterboot import booted_state
 from moss.states.bootsync import after_change, sync_if_managed
 from moss.states.diff import check_removable, prune_candidates
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
+from moss.states.window import finish_switch, go_live
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
 from moss.store.assets import check_blobs, remove_unreferenced
 
@@ -93,13 +93,13 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
         if read_state_id(tree) != state_id:
             raise MossError(f"state {state_id} has no complete tree at {tree}")
         check_blobs(root, dbs.layout, state_digests(dbs, state_id))
-        previous = activate_tree(root, tree)
+        previous = go_live(root, dbs, tree, state_id)
         dbs.extras.record_activation(state_id, extras.ROLLBACK, previous)
         if dbs.state.pending() is not None:
             dbs.state.set_pending(None)
         # --skip-triggers (the AerynOS initramfs): the booted system runs them later.
-        after_change(root, dbs, f"state {state_id} is active", live=not skip_triggers,
-                     skip_boot=skip_boot, progress=progress)
+        finish_switch(root, dbs, f"state {state_id} is active", skip_triggers=skip_triggers,
+                      skip_boot=skip_boot, progress=progress)
         return previous
 
 
