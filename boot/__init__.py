@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from boot import bless as blessing
 from boot import bls, bootstatus, cbm, espmount
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
@@ -21,6 +22,7 @@ __all__ = [
     "BootStatus",
     "EntryStatus",
     "SyncReport",
+    "bless",
     "load_config",
     "status",
     "sync",
@@ -52,3 +54,11 @@ def status(
     """$BOOT's entries, the default, and the booted/pending/active states passed in."""
     with espmount.reachable(config) as mounted:
         return bootstatus.status(root, mounted, booted=booted, pending=pending, active=active)
+
+
+def bless(config: BootConfig, state_id: int | None) -> list[str]:
+    """Remove the boot counter of the entry that booted (see :mod:`boot.bless`)."""
+    if config.backend == "cbm":
+        return []  # clr-boot-manager's entries carry no counters
+    with espmount.reachable(config) as mounted:
+        return blessing.bless(mounted, state_id)

@@ -1,4 +1,4 @@
-"""``moss boot sync`` and ``moss boot status``."""
+"""``moss boot sync``, ``moss boot status`` and ``moss boot bless``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from moss.core.errors import MossError
 from moss.core.root import Root
 from moss.db.databases import databases
 from moss.states.afterboot import booted_state
-from moss.states.bootsync import boot_status, sync_boot
+from moss.states.bootsync import bless_boot, boot_status, sync_boot
 from moss.states.mutating import mutating
 
 
@@ -28,6 +28,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _where(q)
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_status)
+    q = actions.add_parser(
+        "bless", help="mark this boot good: remove its entry's boot counter",
+        description="A pending state's entry is tried three times, then the boot loader "
+        "falls back. systemd-bless-boot marks a good boot on systemd systems; elsewhere, "
+        "run this once the system is up and working, or a good update is rolled back "
+        "after its last try.")
+    _where(q)
+    q.set_defaults(handler=_bless)
 
 
 def _where(p: argparse.ArgumentParser) -> None:
@@ -47,6 +55,15 @@ def _sync(args: argparse.Namespace) -> int:
                 f"{len(report.removed)} removed" if report.changed else "nothing changed")
         print(f"Boot entries in {report.boot_dir}: {len(report.entries)} ({what}); "
               f"default: {report.default}")
+    return 0
+
+
+def _bless(args: argparse.Namespace) -> int:
+    root = Root(args.directory)
+    with mutating(root, progress=progress_for(args.quiet)):
+        blessed = bless_boot(root, booted_state(root), esp=args.esp, boot_dir=args.boot)
+    print(f"Blessed {', '.join(blessed)}" if blessed else "Nothing to bless: the booted "
+          "entry has no boot counter")
     return 0
 
 

@@ -114,3 +114,10 @@ def boot_status(root: Root, dbs: Databases, booted: int | None, *, esp: Path | N
     config = boot.load_config(root.path, esp=esp, boot=boot_dir)
     return boot.status(root.path, config, booted=booted, pending=dbs.state.pending(),
                        active=read_state_id(root.usr))
+
+
+def bless_boot(root: Root, booted: int | None, *, esp: Path | None = None,
+               boot_dir: Path | None = None) -> list[str]:
+    """The documented step that blesses a good boot where systemd-bless-boot is absent."""
+    config = boot.load_config(root.path, esp=esp, boot=boot_dir)
+    return boot.bless(config, booted if booted is not None else read_state_id(root.usr))
