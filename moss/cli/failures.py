@@ -8,11 +8,11 @@ traceback surfaces.  The statuses are the table in README.md ("Using moss").
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 from moss.core.errors import (
     BOOT_NOT_UPDATED,
@@ -30,7 +30,9 @@ from moss.core.errors import (
     printable,
 )
 from moss.core.progress import end_open_line
-from moss.stone.errors import StoneError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # What main() hands to report(): anything, since report() returns None for a bug.
 KNOWN = (Exception, KeyboardInterrupt)
@@ -74,7 +76,7 @@ def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
     if isinstance(exc, MossError):
         kind = "warning" if exc.exit_status == BOOT_NOT_UPDATED else "error"
         return f"{kind}: {exc}", exc.exit_status
-    if isinstance(exc, StoneError):
+    if _is_stone_error(exc):
         return f"error: {exc}", FAILED
     if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
         # Python 3.11 wraps an interrupt in a class body as RuntimeError(__set_name__).
@@ -92,9 +94,22 @@ def _disk_full(exc: BaseException, near: list[Path]) -> str | None:
     for cause in _chain(exc):
         if isinstance(cause, OSError) and cause.errno in DISK_FULL:
             return describe_os_error(cause, near)
-        if isinstance(cause, sqlite3.Error) and _database_full(cause, near):
+        if _is_sqlite_error(cause) and _database_full(cause, near):
             return disk_full_message(fullest(near))
     return None
+
+
+def _is_stone_error(exc: BaseException) -> bool:
+    """A StoneError, without importing the stone code for `moss --version`: if its
+    module was never loaded, nothing can have raised one."""
+    errors = sys.modules.get("moss.stone.errors")
+    return errors is not None and isinstance(exc, errors.StoneError)
+
+
+def _is_sqlite_error(exc: BaseException) -> TypeGuard[sqlite3.Error]:
+    """A sqlite3.Error, on the same reasoning: no sqlite3 loaded, no SQLite failure."""
+    sqlite = sys.modules.get("sqlite3")
+    return sqlite is not None and isinstance(exc, sqlite.Error)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -109,6 +124,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _database_full(exc: sqlite3.Error, near: list[Path]) -> bool:
     """SQLite says "database or disk is full", or fails its I/O on a full filesystem."""
+    import sqlite3  # loaded already: exc is one of its errors
+
     if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
         return True
     return isinstance(exc, sqlite3.OperationalError) and any(is_full(p) for p in near)
