@@ -90,9 +90,9 @@ def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _list(args: argparse.Namespace) -> int:
-    from moss.states import operations
+    from moss.states import listing
 
-    states = operations.list_states(args.directory)
+    states = listing.list_states(args.directory)
     if args.json:
         print_json([s.to_json() for s in states])
         return 0
@@ -107,9 +107,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _active(args: argparse.Namespace) -> int:
-    from moss.states import operations
+    from moss.states import listing
 
-    active = operations.active_state(args.directory)
+    active = listing.active_state(args.directory)
     if args.json:
         print_json({"active": active})
     elif active is None:
@@ -173,9 +173,9 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
     """The states about to go, as ``state list`` shows them, and the space freed."""
-    from moss.states import operations
+    from moss.states import listing
 
-    infos = {s.id: s for s in operations.list_states(root)}
+    infos = {s.id: s for s in listing.list_states(root)}
     if not state_ids:
         print("No state to remove; unused cached files and orphaned blobs will be deleted.")
         return
@@ -216,9 +216,9 @@ def state_ids(text: str) -> list[int]:
 
 def _query(args: argparse.Namespace) -> int:
     from moss.actions import lookup
-    from moss.states import operations
+    from moss.states import listing
 
-    found = [s for s in operations.list_states(args.directory) if s.id == args.id]
+    found = [s for s in listing.list_states(args.directory) if s.id == args.id]
     if not found:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
     picked = lookup.state_selections(args.directory, args.id)
