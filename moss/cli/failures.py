@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
@@ -38,13 +36,20 @@ if TYPE_CHECKING:
 KNOWN = (Exception, KeyboardInterrupt)
 
 
-@dataclass
 class Context:
-    """What the explanation depends on, filled in as the command line is understood."""
+    """What the explanation depends on, filled in as the command line is understood.
 
-    verbose: bool
-    near: list[Path] = field(default_factory=lambda: [Path("/")])  # where the command writes
-    started: bool = False  # the command itself ran: it may have changed something
+    A plain class, not a dataclass: every moss command, ``--version`` too, builds one
+    before anything else, and ``dataclasses`` costs milliseconds to import (issue 18).
+    """
+
+    __slots__ = ("near", "started", "verbose")
+
+    def __init__(self, verbose: bool, near: list[Path] | None = None,
+                 started: bool = False) -> None:
+        self.verbose = verbose
+        self.near = [Path("/")] if near is None else near  # where the command writes
+        self.started = started  # the command itself ran: it may have changed something
 
 
 def report(exc: BaseException, context: Context) -> int | None:
@@ -53,7 +58,7 @@ def report(exc: BaseException, context: Context) -> int | None:
         # Whoever read our output has gone (`| head`): say nothing, like `ls` would.
         silence_stdout()
         if context.verbose:
-            traceback.print_exception(exc)
+            _print_traceback(exc)
         return BROKEN_PIPE
     explained = explain(exc, context)
     if explained is None:
@@ -61,9 +66,16 @@ def report(exc: BaseException, context: Context) -> int | None:
     line, status = explained
     end_open_line()  # a progress line cut short: the message gets a line of its own
     if context.verbose:
-        traceback.print_exception(exc)
+        _print_traceback(exc)
     print(f"moss: {printable(line)}", file=sys.stderr)
     return status
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """With -v: the traceback (its module loaded only then, for start-up's sake)."""
+    import traceback
+
+    traceback.print_exception(exc)
 
 
 def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
