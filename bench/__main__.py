@@ -25,6 +25,7 @@ from bench import (
     pivot_time,
     qemu_share,
     resolve,
+    startup,
     stone_memory,
 )
 from bench.common import Result, print_results
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "pivot": pivot_time.run,
     "qemu": qemu_share.run,  # opt-in: --qemu
     "memory": stone_memory.run,
+    "startup": startup.run,
 }
 
 

@@ -9,18 +9,19 @@ tests call directly.
 from __future__ import annotations
 
 import argparse
-import difflib
-import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from moss import __version__
 from moss.cli import failures, logconfig
 from moss.cli.globals import add_global_flags, bare_provides, install_aliases, spread
 from moss.core.errors import BROKEN_PIPE
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 Handler = Callable[[argparse.Namespace], int]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -66,6 +67,8 @@ class Parser(argparse.ArgumentParser):
         wrong = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)$",
                          message)
         if wrong:
+            import difflib
+
             word, choices = wrong[1], re.findall(r"'([^']*)'", wrong[2])
             near = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(near)}?" if near else ""
@@ -73,7 +76,9 @@ class Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; given the command line, the global flags go only on the
+    parsers it names (:func:`moss.cli.globals.spread`), which is all it needs."""
     parser: argparse.ArgumentParser = Parser(
         prog="moss",
         description=(
@@ -90,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _registrars():
         register(sub)
     install_aliases(parser)
-    spread(parser)
+    spread(parser, argv)
     return parser
 
 
@@ -103,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     context = failures.Context(verbose=any(a in ("-v", "--verbose") for a in argv))
     try:
-        parser = build_parser()
+        generating = any(a.startswith("--g") for a in argv)  # --generate-*, abbreviated too
+        parser = build_parser(None if generating else argv)
         args = parser.parse_args(bare_provides(argv))
         context = failures.Context(args.verbose, [p for p in (args.directory, args.cache) if p])
         handler = _handler(parser, args)
@@ -140,7 +146,9 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
     if handler is None and not args.show_version:
         parser.print_help()  # `moss` alone: what there is to do (status 2, a usage error)
         raise SystemExit(2)
-    if handler is not None:
+    if handler is not None and args.log is not None:  # no --log: the record goes nowhere
+        import logging
+
         logging.getLogger("moss").debug("moss %s: %s on %s", __version__, args.command,
                                         args.directory)
     return handler

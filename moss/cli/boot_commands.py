@@ -7,11 +7,6 @@ from pathlib import Path
 
 from moss.cli.output import print_json, progress_for
 from moss.core.errors import MossError
-from moss.core.root import Root
-from moss.db.databases import databases
-from moss.states.afterboot import booted_state
-from moss.states.bootsync import bless_boot, boot_status, sync_boot
-from moss.states.mutating import mutating
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +39,10 @@ def _where(p: argparse.ArgumentParser) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from moss.core.root import Root
+    from moss.states.bootsync import sync_boot
+    from moss.states.mutating import mutating
+
     root = Root(args.directory)
     with mutating(root, progress=progress_for(args.quiet)) as dbs:
         report = sync_boot(root, dbs, esp=args.esp, boot_dir=args.boot,
@@ -59,6 +58,11 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _bless(args: argparse.Namespace) -> int:
+    from moss.core.root import Root
+    from moss.states.afterboot import booted_state
+    from moss.states.bootsync import bless_boot
+    from moss.states.mutating import mutating
+
     root = Root(args.directory)
     with mutating(root, progress=progress_for(args.quiet)):
         blessed = bless_boot(root, booted_state(root), esp=args.esp, boot_dir=args.boot)
@@ -68,6 +72,11 @@ def _bless(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from moss.core.root import Root
+    from moss.db.databases import databases
+    from moss.states.afterboot import booted_state
+    from moss.states.bootsync import boot_status
+
     root = Root(args.directory)
     if not root.db.is_dir():
         raise MossError(f"nothing is installed in {root.path}: no states, no boot entries")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 from moss.cli.output import progress_for
-from moss.states import operations
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    from moss.states import operations
+
     removed = operations.prune_cache(args.directory, wait_for_lock=not args.no_wait,
                                      progress=progress_for(args.quiet))
     if removed:

@@ -8,11 +8,9 @@ traceback surfaces.  The statuses are the table in README.md ("Using moss").
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 from moss.core.errors import (
     BOOT_NOT_UPDATED,
@@ -30,19 +28,28 @@ from moss.core.errors import (
     printable,
 )
 from moss.core.progress import end_open_line
-from moss.stone.errors import StoneError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # What main() hands to report(): anything, since report() returns None for a bug.
 KNOWN = (Exception, KeyboardInterrupt)
 
 
-@dataclass
 class Context:
-    """What the explanation depends on, filled in as the command line is understood."""
+    """What the explanation depends on, filled in as the command line is understood.
 
-    verbose: bool
-    near: list[Path] = field(default_factory=lambda: [Path("/")])  # where the command writes
-    started: bool = False  # the command itself ran: it may have changed something
+    A plain class, not a dataclass: every moss command, ``--version`` too, builds one
+    before anything else, and ``dataclasses`` costs milliseconds to import (issue 18).
+    """
+
+    __slots__ = ("near", "started", "verbose")
+
+    def __init__(self, verbose: bool, near: list[Path] | None = None,
+                 started: bool = False) -> None:
+        self.verbose = verbose
+        self.near = [Path("/")] if near is None else near  # where the command writes
+        self.started = started  # the command itself ran: it may have changed something
 
 
 def report(exc: BaseException, context: Context) -> int | None:
@@ -51,7 +58,7 @@ def report(exc: BaseException, context: Context) -> int | None:
         # Whoever read our output has gone (`| head`): say nothing, like `ls` would.
         silence_stdout()
         if context.verbose:
-            traceback.print_exception(exc)
+            _print_traceback(exc)
         return BROKEN_PIPE
     explained = explain(exc, context)
     if explained is None:
@@ -59,9 +66,16 @@ def report(exc: BaseException, context: Context) -> int | None:
     line, status = explained
     end_open_line()  # a progress line cut short: the message gets a line of its own
     if context.verbose:
-        traceback.print_exception(exc)
+        _print_traceback(exc)
     print(f"moss: {printable(line)}", file=sys.stderr)
     return status
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """With -v: the traceback (its module loaded only then, for start-up's sake)."""
+    import traceback
+
+    traceback.print_exception(exc)
 
 
 def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
@@ -74,7 +88,7 @@ def explain(exc: BaseException, context: Context) -> tuple[str, int] | None:
     if isinstance(exc, MossError):
         kind = "warning" if exc.exit_status == BOOT_NOT_UPDATED else "error"
         return f"{kind}: {exc}", exc.exit_status
-    if isinstance(exc, StoneError):
+    if _is_stone_error(exc):
         return f"error: {exc}", FAILED
     if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
         # Python 3.11 wraps an interrupt in a class body as RuntimeError(__set_name__).
@@ -92,9 +106,22 @@ def _disk_full(exc: BaseException, near: list[Path]) -> str | None:
     for cause in _chain(exc):
         if isinstance(cause, OSError) and cause.errno in DISK_FULL:
             return describe_os_error(cause, near)
-        if isinstance(cause, sqlite3.Error) and _database_full(cause, near):
+        if _is_sqlite_error(cause) and _database_full(cause, near):
             return disk_full_message(fullest(near))
     return None
+
+
+def _is_stone_error(exc: BaseException) -> bool:
+    """A StoneError, without importing the stone code for `moss --version`: if its
+    module was never loaded, nothing can have raised one."""
+    errors = sys.modules.get("moss.stone.errors")
+    return errors is not None and isinstance(exc, errors.StoneError)
+
+
+def _is_sqlite_error(exc: BaseException) -> TypeGuard[sqlite3.Error]:
+    """A sqlite3.Error, on the same reasoning: no sqlite3 loaded, no SQLite failure."""
+    sqlite = sys.modules.get("sqlite3")
+    return sqlite is not None and isinstance(exc, sqlite.Error)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -109,6 +136,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _database_full(exc: sqlite3.Error, near: list[Path]) -> bool:
     """SQLite says "database or disk is full", or fails its I/O on a full filesystem."""
+    import sqlite3  # loaded already: exc is one of its errors
+
     if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
         return True
     return isinstance(exc, sqlite3.OperationalError) and any(is_full(p) for p in near)

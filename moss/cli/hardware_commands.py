@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moss.actions import subscribe
 from moss.cli.output import print_json
-from moss.subscriptions.modalias import format_modalias_file, udev_devices
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _hardware(args: argparse.Namespace) -> int:
+    from moss.actions import subscribe
+    from moss.subscriptions.modalias import format_modalias_file, udev_devices
+
     if args.record:
         print(format_modalias_file(udev_devices()), end="")
         return 0

@@ -1,13 +1,20 @@
-"""``moss install``, ``remove`` and ``sync``: transactions that make a new state."""
+"""``moss install``, ``remove`` and ``sync``: transactions that make a new state.
+
+Each handler imports the transaction code when it runs, not when the parser is built
+(issue 18: start-up time).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from moss.actions import fetch, sysmodel, transaction
 from moss.cli.output import cancelled, confirm, progress_for
-from moss.planning.selection import Change
+
+if TYPE_CHECKING:
+    from moss.actions import transaction
+    from moss.planning.selection import Change
 
 ROLLBACK_HINT = " The previous state stays on disk: `moss state activate` brings it back."
 
@@ -60,6 +67,8 @@ def register_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from moss.actions import fetch
+
     written = fetch.fetch(args.directory, args.packages, args.output_dir, args.cache,
                          progress_for(args.quiet))
     for path in written:
@@ -85,16 +94,22 @@ def _is_file(arg: str) -> bool:
 
 
 def _install(args: argparse.Namespace) -> int:
+    from moss.actions import transaction
+
     files = [Path(a) for a in args.packages if _is_file(a)]
     names = [a for a in args.packages if not _is_file(a)]
     return _run(args, transaction.Request(install=files, names=names))
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from moss.actions import transaction
+
     return _run(args, transaction.Request(remove=args.packages))
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from moss.actions import sysmodel, transaction
+
     if args.update:
         from moss.cli import repo_commands
 
@@ -122,6 +137,8 @@ def print_change(change: Change) -> None:
 
 
 def _run(args: argparse.Namespace, request: transaction.Request) -> int:
+    from moss.actions import transaction
+
     def ask(change: Change) -> bool:
         print("The transaction will:")
         print_change(change)
@@ -151,3 +168,4 @@ def _run(args: argparse.Namespace, request: transaction.Request) -> int:
         was = f" (previous state: {outcome.previous})" if outcome.previous is not None else ""
         print(f"State {outcome.state_id} is now active{was}.")
     return 0
+

@@ -8,19 +8,22 @@ value is a usage error (status 2), as clap makes it.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from moss.core.errors import MossError
 
-LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
-          "warn": logging.WARNING, "error": logging.ERROR}
+if TYPE_CHECKING:
+    import logging
+
+# logging's DEBUG, INFO, WARNING and ERROR, and a TRACE below DEBUG: as numbers, so
+# parsing --log does not load logging, which `moss --version` never needs (issue 18).
+LEVELS = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "error": 40}
 
 
-@dataclass(frozen=True)
-class LogConfig:
+class LogConfig(NamedTuple):
+    """What ``--log`` asked for (a NamedTuple: ``dataclasses`` is slow to import)."""
+
     level: int
     json: bool = False
     destination: str = "stderr"
@@ -38,16 +41,25 @@ def parse_log_config(text: str) -> LogConfig:
     return LogConfig(LEVELS[level.lower()], fmt == "json", dest or "stderr")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"time": record.created, "level": record.levelname.lower(),
-                           "target": record.name, "message": record.getMessage()})
+def _json_formatter() -> logging.Formatter:
+    """One JSON object a line: time, level, target and message."""
+    import json
+    import logging
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return json.dumps({"time": record.created, "level": record.levelname.lower(),
+                               "target": record.name, "message": record.getMessage()})
+
+    return JsonFormatter()
 
 
 def configure(config: LogConfig | None) -> None:
     """Send moss's log records where ``--log`` says; without it, only warnings show."""
     if config is None:
         return
+    import logging
+
     handler: logging.Handler
     if config.destination == "stderr":
         handler = logging.StreamHandler(sys.stderr)
@@ -57,7 +69,7 @@ def configure(config: LogConfig | None) -> None:
         except OSError as exc:
             raise MossError(f"--log: cannot write {config.destination}: "
                             f"{exc.strerror or exc}") from exc
-    handler.setFormatter(_JsonFormatter() if config.json else logging.Formatter(
+    handler.setFormatter(_json_formatter() if config.json else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("moss")
     logger.addHandler(handler)

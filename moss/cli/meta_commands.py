@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from pathlib import Path
 
@@ -20,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _version(args: argparse.Namespace) -> int:
     print(f"moss {__version__}")
     if args.full:
+        import platform
+
         print(f"python {platform.python_version()} ({sys.executable})")
         print(f"from {Path(__file__).resolve().parents[1]}")
     return 0

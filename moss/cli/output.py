@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +12,8 @@ from moss.core.progress import Progress
 
 def print_json(value: Any) -> None:
     """Stable JSON for scripts: sorted keys, two-space indent, trailing newline."""
+    import json  # here: only --json needs it, and every command loads this module
+
     json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
 

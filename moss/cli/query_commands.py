@@ -1,12 +1,18 @@
-"""``moss list installed`` and ``moss info``: read-only views of a root."""
+"""``moss list installed`` and ``moss info``: read-only views of a root.
+
+Each handler imports the code it runs, so building the parser stays cheap (issue 18).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from moss.actions import lookup, query
 from moss.cli.output import print_json, print_table
 from moss.core.errors import MossError
+
+if TYPE_CHECKING:
+    from moss.actions import lookup, query
 
 # Real moss's `search -p` kinds; `library` is its other name for soname.
 PROVIDER_KINDS = ["library", "name", "soname", "pkgconfig", "interpreter", "cmake", "python",
@@ -59,6 +65,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _list_installed(args: argparse.Namespace) -> int:
+    from moss.actions import query
+
     packages = query.installed(args.directory)
     if args.explicit:
         packages = [p for p in packages if p.explicit]
@@ -80,11 +88,15 @@ def _print_available(packages: list[query.AvailablePackage], as_json: bool) -> N
 
 
 def _list_available(args: argparse.Namespace) -> int:
+    from moss.actions import query
+
     _print_available(query.available(args.directory), args.json)
     return 0
 
 
 def _list_sync(args: argparse.Namespace) -> int:
+    from moss.actions import query
+
     rows = query.pending_upgrades(args.directory)
     if args.json:
         print_json([{"name": old.name, "installed": f"{old.version}-{old.release}",
@@ -98,6 +110,8 @@ def _list_sync(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from moss.actions import lookup, query
+
     if args.provides:
         kind = "soname" if args.provides == "library" else args.provides
         wanted = args.keyword if kind == "name" else f"{kind}({args.keyword})"
@@ -115,6 +129,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _search_file(args: argparse.Namespace) -> int:
+    from moss.actions import query
+
     rows = query.search_file(args.directory, args.path)
     if args.json:
         print_json([{"package": package, "path": path} for package, path in rows])
@@ -126,6 +142,8 @@ def _search_file(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     """Real moss's ``info``: every NAME, every match; one unknown NAME fails the command."""
+    from moss.actions import lookup
+
     found = []
     for name in args.names:
         matches = lookup.candidates(args.directory, name)
@@ -145,6 +163,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, object]:
+    from moss.actions import lookup, query
+
     out: dict[str, object] = {**lookup.details(c.meta), "installed": c.installed}
     if c.selected is None:
         out["repository"] = c.repository
@@ -160,6 +180,8 @@ def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, objec
 
 
 def _info_text(args: argparse.Namespace, c: lookup.Candidate) -> None:
+    from moss.actions import lookup, query
+
     details = lookup.details(c.meta)
     for key in ("name", "version", "release", "summary", "description", "homepage"):
         print(f"{key.capitalize():<13}{details[key]}")

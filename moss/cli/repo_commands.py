@@ -1,28 +1,36 @@
-"""``moss repo add|list|remove|update|enable|disable`` and real moss's ``ar lr rr ur``."""
+"""``moss repo add|list|remove|update|enable|disable`` and real moss's ``ar lr rr ur``.
+
+Each handler imports what it runs, so building the parser stays cheap (issue 18).
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from moss.cli.output import print_json, print_table, progress_for
 from moss.core.errors import MossError
-from moss.core.fs import locked
-from moss.core.root import Root
-from moss.planning import sysmodel
-from moss.repo import config
-from moss.repo.index import index_path, update_repository
+
+if TYPE_CHECKING:
+    from moss.repo import config
 
 
 @contextlib.contextmanager
 def _lock(args: argparse.Namespace) -> Iterator[None]:
     """One mutating moss at a time, as for every other change to a root."""
+    from moss.core.fs import locked
+    from moss.core.root import Root
+
     with locked(Root(args.directory).lockfile):
         yield
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo import config
+
     sysmodel.refuse_repo_edit(args.directory, "add")
     with _lock(args):
         repo = config.add_repository(
@@ -51,6 +59,9 @@ def _versioned(repo: config.Repository) -> dict[str, str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo.index import index_path
+
     repos = sysmodel.repositories(args.directory)
     if args.json:
         print_json(
@@ -87,6 +98,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo import config
+
     sysmodel.refuse_repo_edit(args.directory, "remove")
     with _lock(args):
         config.remove_repository(args.directory, args.name)
@@ -95,6 +109,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo.index import update_repository
+
     root = args.directory
     if args.name:
         repos = [r for r in sysmodel.repositories(root) if r.id == args.name]
@@ -121,6 +138,9 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo import config
+
     sysmodel.refuse_repo_edit(args.directory, "enable")
     with _lock(args):
         config.set_active(args.directory, args.name, True)
@@ -129,6 +149,9 @@ def cmd_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
+    from moss.planning import sysmodel
+    from moss.repo import config
+
     sysmodel.refuse_repo_edit(args.directory, "disable")
     with _lock(args):
         config.set_active(args.directory, args.name, False)

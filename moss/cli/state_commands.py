@@ -1,4 +1,8 @@
-"""``moss state ...``: list, active, activate, query, prune, remove, verify, rebuild."""
+"""``moss state ...``: list, active, activate, query, prune, remove, verify, rebuild.
+
+Each handler imports the code it runs: building the parser must stay cheap, since
+every command builds all of it (issue 18: start-up time).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from moss.actions import lookup
 from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
-from moss.states import diff, operations, rebuild, verify
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,7 +90,9 @@ def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _list(args: argparse.Namespace) -> int:
-    states = operations.list_states(args.directory)
+    from moss.states import listing
+
+    states = listing.list_states(args.directory)
     if args.json:
         print_json([s.to_json() for s in states])
         return 0
@@ -103,7 +107,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _active(args: argparse.Namespace) -> int:
-    active = operations.active_state(args.directory)
+    from moss.states import listing
+
+    active = listing.active_state(args.directory)
     if args.json:
         print_json({"active": active})
     elif active is None:
@@ -122,6 +128,8 @@ def _megabytes(size: int) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from moss.states import diff
+
     changes = diff.state_diff(args.directory, args.old, args.new)
     if args.json:
         print_json(changes.to_json())
@@ -135,6 +143,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
+    from moss.states import diff, operations
+
     if args.id not in {s.id for s in operations.list_states(args.directory)}:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
     active = operations.active_state(args.directory)
@@ -163,7 +173,9 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
     """The states about to go, as ``state list`` shows them, and the space freed."""
-    infos = {s.id: s for s in operations.list_states(root)}
+    from moss.states import listing
+
+    infos = {s.id: s for s in listing.list_states(root)}
     if not state_ids:
         print("No state to remove; unused cached files and orphaned blobs will be deleted.")
         return
@@ -175,6 +187,8 @@ def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    from moss.states import diff, operations
+
     doomed, freed = diff.prune_preview(args.directory, args.keep)
     _show_doomed(doomed, freed, args.directory)
     if args.dry_run:
@@ -201,7 +215,10 @@ def state_ids(text: str) -> list[int]:
 
 
 def _query(args: argparse.Namespace) -> int:
-    found = [s for s in operations.list_states(args.directory) if s.id == args.id]
+    from moss.actions import lookup
+    from moss.states import listing
+
+    found = [s for s in listing.list_states(args.directory) if s.id == args.id]
     if not found:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
     picked = lookup.state_selections(args.directory, args.id)
@@ -221,6 +238,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from moss.states import diff, operations
+
     args.ids = list(dict.fromkeys(i for group in args.ids for i in group))
     freed = diff.remove_preview(args.directory, args.ids)
     _show_doomed(args.ids, freed, args.directory)
@@ -236,6 +255,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from moss.states import verify
+
     report = verify.verify(args.directory, repair=args.repair, progress=progress_for(args.quiet))
     if args.json:
         print_json({
@@ -259,6 +280,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    from moss.states import rebuild
+
     if not confirm("Rebuild the databases from the states on disk?", args.yes_all):
         print("Cancelled; nothing was changed.")
         return 0
@@ -296,6 +319,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from moss.actions import sysmodel
     from moss.core.fs import atomic_write
+    from moss.states import operations
 
     text = sysmodel.export_state(args.directory, args.id)
     if args.output is None:

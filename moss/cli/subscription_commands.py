@@ -9,17 +9,20 @@
 
 ``toggle`` is what ``moss subscription <action> NAME`` would do to the active
 state's tree: positive numbers are saved, negative ones cost.
+
+Each handler imports what it runs, so building the parser stays cheap (issue 18).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from moss.actions import subscribe, transaction
 from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
-from moss.subscriptions.config import Choices, load_choices
-from moss.subscriptions.modalias import read_modalias_file
+
+if TYPE_CHECKING:
+    from moss.subscriptions.config import Choices
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,6 +81,8 @@ def _size(n: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from moss.actions import subscribe
+
     infos = subscribe.list_subscriptions(args.directory)
     if args.json:
         print_json([i.to_json() for i in infos])
@@ -95,6 +100,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from moss.actions import subscribe
+    from moss.subscriptions.modalias import read_modalias_file
+
     choices = subscribe.new_choices(args.directory, add=args.names)
     if args.modalias_file:
         choices.modalias_file = Path(args.modalias_file)
@@ -103,15 +111,21 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from moss.actions import subscribe
+
     choices = subscribe.new_choices(args.directory, remove=args.names)
     return _change(args, choices, "unsubscribe " + ", ".join(args.names))
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    from moss.subscriptions.config import load_choices
+
     return _change(args, load_choices(args.directory), "refresh subscriptions")
 
 
 def _change(args: argparse.Namespace, choices: Choices, summary: str) -> int:
+    from moss.actions import subscribe, transaction
+
     files, size = subscribe.preview(args.directory, choices)
     effect = (f"{'saves' if size >= 0 else 'adds'} {_size(abs(size))} "
               f"({abs(files)} files) against the active state")

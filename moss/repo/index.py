@@ -17,6 +17,9 @@ packages.  The signed trusted comment carries ``timestamp:<unix seconds>``
 ``<repo>/stone.index.timestamp`` and refuses a lower one, or none at all once
 one was seen, unless the user passes ``allow_older``.  Unsigned repositories
 have no such guarantee.
+
+Reading an index (:func:`load_offers`, what queries do) loads neither the fetcher nor
+the signature code: they are imported by the functions that fetch (issue 18).
 """
 
 from __future__ import annotations
@@ -28,17 +31,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, fsync_dir, remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import REPO_INDEX_NAME, Root
-from moss.repo import rootindex, signature
-from moss.repo.cache import Download
+from moss.repo import rootindex
 from moss.repo.config import Repository, cache_dir
-from moss.repo.fetch import FetchOptions, download
 from moss.repo.metadb import write_meta_db
-from moss.stone import PackageMeta, StoneError, open_stone
+from moss.stone.errors import StoneError
+
+if TYPE_CHECKING:
+    from moss.repo.cache import Download
+    from moss.repo.fetch import FetchOptions
+    from moss.stone import PackageMeta
 
 INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
@@ -64,6 +71,8 @@ def index_path(root: Path, repo: Repository) -> Path:
 
 def resolve_uri(repo: Repository, target: Path, options: FetchOptions | None) -> Repository:
     """A versioned repository with today's index URI (recorded once its index is in place)."""
+    from moss.repo.fetch import download
+
     if repo.root_index is None:
         return repo
     source = repo.root_index
@@ -79,6 +88,8 @@ def resolve_uri(repo: Repository, target: Path, options: FetchOptions | None) ->
 
 def read_index(path: Path) -> list[PackageMeta]:
     """The PackageMeta records of a ``stone.index``; a damaged file is a MossError."""
+    from moss.stone.reader import open_stone
+
     try:
         with open_stone(path) as reader:
             return list(reader.repository_metas())
@@ -98,6 +109,8 @@ def update_repository(
 
     A signed index older than the one in use is refused unless ``allow_older``.
     """
+    from moss.repo.fetch import download
+
     target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
     repo = resolve_uri(repo, target, options)
@@ -137,6 +150,8 @@ def update_repository(
 
 def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:
     """The fetched index's packages; a bad one is named by its URL, not a scratch path."""
+    from moss.stone.reader import open_stone
+
     try:
         with open_stone(path) as reader:
             return list(reader.repository_metas())
@@ -155,6 +170,9 @@ def _fetch_and_verify_signature(
     repo: Repository, index: Path, sig_path: Path, options: FetchOptions | None
 ) -> str:
     """Fetch the ``.minisig`` and check it; returns its (signed) trusted comment."""
+    from moss.repo import signature
+    from moss.repo.fetch import download
+
     assert repo.key is not None
     sig_url = repo.uri + SIGNATURE_SUFFIX
     try:
@@ -197,6 +215,8 @@ def _when(stamp: int) -> str:
 
 def check_freshness(repo: Repository, target: Path, trusted: str, allow_older: bool) -> int | None:
     """The new index's signed timestamp; refuses one older than the index in use."""
+    from moss.repo import signature
+
     new = signature.signed_timestamp(trusted)
     old = recorded_timestamp(target)
     if old is None or allow_older or (new is not None and new >= old):
@@ -238,6 +258,8 @@ def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
 
 def downloads_for(repos: Sequence[Repository], offers: Sequence[Offer]) -> list[Download]:
     """Turn chosen offers into cache downloads (the index must give uri and hash)."""
+    from moss.repo.cache import Download
+
     by_id = {r.id: r for r in repos}
     result = []
     for offer in offers:

@@ -14,7 +14,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss import triggers
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.core.root import Root, read_state_id
@@ -101,6 +100,8 @@ def settle_after_boot(root: Root, dbs: Databases, progress: Progress,
         dbs.state.set_pending(None)
     dbs.state.set_setting(HANDLED_KEY, repr(record.time))
     if record.result == "activated":
+        from moss import triggers  # here: `moss state list` reads booted_state only
+
         try:
             triggers.run_system_triggers(root.path, progress)
         except MossError as exc:

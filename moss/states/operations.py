@@ -13,7 +13,6 @@ never a row naming a deleted blob, which would make a reinstall skip the blob.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -22,55 +21,18 @@ from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, ensure_skeleton, read_state_id
 from moss.db import extras
-from moss.db.databases import Databases, databases
+from moss.db.databases import Databases
 from moss.planning.selection import selection_of
-from moss.states.afterboot import booted_state
 from moss.states.bootsync import after_change, sync_if_managed
 from moss.states.diff import check_removable, prune_candidates
+from moss.states.listing import StateInfo as StateInfo
+from moss.states.listing import active_state as active_state
+from moss.states.listing import list_states as list_states
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
 from moss.store.assets import check_blobs, remove_unreferenced
-
-
-@dataclass(frozen=True)
-class StateInfo:
-    id: int
-    created: int
-    summary: str
-    packages: int
-    active: bool
-    pending: bool
-    booted: bool  # the state this boot came up in, per the pivot agent's record
-    # How it last became active: transaction, rollback, boot-menu, boot-fallback,
-    # unrecorded (real moss made it so); None if it never was.
-    activated: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "created": self.created, "summary": self.summary,
-                "packages": self.packages, "active": self.active, "pending": self.pending,
-                "booted": self.booted, "activated": self.activated}
-
-
-def list_states(root_path: Path) -> list[StateInfo]:
-    root = Root(root_path)
-    if not root.db.is_dir():
-        return []  # no state yet; and a query must not create databases
-    with databases(root) as dbs:
-        active = read_state_id(root.usr)
-        pending = dbs.state.pending()
-        booted = booted_state(root)
-        how = {state: kind for state, kind, _, _ in dbs.extras.activations()}  # the last wins
-        return [
-            StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
-                      r.id == pending, r.id == booted, how.get(r.id))
-            for r in dbs.state.all()
-        ]
-
-
-def active_state(root_path: Path) -> int | None:
-    return read_state_id(Root(root_path).usr)
 
 
 def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
