@@ -23,7 +23,7 @@ from moss.states.recovery import note_unrecorded_activation, recover
 def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
              ) -> Iterator[Databases]:
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
-        recover(root, dbs)
+        recover(root, dbs, progress)
         settle_after_boot(root, dbs, progress)
         note_unrecorded_activation(root, dbs)
         yield dbs
