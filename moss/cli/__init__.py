@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 from moss import __version__
 from moss.cli import failures, logconfig
 from moss.cli.globals import add_global_flags, bare_provides, install_aliases, spread
+from moss.cli.helptext import HelpFormatter, example
 from moss.core.errors import BROKEN_PIPE
 
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 Handler = Callable[[argparse.Namespace], int]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -60,8 +61,13 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a suggestion for a mistyped command instead of the list of all.
 
     Subparsers are made of the same class (argparse's default), so ``moss state
-    actvate`` gets the suggestion too.
+    actvate`` gets the suggestion too.  Every parser formats its help with
+    :class:`HelpFormatter`, which keeps the example on its line.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         wrong = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)$",
@@ -83,8 +89,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="moss",
         description=(
             "moss installs packages into atomic, numbered states of /usr. "
-            "Every transaction can be rolled back, from here or from the boot menu."
+            "Every transaction can be rolled back, from here or from the boot menu. "
+            "`moss COMMAND --help` describes each command, with an example."
         ),
+        epilog=example("moss install hello -y"),
     )
     add_global_flags(parser, top=True)
     parser.add_argument("--generate-manpages", type=Path, metavar="DIR",

@@ -12,14 +12,24 @@ from moss.core.errors import MossError
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("boot", help="boot entries for states",
                        description="Every recent state gets a boot menu entry; choosing an "
-                       "older one at boot rolls the system back to it.")
+                       "older one at boot rolls the system back to it.",
+                       epilog="example: moss boot status")
     actions = p.add_subparsers(dest="boot_command", metavar="ACTION")
     actions.required = True
-    q = actions.add_parser("sync", help="write the boot entries of the active and recent states")
+    q = actions.add_parser(
+        "sync", help="write the boot entries of the active and recent states",
+        description="Write the boot entries of the active and recent states into $BOOT "
+        "and remove those of states that are gone. Transactions do this themselves; run "
+        "it when one said its boot entries were not updated, once the cause is fixed.",
+        epilog="example: moss boot sync")
     _where(q)
     q.add_argument("--json", action="store_true", help="machine-readable report")
     q.set_defaults(handler=_sync)
-    q = actions.add_parser("status", help="$BOOT, its entries, and the booted/pending state")
+    q = actions.add_parser(
+        "status", help="$BOOT, its entries, and the booted/pending state",
+        description="Show where $BOOT and the ESP are, the boot entries written there, "
+        "the state that was booted and the one that boots next; nothing is changed.",
+        epilog="example: moss boot status --json")
     _where(q)
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_status)
@@ -28,7 +38,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="A pending state's entry is tried three times, then the boot loader "
         "falls back. systemd-bless-boot marks a good boot on systemd systems; elsewhere, "
         "run this once the system is up and working, or a good update is rolled back "
-        "after its last try.")
+        "after its last try.",
+        epilog="example: moss boot bless")
     _where(q)
     q.set_defaults(handler=_bless)
 

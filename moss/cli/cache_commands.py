@@ -14,13 +14,16 @@ from moss.cli.output import progress_for
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cache", help="manage cached data",
-                       description="Cached data: downloaded .stone files and store blobs.")
+                       description="Cached data: downloaded .stone files (kept so states "
+                       "can be repaired and switched offline) and the store's blobs.",
+                       epilog="example: moss cache prune")
     actions = p.add_subparsers(dest="cache_command", metavar="ACTION")
     actions.required = True
     q = actions.add_parser(
         "prune", help="delete downloads and blobs no state uses",
         description="Delete downloaded packages and store blobs that no state uses, "
-        "including orphaned blobs left by an interrupted install.")
+        "including orphaned blobs left by an interrupted install.",
+        epilog="example: moss cache prune")
     q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
     q.set_defaults(handler=_prune)
 

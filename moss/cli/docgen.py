@@ -14,6 +14,7 @@ from pathlib import Path
 from moss import __version__
 from moss.cli import completions
 from moss.cli.cmdtree import Command, commands
+from moss.cli.helptext import examples, without_examples
 
 
 def _roff(text: str) -> str:
@@ -40,8 +41,11 @@ def manpage(node: Command) -> str:
         for child, helptext in node.children.items():
             lines += [".TP", f"\\fB{_roff(child)}\\fR", _roff(helptext)]
             lines.append(f"See \\fB{_roff(node.pages[child])}\\fR(1).")
-    if node.parser.epilog:
-        lines += [".SH NOTES", _roff(node.parser.epilog)]
+    notes, shown = without_examples(node.parser.epilog), examples(node.parser.epilog)
+    if shown:  # one command line each, not refilled: it is meant to be copied
+        lines += [".SH EXAMPLE", ".nf", *(_roff(e) for e in shown), ".fi"]
+    if notes:
+        lines += [".SH NOTES", _roff(notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -127,8 +127,9 @@ def install_aliases(parser: argparse.ArgumentParser) -> None:
     top = subparsers_of(parser)[0]
     for alias, path in ALIASES.items():
         top.choices[alias] = find(parser, path)
-    parser.epilog = "aliases: " + ", ".join(
+    aliases = "aliases: " + ", ".join(
         f"{alias} = {' '.join(path)}" for alias, path in ALIASES.items())
+    parser.epilog = aliases + (f"\n\n{parser.epilog}" if parser.epilog else "")
 
 
 # Top-level options that take a value: the word after them is not the command.

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "hardware", help="devices, their modaliases and the kernel modules they need",
         description="Match every device's MODALIAS (from udev, or a recorded list) against "
         "each kernel's modules.alias, as modprobe does, and show the modules the 'hardware' "
-        "subscription would keep and what it saves.")
+        "subscription would keep and what it saves.",
+        epilog="example: moss hardware --json")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--modalias-file", type=Path, metavar="FILE",
                    help="another machine's devices: one 'MODALIAS' or 'SYSPATH MODALIAS' "

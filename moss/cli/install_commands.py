@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Install packages into a new state and make it live. Each argument is a "
         "local .stone file, or a package name or provider (e.g. soname(libz.so.1(x86_64)), "
         "binary(hello)) resolved with its dependencies from the repositories." + ROLLBACK_HINT,
+        epilog="example: moss install hello",
     )
     p.add_argument("packages", nargs="+", metavar="NAME|FILE.stone")
     _common(p)
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "remove", aliases=["rm"], help="remove packages",
         description="Remove packages by name into a new state, with the packages that need "
         "them and the dependencies nothing else needs." + ROLLBACK_HINT,
+        epilog="example: moss remove hello",
     )
     p.add_argument("packages", nargs="+", metavar="NAME")
     _common(p)
@@ -43,6 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sync", aliases=["up"], help="bring the system to what the repositories offer",
         description="Update every installed package to what the repositories offer, highest "
         "priority first (a repository may also roll a package back)." + ROLLBACK_HINT,
+        epilog="example: moss sync --update",
     )
     p.add_argument("--upgrade-only", action="store_true", help="never downgrade a package")
     p.add_argument("--import", dest="import_model", type=Path, metavar="FILE",
@@ -59,7 +62,9 @@ def register_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = sub.add_parser(
         "fetch", aliases=["fe"], help="download packages' .stone files into a folder",
         description="Download the best offer of each NAME (a package name or provider) "
-        "from the repositories into DIR; nothing is installed.")
+        "from the repositories into DIR; nothing is installed. Use it to carry packages "
+        "to a machine without network, or to look inside one with `moss inspect`.",
+        epilog="example: moss fetch hello -o ./packages")
     p.add_argument("packages", nargs="+", metavar="NAME")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("."), metavar="DIR",
                    help="where to write the .stone files (default: the current directory)")

@@ -10,7 +10,11 @@ from moss import __version__
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("version", help="print moss's version and exit")
+    p = sub.add_parser(
+        "version", help="print moss's version and exit",
+        description="Print moss's version; with --full also where moss runs from and on "
+        "which Python, for a bug report.",
+        epilog="example: moss version --full")
     p.add_argument("-f", "--full", action="store_true",
                    help="also print where moss runs from and on which Python")
     p.set_defaults(handler=_version)

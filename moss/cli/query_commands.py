@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from moss.cli.helptext import about
 from moss.cli.output import print_json, print_table
 from moss.core.errors import MossError
 
@@ -18,21 +19,50 @@ if TYPE_CHECKING:
 PROVIDER_KINDS = ["library", "name", "soname", "pkgconfig", "interpreter", "cmake", "python",
                   "binary", "sysbinary", "pkgconfig32"]
 
+# What `moss list ...` and `moss search-file` say in --help (moss.cli.helptext).
+ABOUT = {
+    "list": about(
+        "List packages: those installed in the active state, those the repositories offer, "
+        "or the installed ones the repositories offer in another release (what `moss sync` "
+        "would change).",
+        "moss list installed"),
+    "installed": about(
+        "List the packages of the active state with their versions; with --explicit only "
+        "those asked for by name, not those pulled in as dependencies.",
+        "moss list installed --explicit"),
+    "available": about(
+        "List every package the enabled repositories offer, read from the indexes the last "
+        "`moss repo update` fetched; nothing is downloaded.",
+        "moss list available"),
+    "sync": about(
+        "List the installed packages that the repositories offer in another release, with "
+        "both versions: what `moss sync` would change, without changing anything.",
+        "moss list sync --upgrade-only"),
+    "search-file": about(
+        "Print each installed file whose path holds PATH, with the package that ships it "
+        "(/usr/ in front is optional); exit status 1 when no installed package ships such a "
+        "file.",
+        "moss search-file bin/hello"),
+}
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("list", help="list packages")
+    p = sub.add_parser("list", help="list packages", **ABOUT["list"])
     which = p.add_subparsers(dest="list_command", metavar="WHAT")
     which.required = True
-    q = which.add_parser("installed", aliases=["li"], help="packages of the active state")
+    q = which.add_parser("installed", aliases=["li"], help="packages of the active state",
+                         **ABOUT["installed"])
     q.add_argument("-e", "--explicit", action="store_true",
                    help="only the packages asked for, not those pulled in as dependencies")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_installed)
-    q = which.add_parser("available", aliases=["la"], help="packages the repositories offer")
+    q = which.add_parser("available", aliases=["la"], help="packages the repositories offer",
+                         **ABOUT["available"])
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_available)
     q = which.add_parser("sync", aliases=["ls", "lu"],
-                         help="installed packages with a newer release available")
+                         help="installed packages with a newer release available",
+                         **ABOUT["sync"])
     q.add_argument("--upgrade-only", action="store_true",
                    help="only packages whose version goes up (what `list sync` shows here)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
@@ -40,7 +70,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     q = sub.add_parser("search", aliases=["sr"], help="find packages by name or summary",
                        description="Find packages whose name or summary holds KEYWORD; "
-                       "with -p, the packages that provide KIND(KEYWORD) exactly.")
+                       "with -p, the packages that provide KIND(KEYWORD) exactly.",
+                       epilog="example: moss search --installed zlib")
     q.add_argument("keyword")
     q.add_argument("-i", "--installed", action="store_true",
                    help="search among installed packages only")
@@ -50,14 +81,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_search)
     q = sub.add_parser("search-file", aliases=["sf"],
-                       help="which installed package ships a path (exit 1: none)")
+                       help="which installed package ships a path (exit 1: none)",
+                       **ABOUT["search-file"])
     q.add_argument("path")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_search_file)
 
     q = sub.add_parser("info", help="show packages, installed and available",
                        description="Show every package, installed or offered by a "
-                       "repository, that is called NAME or provides it (binary(hello), ...).")
+                       "repository, that is called NAME or provides it (binary(hello), ...).",
+                       epilog="example: moss info hello --files")
     q.add_argument("names", nargs="+", metavar="NAME")
     q.add_argument("-f", "--files", action="store_true", help="list the files it ships")
     q.add_argument("--json", action="store_true", help="machine-readable output")

@@ -197,18 +197,50 @@ def _update_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    repo = sub.add_parser("repo", help="manage repositories")
+    repo = sub.add_parser(
+        "repo", help="manage repositories",
+        description="The repositories moss installs from: each has a name, the URL of its "
+        "stone.index, a priority (the highest that offers a package wins) and, optionally, "
+        "the minisign key its index must be signed with.",
+        epilog="example: moss repo list")
     repo_sub = repo.add_subparsers(dest="repo_command", metavar="ACTION")
     repo_sub.required = True
-    _add_args(repo_sub.add_parser("add", aliases=["ar"], help="add a repository"))
-    _list_args(repo_sub.add_parser("list", aliases=["lr"], help="list repositories"))
-    _remove_args(repo_sub.add_parser("remove", aliases=["rr"], help="remove a repository"))
-    _update_args(repo_sub.add_parser("update", aliases=["ur"], help="fetch repository indexes"))
-    enable = repo_sub.add_parser("enable", aliases=["er"], help="use a repository again")
+    _add_args(repo_sub.add_parser(
+        "add", aliases=["ar"], help="add a repository",
+        description="Add a repository by NAME and the URL of its stone.index, then fetch "
+        "its index with `moss repo update NAME`. A higher --priority wins when several "
+        "repositories offer a package; with --key its index must be signed.",
+        epilog="example: moss repo add volatile "
+        "https://packages.serpentos.com/volatile/x86_64/stone.index --priority 10"))
+    _list_args(repo_sub.add_parser(
+        "list", aliases=["lr"], help="list repositories",
+        description="List the configured repositories: name, priority, whether each is "
+        "enabled and signed, and its URL; --json also says whether its index was fetched.",
+        epilog="example: moss repo list"))
+    _remove_args(repo_sub.add_parser(
+        "remove", aliases=["rr"], help="remove a repository",
+        description="Forget a repository: its configuration goes, so its packages are no "
+        "longer offered. Installed packages and existing states are not changed.",
+        epilog="example: moss repo remove volatile"))
+    _update_args(repo_sub.add_parser(
+        "update", aliases=["ur"], help="fetch repository indexes",
+        description="Fetch the stone.index of every enabled repository (or of NAME only), "
+        "checking its signature when the repository has a key. Run it before install or "
+        "sync to see what is new; a failing repository does not stop the others.",
+        epilog="example: moss repo update"))
+    enable = repo_sub.add_parser(
+        "enable", aliases=["er"], help="use a repository again",
+        description="Use a disabled repository again: its packages are offered to "
+        "install, sync and search once more.",
+        epilog="example: moss repo enable volatile")
     enable.add_argument("name")
     enable.set_defaults(handler=cmd_enable)
-    disable = repo_sub.add_parser("disable", aliases=["dr"],
-                                  help="stop using a repository, keep its config")
+    disable = repo_sub.add_parser(
+        "disable", aliases=["dr"], help="stop using a repository, keep its config",
+        description="Stop using a repository without forgetting it: its packages are no "
+        "longer offered, its configuration and key stay, and `moss repo enable` brings "
+        "it back.",
+        epilog="example: moss repo disable volatile")
     disable.add_argument("name")
     disable.set_defaults(handler=cmd_disable)
     # Real moss's short forms work as top-level commands too: the same parsers.

@@ -11,26 +11,68 @@ import sys
 import time
 from pathlib import Path
 
+from moss.cli.helptext import about
 from moss.cli.output import cancelled, confirm, print_json, print_table, progress_for
 from moss.core.errors import MossError
+
+# What `moss state ACTION --help` says besides its options (moss.cli.helptext).
+ABOUT = {
+    "list": about(
+        "List every state: its id, when it was made, its packages, which one is active, and "
+        "how each last became active (a transaction, a rollback, a choice in the boot menu "
+        "or a boot fallback). Use it to find the id to activate.",
+        "moss state list"),
+    "active": about(
+        "Print the id of the active state, the one /usr is now; scripts read it before and "
+        "after a transaction (--json for an object).",
+        "moss state active"),
+    "activate": about(
+        "Make another state live again, offline: its tree becomes /usr in one step, then "
+        "its boot entries and system triggers are updated. It asks first, showing the "
+        "packages that change; the state left behind stays on disk and can be activated "
+        "back the same way.",
+        "moss state activate 3"),
+    "prune": about(
+        "Remove the oldest states beyond the newest KEEP (the active state always stays), "
+        "with the store blobs and downloads only they used. It asks first, listing the "
+        "states that go and the space freed; --dry-run only shows that.",
+        "moss state prune --keep 5 --dry-run"),
+    "remove": about(
+        "Remove the given states (ids, or ranges such as 3-5) and the store blobs and "
+        "downloads only they used, asking first. The active state cannot be removed; "
+        "activate another one first.",
+        "moss state remove 3-5"),
+    "verify": about(
+        "Re-hash every blob of the store and check every state's tree against the packages "
+        "it holds: missing, changed or foreign files are reported, one a line, and the exit "
+        "status is 1 while any remain. --repair restores damaged files from the cached "
+        "packages. Run it after a crash, a full disk or a bad disk.",
+        "moss state verify --repair"),
+    "query": about(
+        "Show one state: when and how it was made and the packages it holds, with their "
+        "versions. Use it to see what an older state would bring back before activating it.",
+        "moss state query 3"),
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("state", help="list, activate and prune states",
                        description="Every transaction makes a numbered state; old states "
-                       "stay on disk and can be activated again, offline.")
+                       "stay on disk and can be activated again, offline.",
+                       epilog="example: moss state list")
     states = p.add_subparsers(dest="state_command", metavar="ACTION")
     states.required = True
 
-    q = states.add_parser("list", help="list states")
+    q = states.add_parser("list", help="list states", **ABOUT["list"])
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list)
 
-    q = states.add_parser("active", help="print the active state's id")
+    q = states.add_parser("active", help="print the active state's id", **ABOUT["active"])
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_active)
 
-    q = states.add_parser("activate", help="make an earlier state live again")
+    q = states.add_parser("activate", help="make an earlier state live again",
+                          **ABOUT["activate"])
     q.add_argument("id", type=int)
     q.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     q.add_argument("--no-wait", action="store_true", help="fail if another moss holds the lock")
@@ -39,13 +81,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("-y", action="store_true", dest="yes_all", default=argparse.SUPPRESS)
     q.set_defaults(handler=_activate)
 
-    q = states.add_parser("prune", help="remove old states and what only they used")
+    q = states.add_parser("prune", help="remove old states and what only they used",
+                          **ABOUT["prune"])
     q.add_argument("-k", "--keep", type=int, default=10, help="states to keep (default 10)")
     q.add_argument("--dry-run", action="store_true", help="show what would go")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_prune)
 
-    q = states.add_parser("remove", help="remove the given states")
+    q = states.add_parser("remove", help="remove the given states", **ABOUT["remove"])
     q.add_argument("ids", nargs="+", type=state_ids, metavar="ID|FIRST-LAST")
     q.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
@@ -59,13 +102,16 @@ def _register_checks(states: argparse._SubParsersAction[argparse.ArgumentParser]
     """The actions that compare, check or rebuild rather than change states."""
     q = states.add_parser("diff", help="packages added, removed and changed between two states",
                           description="What going from state OLD to state NEW adds, removes "
-                          "and changes (versions), by package name.")
+                          "and changes (versions), by package name. Use it before "
+                          "`moss state activate NEW` to see what it will bring.",
+                          epilog="example: moss state diff 3 4")
     q.add_argument("old", type=int, metavar="OLD")
     q.add_argument("new", type=int, metavar="NEW")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_diff)
 
-    q = states.add_parser("verify", help="re-hash the store and check every state's tree")
+    q = states.add_parser("verify", help="re-hash the store and check every state's tree",
+                          **ABOUT["verify"])
     q.add_argument("--repair", action="store_true",
                    help="restore damaged files from cached packages")
     q.add_argument("--json", action="store_true", help="machine-readable output")
@@ -77,13 +123,14 @@ def _register_checks(states: argparse._SubParsersAction[argparse.ArgumentParser]
         ".stateID), the cached .stone files (meta and layouts) and the store's blobs. "
         "The old databases are kept in .moss/db.damaged-<time>/; no tree is changed. "
         "A state whose tree holds files of a package missing from the cache is "
-        "reported as not fully recovered and kept as it is.")
+        "reported as not fully recovered and kept as it is.",
+        epilog="example: moss state rebuild")
     q.set_defaults(handler=_rebuild)
     _register_export(states)
 
 
 def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    q = states.add_parser("query", help="show a state and its packages")
+    q = states.add_parser("query", help="show a state and its packages", **ABOUT["query"])
     q.add_argument("id", type=int)
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_query)
@@ -303,7 +350,8 @@ def _register_export(states: argparse._SubParsersAction[argparse.ArgumentParser]
         "export", help="export a state as a system-model.kdl file",
         description="Print a state's system model (its repositories and explicit packages), "
         "as real moss does; `moss sync --import FILE` builds that selection on another "
-        "machine.")
+        "machine.",
+        epilog="example: moss state export 4 -o system-model.kdl")
     q.add_argument("id", type=int, nargs="?", help="state to export (default: the active one)")
     q.add_argument("-o", "--output", nargs="?", const="", metavar="PATH",
                    help="write to PATH (a folder: system-model-HOST-fstxn-ID.kdl in it; "

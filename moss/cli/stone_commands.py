@@ -81,7 +81,7 @@ def _register_pack(sub: Subparsers) -> None:
         "becomes /usr/bin/hello.  Modes, symlinks and empty directories are kept and "
         "identical files stored once.",
         epilog="example: moss pack ./destdir/usr --name hello --version 1.0 --release 1 "
-        "--depends libc,soname(libz.so.1(x86_64))",
+        "--depends 'libc,soname(libz.so.1(x86_64))'",
     )
     p.add_argument("tree", type=Path, metavar="DIR", help="the tree that becomes /usr")
     p.add_argument(
@@ -114,8 +114,9 @@ def _register_index(sub: Subparsers) -> None:
     p = sub.add_parser(
         "index", aliases=["ix"], help="write DIR/stone.index for the packages below DIR",
         description="Write DIR/stone.index, the repository index of every .stone package "
-        "below DIR, so DIR can be served as a repository.",
-        epilog="example: moss index ./repo && minisign -S -s key.sec -m ./repo/stone.index",
+        "below DIR, so DIR can be served as a repository. To require a signature "
+        "(`moss repo add --key`), sign it afterwards: minisign -S -m DIR/stone.index.",
+        epilog="example: moss index ./repo",
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="the repository's folder")
     p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",

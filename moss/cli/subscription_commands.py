@@ -31,19 +31,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Subscriptions keep a system slim without splitting packages: each "
         "keeps or drops paths (docs, locales, kernel modules the hardware does not need) "
         "and may add packages. Every change builds a new state, so it can be rolled back; "
-        "turning a subscription back on needs no download while the packages are cached.")
+        "turning a subscription back on needs no download while the packages are cached.",
+        epilog="example: moss subscription list")
     subs = p.add_subparsers(dest="subscription_command", metavar="ACTION")
     subs.required = True
 
-    q = subs.add_parser("list", help="what exists, what is on, what each would save")
+    q = subs.add_parser(
+        "list", help="what exists, what is on, what each would save",
+        description="List every subscription the active state defines, whether it is on, "
+        "and the space switching it would save or cost.",
+        epilog="example: moss subscription list")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list)
 
-    for name, helptext, handler in (
-        ("add", "turn subscriptions on (a new state)", _add),
-        ("remove", "turn subscriptions off (a new state)", _remove),
+    for name, helptext, handler, what in (
+        ("add", "turn subscriptions on (a new state)", _add, "on: the paths and packages "
+         "they keep come back"),
+        ("remove", "turn subscriptions off (a new state)", _remove, "off: the paths they "
+         "keep leave the tree"),
     ):
-        q = subs.add_parser(name, help=helptext)
+        q = subs.add_parser(
+            name, help=helptext,
+            description=f"Turn subscriptions {what}, in a new state made live like a "
+            "transaction; `moss state activate` brings the previous one back.",
+            epilog=f"example: moss subscription {name} docs")
         q.add_argument("names", nargs="+", metavar="NAME")
         if name == "add":
             q.add_argument("--modalias-file", type=_absolute, metavar="FILE",
@@ -54,7 +65,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         q.set_defaults(handler=handler)
 
     q = subs.add_parser("refresh", help="rebuild the state for the current hardware "
-                        "and subscription definitions")
+                        "and subscription definitions",
+                        description="Build a new state for this machine's hardware and "
+                        "the current subscription definitions, after a new device or "
+                        "changed definitions. It asks first, showing the space it saves "
+                        "or adds; --dry-run only shows that.",
+                        epilog="example: moss subscription refresh --dry-run")
     _common(q)
     q.set_defaults(handler=_refresh)
 

@@ -16,7 +16,7 @@ import fcntl
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -94,8 +94,19 @@ def remove_empty_dir(path: Path) -> None:
         os.rmdir(path)
 
 
-def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
+def count_entries(top: Path | str) -> int:
+    """How many files, links and directories :func:`remove_tree` would remove at ``top``
+    (the total of its progress line)."""
+    if not os.path.isdir(top) or os.path.islink(top):
+        return 1 if os.path.lexists(top) else 0
+    return 1 + sum(len(dirs) + len(files) for _, dirs, files in walk(top))
+
+
+def remove_tree(path: Path | str, ignore_errors: bool = False,
+                removed: Callable[[], object] | None = None) -> None:
     """Delete ``path`` and everything below it, however deep, never following a symlink.
+
+    ``removed`` is called after each entry goes (a progress line's ``advance``).
 
     ``shutil.rmtree`` recurses once per level, so a tree deeper than Python's
     recursion limit (a hostile package can make one) could never be removed and
@@ -106,7 +117,7 @@ def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
     is not an error.
     """
     try:
-        _remove_tree(os.fspath(path))
+        _remove_tree(os.fspath(path), removed or _nothing)
     except FileNotFoundError:
         return
     except OSError:
@@ -117,19 +128,24 @@ def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _remove_tree(path: str) -> None:
+def _nothing() -> None:
+    pass
+
+
+def _remove_tree(path: str, removed: Callable[[], object]) -> None:
     try:
         fd = os.open(path, _DIR_FLAGS)
     except OSError as exc:
         if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
             raise
         os.unlink(path)  # a file or a symlink: removed itself, never what it points to
+        removed()
         return
     # Names and identities of the directories from ``path`` down to ``fd``.
     trail: list[tuple[str, tuple[int, int]]] = []
     try:
         while True:
-            child = _clear_files(fd)
+            child = _clear_files(fd, removed)
             if child is not None:
                 st = os.fstat(fd)
                 new = os.open(child, _DIR_FLAGS, dir_fd=fd)
@@ -151,12 +167,14 @@ def _remove_tree(path: str) -> None:
             except PermissionError:
                 os.fchmod(fd, 0o700)
                 os.rmdir(name, dir_fd=fd)
+            removed()
     finally:
         os.close(fd)
     os.rmdir(path)
+    removed()
 
 
-def _clear_files(fd: int) -> str | None:
+def _clear_files(fd: int, removed: Callable[[], object]) -> str | None:
     """Unlink every non-directory in ``fd``; the name of one subdirectory left, if any.
 
     A directory a package shipped without write permission (0555) is made writable
@@ -171,6 +189,7 @@ def _clear_files(fd: int) -> str | None:
             except PermissionError:
                 os.fchmod(fd, 0o700)
                 os.unlink(entry.name, dir_fd=fd)
+            removed()
     return None
 
 

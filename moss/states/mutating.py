@@ -25,7 +25,7 @@ from moss.states.window import interrupted_switch, settle_interrupted_switch
 def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
              ) -> Iterator[Databases]:
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
-        recover(root, dbs)
+        recover(root, dbs, progress)
         switching = interrupted_switch(dbs)
         settle_after_boot(root, dbs, progress, interrupted=switching)
         note_unrecorded_activation(root, dbs)

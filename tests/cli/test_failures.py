@@ -9,8 +9,6 @@ control characters.  ``-v`` still shows the traceback.
 from __future__ import annotations
 
 import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
@@ -22,6 +20,7 @@ import pytest
 
 from moss.cli import main
 from tests.support.packages import make_package, tree_snapshot
+from tests.support.terminal import Terminal
 
 MOSS = [sys.executable, "-m", "moss"]
 
@@ -111,59 +110,6 @@ def test_broken_pipe_with_verbose_shows_the_traceback(root: Path) -> None:
 
 
 # --- the confirmation prompt on a terminal ----------------------------------------------
-
-
-READ_STDIN = "0 0x0 " if os.uname().machine == "x86_64" else ""  # read(2) on fd 0
-
-
-class Terminal:
-    """moss with stdin, stdout and stderr on a pseudo-terminal, as a user runs it."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.leader, follower = pty.openpty()
-        self.proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower)
-        os.close(follower)
-        self.shown = b""
-
-    def wait_for(self, text: bytes, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.shown:
-            ready, _, _ = select.select([self.leader], [], [], deadline - time.monotonic())
-            assert ready, f"timed out waiting for {text!r}; shown: {self.shown!r}"
-            self.shown += os.read(self.leader, 4096)
-
-    def wait_reading(self, timeout: float = 60) -> None:
-        """Until moss sits in read(0, ...), so a signal cannot slip in before the read.
-
-        (A SIGINT between the prompt and the read only sets Python's flag, and the
-        read would then block: a race no human at a keyboard can hit.)
-        """
-        syscall = Path(f"/proc/{self.proc.pid}/syscall")
-        deadline = time.monotonic() + timeout
-        while not syscall.read_text().startswith(READ_STDIN):
-            assert time.monotonic() < deadline, "moss never waited for the answer"
-            time.sleep(0.01)
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.leader, keys)
-
-    def finish(self, timeout: float = 60) -> tuple[int, str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            ready, _, _ = select.select([self.leader], [], [], deadline - time.monotonic())
-            if not ready:
-                self.proc.kill()
-                raise AssertionError(f"moss did not finish; shown: {self.shown!r}")
-            try:
-                chunk = os.read(self.leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.shown += chunk
-        status = self.proc.wait(timeout=60)
-        os.close(self.leader)
-        return status, self.shown.decode(errors="replace").replace("\r\n", "\n")
 
 
 def moss_lines(shown: str) -> list[str]:

@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
-import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 from moss.core.progress import Progress
 from tests.support.packages import make_package
+from tests.support.terminal import run_on_terminal
 
 
 def files(n: int) -> dict[str, str]:
     return {f"share/data/f{i}": f"file {i}\n" for i in range(n)}
-
-
-def run_on_terminal(args: list[str], columns: int = 0) -> str:
-    """Run with stdout and stderr on a pseudo-terminal and return what it showed.
-
-    ``columns``: the width the terminal reports (a bare pty reports none).
-    """
-    leader, follower = pty.openpty()
-    if columns:
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
-    assert proc.wait(timeout=60) == 0, shown
-    os.close(leader)
-    return shown.decode(errors="replace")
 
 
 def test_progress_on_a_terminal_only(tmp_path: Path) -> None:

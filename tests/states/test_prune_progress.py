@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.core.test_progress import run_on_terminal
 from tests.support.packages import make_package
+from tests.support.terminal import run_on_terminal
 
 
 def test_prune_shows_progress_in_files(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.packages import make_package
+from tests.support.terminal import Terminal
 
 
 def moss(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,28 +28,13 @@ def moss(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def answer_no(root: Path, *args: str) -> str:
     """Run on a terminal, answer "n" to the question, return everything shown."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "moss", "-D", str(root), "--quiet", *args],
-                            stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
-    shown = b""
-    while b"[y/N]" not in shown:
-        chunk = os.read(leader, 4096)
-        assert chunk, shown
-        shown += chunk
-    os.write(leader, b"n\n")
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
+    term = Terminal([sys.executable, "-m", "moss", "-D", str(root), "--quiet", *args])
+    term.wait_for(b"[y/N]")
+    term.type(b"n\n")
+    status, shown = term.finish()
     # Answering N exits 1, like apt and dnf (README, exit statuses).
-    assert proc.wait(timeout=60) == 1, shown
-    os.close(leader)
-    return shown.decode().replace("\r\n", "\n")
+    assert status == 1, shown
+    return shown
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.core.test_progress import run_on_terminal
 from tests.support.packages import make_tree
+from tests.support.terminal import run_on_terminal
 
 
 def test_pack_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
