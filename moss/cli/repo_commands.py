@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 
 from moss.cli.output import print_json, print_table, progress_for
+from moss.core import namespace
 from moss.core.errors import MossError
 from moss.core.fs import locked
 from moss.core.root import Root
@@ -18,6 +19,7 @@ from moss.repo.index import index_path, update_repository
 @contextlib.contextmanager
 def _lock(args: argparse.Namespace) -> Iterator[None]:
     """One mutating moss at a time, as for every other change to a root."""
+    namespace.enter_writable(Root(args.directory).path)
     with locked(Root(args.directory).lockfile):
         yield
 

@@ -2,7 +2,9 @@
 
 Under the lock, and before it looks at anything: repair what an interrupted
 moss or pivot agent left (:mod:`moss.states.recovery`), then settle a switch of
-states the agent made at boot (:mod:`moss.states.afterboot`).  Every mutating
+states the agent made at boot (:mod:`moss.states.afterboot`).  Before the lock,
+on a read-only OS, moss moves into its own mount namespace where the root is
+writable (:mod:`moss.core.namespace`).  Every mutating
 command enters through :func:`mutating`, so none can forget either step.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from moss.core import fs
+from moss.core import fs, namespace
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.databases import Databases, databases
@@ -22,6 +24,7 @@ from moss.states.recovery import note_unrecorded_activation, recover
 @contextlib.contextmanager
 def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET
              ) -> Iterator[Databases]:
+    namespace.enter_writable(root.path)
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
         recover(root, dbs)
         settle_after_boot(root, dbs, progress)
