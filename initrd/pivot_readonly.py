@@ -57,6 +57,20 @@ def _is_real_dir(path: str) -> bool:
         return False
 
 
+def _make_store(store: str, usr_local: str) -> None:
+    """``/var/usrlocal`` the first time: the folders the tree's ``/usr/local`` has (bin, lib, ...).
+
+    The bind hides the tree's own ``/usr/local``; its (empty) folders are where
+    tools and ``PATH`` expect to find them.
+    """
+    if os.path.isdir(store):
+        return
+    os.makedirs(store, 0o755)
+    for name in os.listdir(usr_local):
+        if _is_real_dir(os.path.join(usr_local, name)):
+            os.mkdir(os.path.join(store, name), 0o755)
+
+
 def _binds(sysroot: str, writable: list[str], log: KernelLog) -> list[tuple[str, str]]:
     """``(source, target)`` for each writable place that exists as a real directory."""
     binds = []
@@ -69,7 +83,7 @@ def _binds(sysroot: str, writable: list[str], log: KernelLog) -> list[tuple[str,
         if path == ondisk.USR_LOCAL:
             source = os.path.join(sysroot, ondisk.USR_LOCAL_STORE)
             try:
-                os.makedirs(source, 0o755, exist_ok=True)
+                _make_store(source, target)
             except OSError as exc:
                 log(WARNING, f"read-only OS: cannot create /{ondisk.USR_LOCAL_STORE}: "
                              f"{exc.strerror}; /usr/local stays read-only")

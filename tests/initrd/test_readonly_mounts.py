@@ -33,7 +33,7 @@ S=$WORK/sysroot
 mkdir -p $S
 mount -t tmpfs tmpfs $S
 cd $S
-mkdir -p etc/moss var tmp opt root usr/bin usr/local srv
+mkdir -p etc/moss var tmp opt root usr/bin usr/local/bin usr/local/share srv
 echo old > usr/bin/tool
 ln -s var/home home
 printf '%s' "$CONF" > etc/moss/readonly.conf
@@ -81,8 +81,8 @@ def test_enabled_makes_the_os_read_only_and_the_places_meant_to_change_writable(
     assert "Read-only file system" in seen["rm"]
     for place in ("etc", "var", "tmp", "opt", "root", "srv", "usr/local"):
         assert seen[place] == "rw", place
-    # /usr/local is the store in /var, created by the agent, not the tree's own folder
-    assert seen["local-store"] == "probe "
+    # /usr/local is the store in /var, created by the agent with the tree's folders in it
+    assert seen["local-store"] == "bin probe share "
     # a writable place that is a symlink is not mounted over (its target is)
     assert "/home is not a directory in the root" in kmsg(tmp_path)
     marker = (tmp_path / "run/moss/readonly").read_text().split()
