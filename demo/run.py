@@ -144,6 +144,48 @@ def roll_back(demo: Demo) -> None:
     demo.moss("-D", _relative(demo.root), "state", "verify")
 
 
+READ_ONLY_SCRIPT = r"""
+show() { echo "\$ $*"; "$@" 2>&1 || true; echo; }
+moss() { echo "\$ moss $*"; "$PY" -m moss "$@" 2>&1; echo; }
+agent() {
+    show "$PY" -I -S initrd/pivot.py --sysroot "$R" --cmdline quiet --run-dir "$RUN" \
+        --kmsg /dev/null
+}
+mount --bind "$R" "$R"   # the demo root as its own mount, like /sysroot in the initramfs
+echo "--- with enabled = yes ($R/etc/moss/readonly.conf):"
+agent
+show cat "$RUN/readonly"
+show touch "$R/usr/x"
+show touch "$R/etc/x"
+show rm "$R/etc/x"
+moss -D "$R" -y state activate 2
+moss -D "$R" -y state activate 1
+show touch "$R/usr/x"
+echo "--- with enabled = no (the boot from here is as before the setting existed):"
+umount -R "$R"; mount --bind "$R" "$R"
+printf 'enabled = no\n' > "$R/etc/moss/readonly.conf"
+agent
+show touch "$R/usr/x"
+show rm "$R/usr/x"
+"""
+
+
+def read_only_os(demo: Demo) -> None:
+    """A read-only OS: the initramfs agent makes /usr read-only; moss still changes it."""
+    conf = demo.root / "etc" / "moss" / "readonly.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text("enabled = yes\nwritable = /etc /var /home /root /opt /srv /tmp /usr/local\n")
+    print(f"$ cat {_relative(conf)}\n{conf.read_text()}", flush=True)
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print("(showing the mounts needs root and unshare)\n")
+        return
+    # in a private mount namespace of its own: nothing here outlives the step
+    env = {"PY": sys.executable, "R": str(demo.root), "RUN": str(demo.out / "run" / "moss")}
+    subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", READ_ONLY_SCRIPT],
+                   check=True, env={**os.environ, **env}, cwd=DEMO.parent)
+    conf.unlink()
+
+
 def install_by_name(demo: Demo) -> None:
     """From a repository: hello is found by name, greeting-lib comes as its dependency."""
     index = (demo.packages / "stone.index").resolve()
@@ -226,6 +268,7 @@ STEPS: list[Callable[[Demo], None]] = [
     install_packages,
     upgrade_package,
     roll_back,
+    read_only_os,
     install_by_name,
     kernel_package,
     boot_entries,

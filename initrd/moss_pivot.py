@@ -38,6 +38,7 @@ import time
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING or __package__:  # mypy, and tests importing the ``initrd`` package
+    from initrd import pivot_readonly as readonly
     from initrd import pivot_sysroot as tree
     from initrd.pivot_record import (
         ERR,
@@ -51,6 +52,7 @@ if TYPE_CHECKING or __package__:  # mypy, and tests importing the ``initrd`` pac
     from moss.core import ondisk
 else:  # flat beside pivot.py: the initramfs, or ``python3 -I -S initrd/pivot.py``
     import ondisk
+    import pivot_readonly as readonly
     import pivot_sysroot as tree
     from pivot_record import ERR, INFO, PARAM, WARNING, KernelLog, requested_value, write_record
 
@@ -221,6 +223,18 @@ def _repair_and_activate(
     return Outcome(wanted, previous, "activated")
 
 
+def _read_only_os(opts: Options, log: KernelLog) -> None:
+    """After the pivot (and its record): the read-only OS, if the machine asks for it."""
+    try:
+        cmdline = opts.cmdline
+        if cmdline is None:
+            with open("/proc/cmdline", encoding="utf-8", errors="replace") as f:
+                cmdline = f.read()
+        readonly.set_up(opts.sysroot, cmdline, opts.run_dir, log)
+    except Exception as exc:  # a bug here must not cost the boot
+        log(ERR, f"read-only OS: unexpected {type(exc).__name__}: {exc}; root left writable")
+
+
 def main(argv: list[str], start: float | None = None) -> int:
     """Run the agent; ``start`` is the ``time.perf_counter()`` of the entry point."""
     start = time.perf_counter() if start is None else start
@@ -250,6 +264,7 @@ def main(argv: list[str], start: float | None = None) -> int:
         write_record(opts.run_dir, record)
     except OSError as exc:
         log(ERR, f"cannot write {opts.run_dir}/pivot.json: {exc}")
+    _read_only_os(opts, log)
     if outcome.result != "no-request" and not after.bootable:
         log(ERR, f"{opts.sysroot} has no usable /usr ({after.describe()}); the boot will fail")
         return 1

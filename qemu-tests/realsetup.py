@@ -166,6 +166,15 @@ def write_boot_scripts(disks: realvm.Disks, scripts: dict[int, str], work: Path)
     realvm.run(["debugfs", "-w", "-f", str(work / "debugfs.cmds"), str(disks.root)])
 
 
+def write_readonly_conf(disks: realvm.Disks, text: str, work: Path) -> None:
+    """Replace the guest's ``/etc/moss/readonly.conf`` (``enabled = yes`` as built)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "readonly.conf").write_text(text)
+    (work / "debugfs-readonly.cmds").write_text(
+        f"cd /etc/moss\nrm readonly.conf\nwrite {work / 'readonly.conf'} readonly.conf\n")
+    realvm.run(["debugfs", "-w", "-f", str(work / "debugfs-readonly.cmds"), str(disks.root)])
+
+
 def read_report(disks: realvm.Disks, boot: int) -> list[str]:
     """``/var/lib/qemu-guest/report-<boot>`` from the root image (the guest's own record)."""
     return guest.read_root_file(disks.root, f"/var/lib/qemu-guest/report-{boot}").splitlines()

@@ -108,6 +108,12 @@ efivar() {
 }
 """
 
+# The guest is a read-only OS (README, "A read-only OS"): / and /usr refuse writes, moss
+# changes them from its own namespace.  A scenario can turn it off before its first boot
+# (realsetup.write_readonly_conf).
+READONLY_CONF = """enabled = yes
+"""
+
 BOOT_CONF = """# the live guest: no esp= and no efivars=, moss finds them itself
 root = {cmdline}
 timeout = {timeout}
@@ -138,6 +144,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = N
 def install_harness(root: Path, boot_scripts: dict[int, str], timeout: int = 0) -> None:
     """The live boot.conf, the scenario unit and its scripts, masks and fstab."""
     (root / "etc/moss/boot.conf").write_text(BOOT_CONF.format(cmdline=CMDLINE, timeout=timeout))
+    (root / "etc/moss/readonly.conf").write_text(READONLY_CONF)
     units = root / "etc/systemd/system"
     (units / "multi-user.target.wants").mkdir(parents=True, exist_ok=True)
     (units / "qemu-guest.service").write_text(UNIT)

@@ -17,7 +17,26 @@ from realsetup import STONES, RealGuest, read_report, write_boot_scripts
 # the real-OS fixtures (the session's guest; a longer limit than conftest's)
 hard_timeout = realsetup.hard_timeout
 
-LIVE_UPDATE = f"""
+# The guest is a read-only OS (issue 16): what root can and cannot change after boot.
+READ_ONLY_CHECKS = """
+say ro-marker "$(tr '\\n' ' ' < /run/moss/readonly)"
+say root-mount "$(findmnt -no OPTIONS / | cut -d, -f1) $(findmnt -no FS-OPTIONS / | cut -d, -f1)"
+say touch-usr "$(touch /usr/x 2>&1)"
+say rm-usr "$(rm /usr/bin/yes 2>&1)"
+say touch-root "$(touch /x 2>&1)"
+for d in /etc /var /home /root /opt /usr/local /tmp; do
+    touch $d/.moss-probe && rm $d/.moss-probe && say writable "$d"
+done
+echo kept > /usr/local/mine
+"""
+
+# After the live installs: /usr/local is still the writable store, on the new tree.
+USR_LOCAL_AFTER = """
+say usr-local-after "$(cat /usr/local/mine) $(touch /usr/local/new && echo rw)"
+say usr-local-mounts "$(findmnt -rno TARGET | grep -c usr/local)"
+"""
+
+LIVE_UPDATE = READ_ONLY_CHECKS + f"""
 # a long-running process from the old /usr: a shell loop stamping the time
 /usr/bin/sh -c 'while :; do /usr/bin/date +%s%N > /run/heartbeat; /usr/bin/sleep 0.2; done' &
 hb=$!
@@ -48,7 +67,7 @@ say hb-alive "$(kill -0 $hb && echo yes)"
 say hb-advanced "$( [ "$(cat /run/heartbeat)" != "$beat" ] && echo yes)"
 say hb-exe-after "$(readlink /proc/$hb/exe)"
 say new-process-sees "$(cat /usr/share/qemu-guest/hello3)"
-"""
+""" + USR_LOCAL_AFTER
 
 AFTER_UPDATE = """
 say markers "$(ls /usr/share/qemu-guest | tr '\\n' ' ')"
@@ -65,6 +84,13 @@ def test_live_update_under_running_processes_finds_the_esp_and_boots_the_new_sta
     first = boot(disks, tmp_path, "live update")
 
     assert one(first, "stateid") == "1"
+    # read-only: / and /usr for root too; the places meant to change are writable
+    assert one(first, "root-mount") == "ro rw"  # the mount is read-only, the filesystem not
+    assert one(first, "touch-usr").endswith("Read-only file system")
+    assert one(first, "rm-usr").endswith("Read-only file system")
+    assert one(first, "touch-root").endswith("Read-only file system")
+    assert first["writable"] == ["/etc", "/var", "/home", "/root", "/opt", "/usr/local", "/tmp"]
+    assert "/usr/local" in one(first, "ro-marker").split()
     for step in ("mounted", "automount", "unmounted"):
         succeeded(first, step)
     # the ESP: mounted; automounted (moss's access mounted it); not mounted (moss
@@ -84,6 +110,9 @@ def test_live_update_under_running_processes_finds_the_esp_and_boots_the_new_sta
     assert one(first, "hb-advanced") == "yes"
     assert one(first, "hb-exe-after") == "/.moss/root/1/usr/bin/dash"
     assert one(first, "new-process-sees") == "hello3-1.0-1"
+    # /usr/local followed each exchange: the same store, writable, mounted once
+    assert one(first, "usr-local-after") == "kept rw"
+    assert one(first, "usr-local-mounts") == "1"
     # the guest's own record on the disk says the same as the console
     on_disk = read_report(disks, 1)
     assert f"GUEST new-process-sees={one(first, 'new-process-sees')}" in on_disk

@@ -2,7 +2,9 @@
 
 ``svc`` ships a systemd unit and a ``sys.d`` trigger (count the run, then
 ``systemctl daemon-reload``).  A live ``moss install`` runs the trigger once,
-after ``/usr`` changed, and the unit can then be started.
+after ``/usr`` changed, and the unit can then be started.  This scenario runs
+with the read-only OS turned off (``enabled = no``): ``/usr`` is writable as
+before the setting existed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from realsetup import STONES, RealGuest, write_boot_scripts
 hard_timeout = realsetup.hard_timeout
 
 SCRIPT = f"""
+say readonly-marker "$(cat /run/moss/readonly 2>&1 | head -1)"
+say usr-writable "$(touch /usr/x && rm /usr/x && echo yes)"
 step install moss -y install {STONES}/svc.stone
 say trigger-runs "$(wc -l < $R/trigger-runs)"
 step start systemctl start moss-hello.service
@@ -29,9 +33,13 @@ def test_a_system_trigger_runs_once_after_a_live_install_and_its_unit_starts(
 ) -> None:
     disks = realvm.copy_disks(real_guest.disks, tmp_path / "disks")
     write_boot_scripts(disks, {1: SCRIPT}, tmp_path / "scripts")
+    # this scenario runs with the read-only OS turned off: /usr is writable as before it
+    realsetup.write_readonly_conf(disks, "enabled = no\n", tmp_path / "scripts")
 
     values = boot(disks, tmp_path, "live install with a system trigger")
 
+    assert one(values, "usr-writable") == "yes"
+    assert "No such file" in one(values, "readonly-marker")
     succeeded(values, "install")
     assert one(values, "trigger-runs") == "1"
     succeeded(values, "start")

@@ -8,7 +8,7 @@
 
 # The modules pivot.py imports, installed beside it in /usr/lib/moss: the agent's own and
 # ondisk, the on-disk contract the agent shares with moss (moss/core/ondisk.py).
-_moss_agent_modules="moss_pivot pivot_record pivot_sysroot ondisk"
+_moss_agent_modules="moss_pivot pivot_record pivot_sysroot pivot_readonly ondisk"
 
 # The interpreter the image runs.  The distribution's python3, not one found first on
 # a developer's PATH (pyenv shims are scripts).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from moss.core import namespace
 from moss.core.errors import MossError
 from moss.core.fs import locked
 from moss.core.progress import Progress
@@ -65,6 +66,7 @@ def fetch_model_indexes(root_path: Path, model: sysmodel.SystemModel, progress: 
                if r.active and not index_path(root_path, r).is_file()]
     if not missing:
         return
+    namespace.enter_writable(root_path)
     with locked(Root(root_path).lockfile, wait=wait):
         for repo in missing:
             update_repository(root_path, repo, progress)

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def _lock(args: argparse.Namespace) -> Iterator[None]:
     """One mutating moss at a time, as for every other change to a root."""
+    from moss.core import namespace
     from moss.core.fs import locked
     from moss.core.root import Root
 
+    namespace.enter_writable(Root(args.directory).path)
     with locked(Root(args.directory).lockfile):
         yield
 

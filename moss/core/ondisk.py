@@ -218,6 +218,8 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MNT_DETACH = 2  # umount2(2): detach now, free when no longer busy
 
 ENOSYS = 38  # errno.ENOSYS on Linux; the errno module is one more file for the initramfs
 
@@ -266,6 +268,16 @@ def mount(source: str | None, target: StrPath, fstype: str | None, flags: int) -
         raise OSError(err, os.strerror(err), os.fspath(target))
 
 
+def umount(target: StrPath, flags: int = 0) -> None:
+    """umount2(2); raises OSError with the kernel's errno."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(os.fsencode(target), ctypes.c_int(flags)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), os.fspath(target))
+
+
 def fsync_dir(path: StrPath) -> None:
     """Make the entries of a directory (renames, new links) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -273,3 +285,75 @@ def fsync_dir(path: StrPath) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# --- the read-only OS (DESIGN.md, "A read-only OS") ----------------------------------------
+
+READONLY_CONF = os.path.join("etc", "moss", "readonly.conf")  # inside the root
+READONLY_PARAM = "moss.readonly"  # kernel command line: 0 or 1 overrides ``enabled`` once
+READONLY_MARKER = "readonly"  # <run-dir>/readonly (/run/moss/readonly): this boot is read-only
+# The places meant to change, mounted writable over the read-only root.
+DEFAULT_WRITABLE = ("/etc", "/var", "/home", "/root", "/opt", "/srv", "/tmp", "/mnt",
+                    "/media", "/usr/local")
+USR_LOCAL = "/usr/local"
+USR_LOCAL_STORE = os.path.join("var", "usrlocal")  # what is bound onto /usr/local
+_YES = ("yes", "true", "1", "on")
+_NO = ("no", "false", "0", "off")
+
+
+class ReadonlyConf:
+    """``readonly.conf`` read: ``enabled``, the ``writable`` list, and what was wrong in it."""
+
+    __slots__ = ("enabled", "problems", "writable")
+
+    def __init__(self, enabled: bool, writable: list[str], problems: list[str]) -> None:
+        self.enabled = enabled
+        self.writable = writable
+        self.problems = problems
+
+
+def parse_readonly_conf(text: str | None) -> ReadonlyConf:
+    """``key = value`` lines like boot.conf; ``#`` starts a comment.  None: no file (off).
+
+    Never raises: an unknown key, a bad value or a bad path is a problem (the
+    caller logs it) and is skipped, since the agent must never fail a boot.
+    """
+    problems: list[str] = []
+    enabled, writable = False, list(DEFAULT_WRITABLE)
+    for number, raw in enumerate((text or "").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = (part.strip() for part in line.partition("="))
+        if key == "enabled" and sep and value.lower() in _YES + _NO:
+            enabled = value.lower() in _YES
+        elif key == "writable" and sep:
+            writable = []
+            for path in value.split():
+                problem = writable_path_problem(path)
+                if problem:
+                    problems.append(f"line {number}: {problem}")
+                elif path not in writable:
+                    writable.append(path)
+        else:
+            problems.append(f"line {number}: ignored {raw.strip()!r}")
+    return ReadonlyConf(enabled, writable, problems)
+
+
+def writable_path_problem(path: str) -> str:
+    """Why ``path`` cannot be a writable place (empty when it can)."""
+    if not path.startswith("/") or os.path.normpath(path) != path or path.startswith("//"):
+        return f"{path!r} is not an absolute, normalised path"
+    if path in ("/", "/usr") or path == "/.moss" or path.startswith("/.moss/"):
+        return f"{path!r} cannot be writable: it is the OS moss manages"
+    return ""
+
+
+def readonly_override(words: list[str]) -> bool | None:
+    """The last ``moss.readonly=0|1`` among the command line's words, or None."""
+    value: bool | None = None
+    for word in words:
+        name, _, rest = word.partition("=")
+        if name == READONLY_PARAM and rest in ("0", "1"):
+            value = rest == "1"
+    return value

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core import fs, ondisk
+from moss.core import fs, namespace, ondisk
 from moss.core.errors import MossError
 
 # Compatibility links at the top of the root, pointing into /usr (the shared contract's).
@@ -110,6 +110,7 @@ def read_state_id(usr: Path) -> int | None:
 def ensure_skeleton(root: Root) -> None:
     """Give a fresh root what real moss creates: /usr, the root links, etc, var, run, tmp."""
     refuse_foreign_usr(root)
+    namespace.enter_writable(root.path)  # a read-only OS: from here on in moss's namespace
     for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):
         sub.mkdir(parents=True, exist_ok=True)
     if not root.usr.exists() and not root.usr.is_symlink():

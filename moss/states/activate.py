@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from moss.core import fs, ondisk
+from moss.core import fs, namespace, ondisk
 from moss.core.errors import MossError
 from moss.core.faults import checkpoint
 from moss.core.root import Root, read_state_id, update_root_links
@@ -45,6 +45,7 @@ def activate_tree(root: Root, tree: Path) -> int | None:
     update_root_links(root)
     ondisk.fsync_dir(root.path)
     ondisk.fsync_dir(root.states_dir)
+    namespace.rebind_usr_local(root.path)
     return old_id
 
 

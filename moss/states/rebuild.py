@@ -25,7 +25,7 @@ from pathlib import Path
 
 import blake3
 
-from moss.core import fs
+from moss.core import fs, namespace
 from moss.core.errors import MossError
 from moss.core.fs import remove_tree, walk
 from moss.core.progress import QUIET, Progress
@@ -60,6 +60,7 @@ def rebuild(root_path: Path, progress: Progress = QUIET) -> RebuildReport:
     root = Root(root_path)
     if not root.moss.is_dir():
         raise MossError(f"{root.path} is not a moss root (no {root.moss})")
+    namespace.enter_writable(root.path)
     with fs.locked(root.lockfile):
         ids = sorted(state_tree_ids(root))
         if not ids:

@@ -39,6 +39,7 @@ AGENT_MODULES = {
     "moss_pivot.py": AGENT_CODE,
     "pivot_record.py": PROJECT / "initrd" / "pivot_record.py",
     "pivot_sysroot.py": PROJECT / "initrd" / "pivot_sysroot.py",
+    "pivot_readonly.py": PROJECT / "initrd" / "pivot_readonly.py",
     "ondisk.py": PROJECT / "moss" / "core" / "ondisk.py",
 }
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}

@@ -20,7 +20,7 @@ from tests.support.pivot import AGENT, PROJECT, run_agent
 from tests.support.sysroot import make_sysroot
 
 CONTRACT = PROJECT / "moss" / "core" / "ondisk.py"
-AGENT_MODULES = {"moss_pivot", "pivot_record", "pivot_sysroot"}
+AGENT_MODULES = {"moss_pivot", "pivot_record", "pivot_sysroot", "pivot_readonly"}
 
 # (what .stateID or moss.fstx= holds, the id it is): the rule in ondisk's docstring.
 ODD_IDS: list[tuple[str, bytes, int | None]] = [
