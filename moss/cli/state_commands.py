@@ -38,7 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.set_defaults(handler=_activate)
 
     q = states.add_parser("prune", help="remove old states and what only they used")
-    q.add_argument("-k", "--keep", type=int, default=10, help="states to keep (default 10)")
+    q.add_argument("-k", "--keep", type=int, default=10,
+                   help="states to keep, counting the active one (default 10); states "
+                   "newer than the active one stay unless --include-newer")
+    q.add_argument("--include-newer", action="store_true",
+                   help="states newer than the active one may be pruned too")
     q.add_argument("--dry-run", action="store_true", help="show what would go")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_prune)
@@ -175,15 +179,16 @@ def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    doomed, freed = diff.prune_preview(args.directory, args.keep)
+    doomed, freed = diff.prune_preview(args.directory, args.keep, args.include_newer)
     _show_doomed(doomed, freed, args.directory)
     if args.dry_run:
         print("Would remove states: " + (", ".join(map(str, doomed)) or "none"))
         return 0
-    if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
+    if not confirm(f"Keep {args.keep} states, counting the active one?", args.yes_all):
         return cancelled()
     removed = operations.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
-                                 progress=progress_for(args.quiet))
+                                      progress=progress_for(args.quiet),
+                                      include_newer=args.include_newer)
     print("Removed states: " + (", ".join(map(str, removed)) or "none"))
     return 0
 

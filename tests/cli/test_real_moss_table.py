@@ -105,6 +105,7 @@ EXPECT: dict[str, list[str]] = {
     "moss state query 2 -D ROOT": ["State #2", "tool", "hello"],
     "moss state prune -y -D ROOT": ["Removed states: none"],
     "moss state prune -k 1 -y -D ROOT": ["Removed states: 1"],
+    "moss state prune --include-newer -k 1 -y -D ROOT": ["Removed states: 1"],
     "moss state remove 1 -y -D ROOT": ["Removed states: 1"],
     "moss state remove 1-1 -y -D ROOT": ["Removed states: 1"],
     "moss state verify -D ROOT": ["0 problems"],
