@@ -75,20 +75,22 @@ def _register_inspect(sub: Subparsers) -> None:
 def _register_extract(sub: Subparsers) -> None:
     p = sub.add_parser(
         "extract", help="unpack packages' /usr trees into a directory",
-        description="Unpack the /usr trees of packages into DIR/usr, checking every "
-        "digest; a bad package leaves DIR as it was.",
+        description="Unpack the /usr tree of each package into DIR/<id>/usr (real moss's "
+        "form; DIR is the current directory unless -o), or of all of them into one tree "
+        "with -C DIR, checking every digest; a bad package leaves DIR as it was.",
         epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "-C", dest="dest", type=Path, default=Path("."), metavar="DIR",
-        help="unpack every package into one tree, DIR/usr (default: the current directory)",
+        "-C", dest="dest", type=Path, metavar="DIR",
+        help="unpack every package into one merged tree, DIR/usr (this moss's form)",
     )
     where.add_argument(
         "-o", "--output-dir", type=Path, metavar="DIR",
-        help="real moss's form: each package into its own tree, DIR/<id>/usr, where <id> "
-        "is name-version-release-build.arch; an old tree of that id is replaced",
+        help="each package into its own tree, DIR/<id>/usr, where <id> is "
+        "name-version-release-build.arch (default: the current directory, as real moss); "
+        "an old tree of that id is replaced",
     )
     p.set_defaults(handler=cmd_extract)
 
@@ -218,8 +220,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     progress = Progress(enabled=False if args.quiet else None)
-    if args.output_dir is not None:
-        for path, tree in extract_each(args.files, args.output_dir, progress):
+    if args.dest is None:  # real moss's form, into -o DIR or the current directory
+        for path, tree in extract_each(args.files, args.output_dir or Path("."), progress):
             if not args.quiet:
                 print(f"Extract: {path} -> {tree}")
         return 0

@@ -47,7 +47,7 @@ EXPECT: dict[str, list[str]] = {
     "moss --generate-completions OUT/comp": [],
     "moss -D ROOT boot status --esp OUT": ["active:   2"],
     "moss -D ROOT boot sync --esp OUT": ["Boot entries in"],
-    "moss extract PKG": ["Extracted 1 package"],
+    "moss extract PKG": ["Extract:", "extra-1.0-1-1.x86_64"],
     "moss extract PKG -o OUT": ["Extract:", "extra-1.0-1-1.x86_64"],
     "moss fetch zlib -D ROOT": ["Fetched zlib-1.0-1.stone"],
     "moss fe zlib -o OUT -D ROOT": ["Fetched", "zlib-1.0-1.stone"],
