@@ -84,11 +84,10 @@ def run(root_path: Path, request: Request, target: Path, options: Options) -> Ou
             return outcome
         if options.confirm and not options.confirm(outcome.change):
             return outcome
-        wanted = prepared.wanted
-        wanted.offers = {sha: o for sha, o in wanted.offers.items()
-                         if any(s.id == sha for s in selected.values())}
+        wanted, ids = prepared.wanted, {s.id for s in selected.values()}
+        wanted.offers = {sha: o for sha, o in wanted.offers.items() if sha in ids}
         incoming = [p for p in fetch(root.path, wanted, options.cache, options.progress)
-                    if any(s.id == p.id for s in selected.values())]
+                    if p.id in ids]
         plan = plan_state_tree(dbs, selected, incoming)
         check_before_writing(root, dbs, incoming, plan)
         model = state_model(root.path, [s.meta for s in selected.values() if s.explicit],
