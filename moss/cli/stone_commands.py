@@ -75,17 +75,14 @@ def _register_inspect(sub: Subparsers) -> None:
 def _register_extract(sub: Subparsers) -> None:
     p = sub.add_parser(
         "extract", help="unpack packages' /usr trees into a directory",
-        description="Unpack the /usr tree of each package into DIR/<id>/usr (real moss's "
-        "form; DIR is the current directory unless -o), or of all of them into one tree "
-        "with -C DIR, checking every digest; a bad package leaves DIR as it was.",
+        description="Unpack each package's /usr into DIR/<id>/usr (real moss's form, DIR: "
+        "-o or here), or all into one tree with -C DIR; a bad package leaves DIR as it was.",
         epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
     where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "-C", dest="dest", type=Path, metavar="DIR",
-        help="unpack every package into one merged tree, DIR/usr (this moss's form)",
-    )
+    where.add_argument("-C", dest="dest", type=Path, metavar="DIR",
+                       help="unpack every package into one merged tree, DIR/usr (this moss's)")
     where.add_argument(
         "-o", "--output-dir", type=Path, metavar="DIR",
         help="each package into its own tree, DIR/<id>/usr, where <id> is "
