@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("packages", nargs="+", metavar="NAME|FILE.stone")
     _common(p)
+    _to(p)
     p.set_defaults(handler=_install)
 
     p = sub.add_parser(
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-u", "--update", action="store_true",
                    help="update the repositories' indexes first (`moss repo update`)")
     _common(p)
+    _to(p)
     p.set_defaults(handler=_sync)
     register_fetch(sub)
 
@@ -92,6 +94,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                       "(the default for kernel updates of the running system)")
     when.add_argument("--now", dest="defer", action="store_const", const=False,
                       help="apply the new state at once, even a kernel update")
+
+
+def _to(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to", type=Path, metavar="DIR", dest="to",
+                   help="build a whole root in DIR instead (emptied first, as real moss "
+                   "does): DIR/usr from this root's store, no state recorded, no boot "
+                   "entries; boulder builds with it")
 
 
 def _is_file(arg: str) -> bool:
@@ -142,6 +151,8 @@ def print_change(change: Change) -> None:
 
 
 def _run(args: argparse.Namespace, request: transaction.Request) -> int:
+    if getattr(args, "to", None) is not None:
+        return _run_ephemeral(args, request)
     from moss.actions import transaction
 
     def ask(change: Change) -> bool:
@@ -174,3 +185,29 @@ def _run(args: argparse.Namespace, request: transaction.Request) -> int:
         print(f"State {outcome.state_id} is now active{was}.")
     return 0
 
+
+def _run_ephemeral(args: argparse.Namespace, request: transaction.Request) -> int:
+    """``--to DIR``: a root built in DIR from what the request resolves to, no state."""
+    from moss.actions import ephemeral, transaction
+
+    def ask(change: Change) -> bool:
+        print(f"{args.to} will be emptied and hold:")
+        print_change(change)
+        return confirm("Proceed?", args.yes_all)
+
+    options = transaction.Options(
+        progress=progress_for(args.quiet), dry_run=args.dry_run,
+        wait_for_lock=not args.no_wait, cache=args.cache,
+        confirm=None if args.dry_run else ask)
+    outcome = ephemeral.run(args.directory, request, args.to, options)
+    if outcome.change.is_empty():
+        print("Nothing to do: no packages to put in the ephemeral root.")
+    elif args.dry_run:
+        print(f"Would build {args.to} with:")
+        print_change(outcome.change)
+    elif not outcome.written:
+        return cancelled()
+    else:
+        print(f"Built {args.to}: {len(outcome.change.added)} packages, {outcome.entries} "
+              "entries (an ephemeral root: no state recorded).")
+    return 0

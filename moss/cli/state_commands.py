@@ -33,9 +33,10 @@ ABOUT = {
         "back the same way.",
         "moss state activate 3"),
     "prune": about(
-        "Remove the oldest states beyond the newest KEEP (the active state always stays), "
-        "with the store blobs and downloads only they used. It asks first, listing the "
-        "states that go and the space freed; --dry-run only shows that.",
+        "Remove old states, keeping KEEP counting the active one (the newest others stay; "
+        "states newer than the active one stay unless --include-newer), with the store "
+        "blobs and downloads only they used. It asks first, listing the states that go "
+        "and the space freed; --dry-run only shows that.",
         "moss state prune --keep 5 --dry-run"),
     "remove": about(
         "Remove the given states (ids, or ranges such as 3-5) and the store blobs and "
@@ -83,7 +84,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     q = states.add_parser("prune", help="remove old states and what only they used",
                           **ABOUT["prune"])
-    q.add_argument("-k", "--keep", type=int, default=10, help="states to keep (default 10)")
+    q.add_argument("-k", "--keep", type=int, default=10,
+                   help="states to keep, counting the active one (default 10); states "
+                   "newer than the active one stay unless --include-newer")
+    q.add_argument("--include-newer", action="store_true",
+                   help="states newer than the active one may be pruned too")
     q.add_argument("--dry-run", action="store_true", help="show what would go")
     q.add_argument("--skip-boot", action="store_true", help="do not update boot entries")
     q.set_defaults(handler=_prune)
@@ -236,15 +241,16 @@ def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
 def _prune(args: argparse.Namespace) -> int:
     from moss.states import diff, operations
 
-    doomed, freed = diff.prune_preview(args.directory, args.keep)
+    doomed, freed = diff.prune_preview(args.directory, args.keep, args.include_newer)
     _show_doomed(doomed, freed, args.directory)
     if args.dry_run:
         print("Would remove states: " + (", ".join(map(str, doomed)) or "none"))
         return 0
-    if not confirm(f"Remove all but the newest {args.keep} states?", args.yes_all):
+    if not confirm(f"Keep {args.keep} states, counting the active one?", args.yes_all):
         return cancelled()
     removed = operations.prune_states(args.directory, args.keep, skip_boot=args.skip_boot,
-                                 progress=progress_for(args.quiet))
+                                      progress=progress_for(args.quiet),
+                                      include_newer=args.include_newer)
     print("Removed states: " + (", ".join(map(str, removed)) or "none"))
     return 0
 

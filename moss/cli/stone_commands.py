@@ -56,20 +56,20 @@ def _register_inspect(sub: Subparsers) -> None:
 def _register_extract(sub: Subparsers) -> None:
     p = sub.add_parser(
         "extract", help="unpack packages' /usr trees into a directory",
-        description="Unpack the /usr trees of packages into DIR/usr, checking every "
-        "digest; a bad package leaves DIR as it was.",
+        description="Unpack each package's /usr into DIR/<id>/usr (real moss's form, DIR: "
+        "-o or here), or all into one tree with -C DIR, checking every digest; a bad "
+        "package leaves DIR as it was.",
         epilog="example: moss extract -C /tmp/look hello-1-1-1-x86_64.stone",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="packages to unpack")
     where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "-C", dest="dest", type=Path, default=Path("."), metavar="DIR",
-        help="unpack every package into one tree, DIR/usr (default: the current directory)",
-    )
+    where.add_argument("-C", dest="dest", type=Path, metavar="DIR",
+                       help="unpack every package into one merged tree, DIR/usr (this moss's)")
     where.add_argument(
         "-o", "--output-dir", type=Path, metavar="DIR",
-        help="real moss's form: each package into its own tree, DIR/<id>/usr, where <id> "
-        "is name-version-release-build.arch; an old tree of that id is replaced",
+        help="each package into its own tree, DIR/<id>/usr, where <id> is "
+        "name-version-release-build.arch (default: the current directory, as real moss); "
+        "an old tree of that id is replaced",
     )
     p.set_defaults(handler=_later("cmd_extract"))
 

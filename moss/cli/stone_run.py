@@ -102,8 +102,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     progress = Progress(enabled=False if args.quiet else None)
-    if args.output_dir is not None:
-        for path, tree in extract_each(args.files, args.output_dir, progress):
+    if args.dest is None:  # real moss's form, into -o DIR or the current directory
+        for path, tree in extract_each(args.files, args.output_dir or Path("."), progress):
             if not args.quiet:
                 print(f"Extract: {path} -> {tree}")
         return 0

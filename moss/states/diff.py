@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss.core.errors import MossError
-from moss.core.root import Root, read_state_id
+from moss.core.root import Root, read_state_id, refuse_foreign_usr
 from moss.db.databases import Databases, databases
 from moss.planning.selection import Selected, selection_of
 from moss.stone import EMPTY_DIGEST, FileKind
@@ -86,11 +86,34 @@ def activation_diff(root_path: Path, state_id: int) -> StateDiff:
         return compare(dbs, read_state_id(root.usr), state_id)
 
 
-def prune_candidates(dbs: Databases, root: Root, keep: int) -> list[int]:
-    """The states ``state prune --keep`` removes: never the active, pending or newest ones."""
-    ids = sorted(dbs.state.ids(), reverse=True)
-    protected = {read_state_id(root.usr), dbs.state.pending(), *ids[:keep]}
-    return [i for i in ids if i not in protected]
+def prune_candidates(dbs: Databases, root: Root, keep: int,
+                     include_newer: bool = False) -> list[int]:
+    """The states ``state prune --keep N`` removes, as real moss's ``KeepRecent``
+    (moss/src/client/prune.rs): N counts the active state, so of the other states
+    the N-1 most recently created stay; states newer than the active one are never
+    candidates unless ``include_newer``.  The active state is never removed, nor
+    a state pending a reboot (real moss has none; here it is kept besides the N).
+    """
+    check_keep(keep)
+    created = dbs.state.created()
+    active = read_state_id(root.usr)
+    if active is None or active not in created:
+        if not created:
+            return []
+        refuse_foreign_usr(root)  # an unreadable .stateID: say so, as every command does
+        raise MossError("no state is active (the live /usr has no known .stateID); "
+                        "prune keeps states relative to the active one")
+    pending = dbs.state.pending()
+    candidates = sorted((i for i in created if i not in (active, pending)
+                         and (include_newer or i < active)),
+                        key=lambda i: (created[i], i))
+    return sorted(candidates[:max(0, len(candidates) - (keep - 1))])
+
+
+def check_keep(keep: int) -> None:
+    """Real moss accepts 1 or more (``value_parser!(u64).range(1..)``)."""
+    if keep < 1:
+        raise MossError(f"--keep {keep}: must be 1 or more (it counts the active state)")
 
 
 def freed_bytes(dbs: Databases, root: Root, doomed: list[int]) -> int:
@@ -124,15 +147,15 @@ def _size(path: str) -> int:
         return 0
 
 
-def prune_preview(root_path: Path, keep: int) -> tuple[list[int], int]:
+def prune_preview(root_path: Path, keep: int,
+                  include_newer: bool = False) -> tuple[list[int], int]:
     """The states ``state prune --keep`` would remove, and the bytes it would free."""
-    if keep < 0:
-        raise MossError("--keep must be 0 or more")
+    check_keep(keep)
     root = Root(root_path)
     if not root.db.is_dir():
         return [], 0
     with databases(root) as dbs:
-        doomed = prune_candidates(dbs, root, keep)
+        doomed = prune_candidates(dbs, root, keep, include_newer)
         return doomed, freed_bytes(dbs, root, doomed)
 
 

@@ -24,7 +24,7 @@ from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning.selection import selection_of
 from moss.states.bootsync import after_change, sync_if_managed
-from moss.states.diff import check_removable, prune_candidates
+from moss.states.diff import check_keep, check_removable, prune_candidates
 from moss.states.listing import StateInfo as StateInfo
 from moss.states.listing import active_state as active_state
 from moss.states.listing import list_states as list_states
@@ -73,13 +73,14 @@ def state_digests(dbs: Databases, state_id: int) -> set[int]:
 
 
 def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
-                 skip_boot: bool = False, progress: Progress = QUIET) -> list[int]:
-    """Remove all but the newest ``keep`` states (never the active or pending one)."""
-    if keep < 0:
-        raise MossError("--keep must be 0 or more")
+                 skip_boot: bool = False, progress: Progress = QUIET,
+                 include_newer: bool = False) -> list[int]:
+    """Keep ``keep`` states counting the active one, as real moss
+    (:func:`moss.states.diff.prune_candidates`); returns the states removed."""
+    check_keep(keep)
     root = Root(root_path)
     with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        doomed = prune_candidates(dbs, root, keep)
+        doomed = prune_candidates(dbs, root, keep, include_newer)
         _remove(root, dbs, doomed, progress)
         if doomed:
             after_change(root, dbs, f"{_states(doomed)} removed", live=False,

@@ -6,10 +6,13 @@ again through something a package created.  Empty files are made fresh rather
 than linked (one inode with millions of links would hit the link limit), and a
 blob whose stored mode or owner differs from what this entry wants is copied
 instead of linked, so one state can never change another state's files.
+A tree on another filesystem than the store (an ephemeral root, ``--to DIR``)
+gets copies, as real moss falls back to copying on ``EXDEV``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -124,8 +127,12 @@ class _Blitter:
         wanted_uid = entry.uid if self.is_root else uid
         wanted_gid = entry.gid if self.is_root else gid
         if mode == entry.mode & 0o7777 and uid == wanted_uid and gid == wanted_gid:
-            os.link(source, name, dst_dir_fd=dir_fd)
-            return
+            try:
+                os.link(source, name, dst_dir_fd=dir_fd)
+                return
+            except OSError as exc:  # another filesystem (``install --to DIR``): copy
+                if exc.errno != errno.EXDEV:
+                    raise
         with open(source, "rb") as src:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
             try:

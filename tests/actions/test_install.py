@@ -175,7 +175,10 @@ def test_lock_no_wait_fails_clearly(tmp_path: Path, root: Path,
     assert moss(root, "install", "--no-wait", str(pkg)) == 0
 
 
-def test_prune_keeps_newest_and_active_and_collects_garbage(tmp_path: Path, root: Path) -> None:
+def test_prune_keeps_n_counting_the_active_one_and_collects_garbage(tmp_path: Path,
+                                                                    root: Path) -> None:
+    """As real moss: --keep N counts the active state and never takes states newer
+    than it; --include-newer lets those go too."""
     for release in range(1, 5):
         pkg = make_package(tmp_path, "hello",
                            {**HELLO_1, "share/doc/hello/README": f"release {release}\n"},
@@ -183,6 +186,9 @@ def test_prune_keeps_newest_and_active_and_collects_garbage(tmp_path: Path, root
         assert moss(root, "install", str(pkg)) == 0
     assert moss(root, "state", "activate", "2") == 0
     assert moss(root, "state", "prune", "--keep", "1") == 0
+    assert sorted(s.id for s in operations.list_states(root)) == [2, 3, 4]
+    assert sorted(p.name for p in (root / ".moss/root").iterdir()) == ["3", "4"]
+    assert moss(root, "state", "prune", "--keep", "2", "--include-newer") == 0
     assert sorted(s.id for s in operations.list_states(root)) == [2, 4]
     assert sorted(p.name for p in (root / ".moss/root").iterdir()) == ["4"]
     readmes = {p.read_bytes() for p in (root / ".moss/assets/v2").rglob("*") if p.is_file()}
@@ -190,6 +196,7 @@ def test_prune_keeps_newest_and_active_and_collects_garbage(tmp_path: Path, root
     assert b"release 2\n" in readmes and b"release 4\n" in readmes
     cached = [p for p in (root / ".moss/cache/downloads/v1").rglob("*") if p.is_file()]
     assert len(cached) == 2
+    assert moss(root, "state", "prune", "--keep", "0") == 1  # real moss: 1 or more
     assert moss(root, "state", "verify") == 0
 
 

@@ -67,7 +67,7 @@ def test_setup_installs_pages_and_completions_that_work(tmp_path: Path) -> None:
     assert complete(bash, "moss -D /x repo a") == ["add", "ar"]
     assert set(complete(bash, "moss ar --p")) == {"--priority"}
     assert set(complete(bash, "moss li -")) >= {"-e", "--explicit", "-D", "--yes-all"}
-    assert "--include-newer" not in complete(bash, "moss state prune --")
+    assert "--include-newer" in complete(bash, "moss state prune --")
     assert complete(bash, "moss list s") == ["sync"]
     zsh = (share / "zsh/site-functions/_moss").read_text()
     assert zsh.startswith("#compdef moss") and '"moss repo ar") echo "moss repo add"' in zsh

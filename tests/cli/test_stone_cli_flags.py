@@ -1,5 +1,5 @@
 """Real moss's stone commands: inspect of a recipe's build manifest with several
-packages, ``inspect --check``, ``extract -o`` (one tree per package), ``index -o``."""
+packages, ``inspect --check``, ``extract`` (one tree per package), ``index -o``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,21 @@ def test_extract_o_writes_one_tree_per_package(tmp_path: Path) -> None:
     (out / "zlib-1.3-1-1.x86_64/usr/stale").write_text("old")  # a second run replaces the tree
     assert moss("extract", zlib, "-o", out).returncode == 0
     assert not (out / "zlib-1.3-1-1.x86_64/usr/stale").exists()
+
+
+def test_extract_without_o_writes_one_tree_per_package_here(tmp_path: Path) -> None:
+    """Real moss's default ``-o .``; ``-C DIR`` (this moss's) still merges the trees."""
+    hello = make_package(tmp_path, "hello", {"bin/hello": "hello\n"})
+    zlib = make_package(tmp_path, "zlib", {"lib/libz.so.1": "z\n"}, version="1.3")
+    here = tmp_path / "here"
+    here.mkdir()
+    proc = moss("extract", hello, zlib, cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in here.iterdir()) == ["hello-1.0-1-1.x86_64",
+                                                       "zlib-1.3-1-1.x86_64"]
+    assert (here / "zlib-1.3-1-1.x86_64/usr/lib/libz.so.1").read_text() == "z\n"
+    assert moss("extract", hello, zlib, "-C", tmp_path / "merged").returncode == 0
+    assert sorted(p.name for p in (tmp_path / "merged/usr").iterdir()) == ["bin", "lib"]
 
 
 def test_index_o_points_at_the_packages_from_elsewhere(tmp_path: Path) -> None:

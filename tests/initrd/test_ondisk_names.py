@@ -70,7 +70,7 @@ def test_a_state_id_that_is_not_ascii_digits_gets_one_line_and_changes_nothing(
     listed = moss(root, "state", "list")
     assert listed.returncode == 0 and listed.stderr == ""
     assert "active" not in listed.stdout  # no state is the live /usr
-    for args in (["install", str(hello(tmp_path, 3))], ["state", "prune", "--keep", "0"],
+    for args in (["install", str(hello(tmp_path, 3))], ["state", "prune", "--keep", "1"],
                  ["state", "activate", "1"], ["state", "verify"]):
         proc = moss(root, *args)
         assert proc.returncode == 1, (args, proc.stderr)
