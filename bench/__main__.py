@@ -21,9 +21,12 @@ from bench import (
     blit,
     boot_sync,
     dedup,
+    dracut_bytes,
     install,
     pivot_time,
+    prune,
     qemu_share,
+    repo_query,
     resolve,
     stone_memory,
 )
@@ -35,8 +38,11 @@ BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "activation": activation.run,
     "dedup": dedup.run,
     "resolve": resolve.run,
+    "repo_query": repo_query.run,
+    "prune": prune.run,
     "boot_sync": boot_sync.run,
     "pivot": pivot_time.run,
+    "dracut": dracut_bytes.run,
     "qemu": qemu_share.run,  # opt-in: --qemu
     "memory": stone_memory.run,
 }
