@@ -1,8 +1,9 @@
 """Queries on a large repository index, through the command line, warm.
 
-A root with one repository whose ``stone.index`` holds N generated packages
-(the resolve benchmark's graph, each with a hash, uri and size as an index
-gives them).  Timed as a user meets them: ``python -m moss -D ROOT search p123``,
+A root with repositories whose ``stone.index`` files hold N generated packages
+in all (the resolve benchmark's graph, each with a hash, uri and size as an
+index gives them; 50 000 to an index, as one holds at most 65 535).  Timed as
+a user meets them: ``python -m moss -D ROOT search p123``,
 ``info p123`` and ``list available`` in a fresh process each, after one untimed
 run so the page cache is warm.  Baseline: ``python -I -c pass`` of the same
 interpreter, timed in the same rounds: what any Python command costs to start.
@@ -30,18 +31,27 @@ QUERIES = {"search": ["search", "p{pick}"], "info": ["info", "p{pick}"],
            "list available": ["list", "available"]}
 
 
+#: Packages one ``stone.index`` can hold: the stone header counts payloads in 16 bits.
+PER_INDEX = 50_000
+
+
 def make_root(work: Path, packages: int) -> Path:
-    """A root with repository ``main`` serving ``packages`` packages (untimed)."""
+    """A root whose repositories serve ``packages`` packages in all (untimed).
+
+    One index holds at most 65 535 payloads (the stone header's count is 16 bits),
+    so a larger set is split over repositories of :data:`PER_INDEX` packages.
+    """
     metas = [replace(m, summary=f"generated package {m.name}", uri=f"stones/{m.name}.stone",
                      hash=hashlib.sha256(m.name.encode()).hexdigest(), size=4096)
              for m in generate(packages)]
-    index = work / "repo" / "stone.index"
-    index.parent.mkdir(parents=True)
-    write_repository_index(index, metas)
     root = work / "root"
-    command([sys.executable, "-m", "moss", "-D", str(root), "repo", "add", "main",
-             index.as_uri()])
-    command([sys.executable, "-m", "moss", "-D", str(root), "repo", "update"])
+    moss = [sys.executable, "-m", "moss", "-D", str(root)]
+    for number, start in enumerate(range(0, packages, PER_INDEX)):
+        index = work / f"repo{number}" / "stone.index"
+        index.parent.mkdir(parents=True)
+        write_repository_index(index, metas[start:start + PER_INDEX])
+        command([*moss, "repo", "add", f"main{number}", index.as_uri()])
+    command([*moss, "repo", "update"])
     return root
 
 
