@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Result, command, median_time, print_results, workdir
+from bench.common import Result, command, print_results, workdir
 from moss.core.root import Root
 from moss.db.extras import NAME as EXTRAS
 from moss.db.extras import ExtrasDB
@@ -87,43 +90,64 @@ def ostree_commit(repo: Path, tree: Path) -> None:
              f"--tree=dir={tree}"])
 
 
+def interleaved(sides: dict[str, Callable[[], object]], rounds: int,
+                setup: Callable[[], object]) -> dict[str, list[float]]:
+    """Each side once per round, in a rotating order, each after ``setup`` and a ``sync``.
+
+    Side by side rather than one after the other, so a change in the machine's load
+    meets every side alike; the ``sync`` writes back the previous run's deletions
+    first, so no side pays for another's (every side reads the same warm blobs).
+    """
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for round_ in range(rounds):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            setup()
+            os.sync()
+            start = time.perf_counter()
+            sides[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def spread(moss: list[float], baseline: list[float]) -> str:
+    """The per-round ratios' min/median/max, for the note: how steady the figure is."""
+    ratios = sorted(m / b for m, b in zip(moss, baseline, strict=True))
+    return f"per round {ratios[0]:.2f}/{statistics.median(ratios):.2f}/{ratios[-1]:.2f}"
+
+
 def measure(files: int, repeats: int) -> list[Result]:
     with workdir("blit") as work:
         root = Root(work / "root")
         entries = make_store(root, files)
-        dest = work / "tree"
-
-        def clean() -> None:
-            shutil.rmtree(dest, ignore_errors=True)
-
-        moss_time = median_time(lambda: moss_blit(root, entries, dest), repeats, setup=clean)
-        pairs = link_pairs(root, entries, dest)
-        link_time = median_time(lambda: link_loop(pairs, dest), repeats, setup=clean)
-        source = work / "source"
-        os.rename(dest, source)
-        cp_time = median_time(lambda: command(["cp", "-al", str(source), str(dest)]),
-                              repeats, setup=clean)
-        repo = work / "ostree"
+        dest, source, repo = work / "tree", work / "source", work / "ostree"
+        link_loop(link_pairs(root, entries, source), source)  # the tree cp -al copies
         ostree_commit(repo, source)
-        ostree_time = median_time(
-            lambda: command(["ostree", f"--repo={repo}", "checkout", "-H", "bench", str(dest)]),
-            repeats, setup=clean)
+        pairs = link_pairs(root, entries, dest)
+        moss_blit(root, entries, dest)  # every side starts warm: blobs, store, databases
+        sides: dict[str, Callable[[], object]] = {
+            "moss": lambda: moss_blit(root, entries, dest),
+            "os.link loop (limit)": lambda: link_loop(pairs, dest),
+            "cp -al": lambda: command(["cp", "-al", str(source), str(dest)]),
+            "ostree checkout -H": lambda: command(
+                ["ostree", f"--repo={repo}", "checkout", "-H", "bench", str(dest)]),
+        }
+        times = interleaved(sides, repeats, lambda: shutil.rmtree(dest, ignore_errors=True))
         name = f"blit: state of {files} files (plan + blit)"
-        return [
-            Result(name, moss_time, link_time, "os.link loop (limit)"),
-            Result(name, moss_time, cp_time, "cp -al"),
-            Result(name, moss_time, ostree_time, "ostree checkout -H"),
-        ]
+        moss = times.pop("moss")
+        return [Result(name, statistics.median(moss), statistics.median(base), base_name,
+                       note=spread(moss, base) if repeats > 1 else "")
+                for base_name, base in times.items()]
 
 
 def run(quick: bool) -> list[Result]:
-    return measure(5_000, 3) if quick else measure(100_000, 3)
+    return measure(5_000, 3) if quick else measure(100_000, 5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print_results(measure(args.files, args.repeats))
 

@@ -23,11 +23,11 @@ import jinja2
 from boot import efivars, esp, inroot
 from boot.cmdline import assemble
 from boot.config import BootConfig
+from boot.filehash import STORE_NAME, file_digest, remembering
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
 from moss.core.errors import MossError
-from moss.core.hashing import blake3_file
 from moss.core.progress import QUIET, Progress
 
 PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
@@ -144,8 +144,8 @@ class KernelFiles:
 
 
 def kernel_identity(kernel: Kernel) -> str:
-    parts = [blake3_file(kernel.image)]
-    parts += [f"{name}:{blake3_file(p)}" for name, p in kernel.named_initrds()]
+    parts = [file_digest(kernel.image, lasting=True)]
+    parts += [f"{name}:{file_digest(p, lasting=True)}" for name, p in kernel.named_initrds()]
     return ":".join(parts)
 
 
@@ -222,6 +222,19 @@ def sync(
     pending: int | None,
     config: BootConfig,
     progress: Progress = QUIET,
+) -> SyncReport:
+    """Bring $BOOT to the chosen states' entries and kernels, each file hashed once."""
+    with remembering(root / ".moss" / STORE_NAME):
+        return _sync(root, states, active, pending, config, progress)
+
+
+def _sync(
+    root: Path,
+    states: Sequence[BootState],
+    active: int,
+    pending: int | None,
+    config: BootConfig,
+    progress: Progress,
 ) -> SyncReport:
     boot_dir = config.boot_dir
     if boot_dir is None:

@@ -13,10 +13,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from boot.filehash import file_digest
 from boot.inroot import read_regular
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, walk
-from moss.core.hashing import blake3_file
 
 # Room left over for entries and loader.conf beyond the kernels themselves.
 SLACK = 256 * 1024
@@ -29,7 +29,7 @@ def same_file(src: Path, dest: Path) -> bool:
             return False
     except FileNotFoundError:
         return False
-    return blake3_file(dest) == blake3_file(src)
+    return file_digest(dest) == file_digest(src)
 
 
 def check_space(where: Path, needed: int) -> None:

@@ -19,9 +19,12 @@ from bench import (
     blit,
     boot_sync,
     dedup,
+    dracut_bytes,
     install,
     pivot_time,
+    prune,
     qemu_share,
+    repo_query,
     resolve,
     stone_memory,
 )
@@ -51,6 +54,25 @@ def test_blit_against_link_loop_cp_and_ostree() -> None:
     check_rows(rows)
     assert [r.baseline_name for r in rows] == [
         "os.link loop (limit)", "cp -al", "ostree checkout -H"]
+
+
+def test_prune_against_rm_rf_with_progress() -> None:
+    rows = prune.measure(2, 5, 1)
+    check_rows(rows)
+    assert rows[0].note.startswith("progress: ") and "Removing unused blobs 9/9" in rows[0].note
+
+
+def test_repository_queries_against_start_up() -> None:
+    rows = repo_query.measure(50, 1)
+    check_rows(rows)
+    assert [r.name.split(",")[0] for r in rows] == [
+        "repo query: search", "repo query: info", "repo query: list available"]
+
+
+def test_dracut_bytes_with_and_without_the_module() -> None:
+    rows = dracut_bytes.run(True)
+    check_rows(rows)
+    assert rows[0].value is None or "90moss adds" in rows[0].note
 
 
 @needs_ostree

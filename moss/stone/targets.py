@@ -64,7 +64,17 @@ def shown(target: str) -> str:
 
 
 def target_problem(target: str) -> str | None:
-    """What makes ``target`` unacceptable, as words to follow it, or None."""
+    """What makes ``target`` unacceptable, as words to follow it, or None.
+
+    Every target of every package is checked here (and again when a tree is
+    planned), so the common case is answered by a few substring tests: a short
+    ASCII path (at most :data:`NAME_MAX` bytes in all, so no component is longer)
+    with no empty component and no component starting with a dot.
+    """
+    if (0 < len(target) <= NAME_MAX and target.isascii() and "\0" not in target
+            and target[0] not in "./" and target[-1] != "/" and "//" not in target
+            and "/." not in target and target.count("/") < MAX_DEPTH):
+        return None
     if not target:
         return "is empty"
     if "\0" in target:
