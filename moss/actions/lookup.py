@@ -15,6 +15,7 @@ from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
 from moss.planning.resolve import Catalog, provider_keys
 from moss.planning.selection import Selected, selection_of
+from moss.repo import metaquery
 from moss.repo.config import load_repositories
 from moss.repo.index import load_offers
 from moss.stone import PackageMeta
@@ -45,7 +46,11 @@ def candidates(root_path: Path, name: str, *, installed_only: bool = False) -> l
     if installed_only:
         return sorted(found, key=lambda c: c.meta.name)
     have = {(c.meta.name, c.meta.version, c.meta.release) for c in found}
-    catalog = Catalog(load_offers(root_path, load_repositories(root_path)))
+    repos = load_repositories(root_path)
+    # From the meta databases, only the offers that answer ``name``: the Catalog ranks
+    # them as it would among all of them (None: a database is missing or stale).
+    answering = metaquery.offers_providing(root_path, repos, name)
+    catalog = Catalog(answering if answering is not None else load_offers(root_path, repos))
     seen: set[str] = set()
     offers = []
     for offer in catalog.by_provider.get(name, []):

@@ -10,6 +10,7 @@ from moss.db.databases import databases
 from moss.planning.resolve import Catalog, upgrades
 from moss.planning.selection import Selected, selection_of
 from moss.planning.sysmodel import repositories
+from moss.repo import metaquery
 from moss.repo.index import load_offers
 from moss.stone import FileKind, LayoutEntry
 
@@ -61,7 +62,11 @@ class AvailablePackage:
 def available(root_path: Path) -> list[AvailablePackage]:
     """The best offer of each name across the active repositories."""
     installed_ids = {p.id for p in installed(root_path)}
-    catalog = Catalog(load_offers(root_path, repositories(root_path)))
+    repos = repositories(root_path)
+    rows = metaquery.listings(root_path, repos)
+    if rows is not None:
+        return _best_listed(rows, installed_ids)
+    catalog = Catalog(load_offers(root_path, repos))
     result = []
     for name in sorted(catalog.by_name):
         offer = catalog.by_name[name][0]
@@ -69,6 +74,23 @@ def available(root_path: Path) -> list[AvailablePackage]:
         result.append(AvailablePackage(meta.name, meta.version, meta.release, meta.summary,
                                        offer.repository, (meta.hash or "") in installed_ids))
     return result
+
+
+def _best_listed(rows: list[metaquery.Listing], installed_ids: set[str]) -> list[AvailablePackage]:
+    """What :func:`available` answers from the meta databases, without building a Catalog.
+
+    The rank is the Catalog's (``moss.planning.resolve._rank``: priority, release, build
+    release, repository id) and, as its stable sort, the first of equals in load order wins.
+    """
+    best: dict[str, tuple[tuple[int, int, int, str], metaquery.Listing]] = {}
+    for row in rows:
+        rank = (-row.priority, -row.release, -row.build_release, row.repository)
+        held = best.get(row.name)
+        if held is None or rank < held[0]:
+            best[row.name] = (rank, row)
+    return [AvailablePackage(row.name, row.version, row.release, row.summary, row.repository,
+                             (row.hash or "") in installed_ids)
+            for _, row in (best[name] for name in sorted(best))]
 
 
 def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:

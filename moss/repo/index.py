@@ -129,7 +129,8 @@ def update_repository(
             record_timestamp(target, stamp)
         # Real moss reads packages from its meta database, and fetches only when the
         # index is missing: the database goes in first, so an index never lacks one.
-        write_meta_db(target, metas)
+        # Its stat survives the rename: it tells queries the db is current (metacache).
+        write_meta_db(target, metas, new_index.stat())
         for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
             # Signature first: a crash in between leaves a signature that
             # matches nothing, which the next update simply replaces.

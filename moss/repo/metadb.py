@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from moss.repo.metacache import write_tables
 from moss.stone import Dependency, DependencyKind, PackageMeta
 
 DB_NAME = "db"
@@ -63,13 +64,20 @@ def _rows(meta: PackageMeta) -> tuple[tuple[object, ...], list[tuple[str, str, s
     return row, links
 
 
-def write_meta_db(folder: Path, metas: Sequence[PackageMeta]) -> None:
-    """Replace ``folder/db`` with these packages (those the index gives a hash), atomically."""
+def write_meta_db(folder: Path, metas: Sequence[PackageMeta],
+                  source: os.stat_result | None = None) -> None:
+    """Replace ``folder/db`` with these packages (those the index gives a hash), atomically.
+
+    With ``source``, the stat of the index ``metas`` were read from, this moss's own
+    tables go in too (:mod:`moss.repo.metacache`): what queries read instead of the index.
+    """
     scratch = folder / f".{DB_NAME}.new"
     scratch.unlink(missing_ok=True)
     conn = sqlite3.connect(scratch)
     try:
         conn.executescript(SCHEMA)
+        if source is not None:
+            write_tables(conn, metas, source)
         for meta in metas:
             if not meta.hash:
                 continue  # real moss keys a repository package by its hash
