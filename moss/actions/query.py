@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,25 @@ class AvailablePackage:
 
 def available(root_path: Path) -> list[AvailablePackage]:
     """The best offer of each name across the active repositories."""
+    return _available(root_path, None)[0]
+
+
+def _available(root_path: Path, matches: Callable[[str, str], bool] | None
+               ) -> tuple[list[AvailablePackage], set[str]]:
+    """:func:`available`, and every name offered; from the meta databases when current.
+
+    With ``matches`` (name, summary), a name none of whose offers matches is left out of
+    the list (the best offer cannot match either): ``search`` ranks only the rest.
+    """
     installed_ids = {p.id for p in installed(root_path)}
     repos = repositories(root_path)
     rows = metaquery.listings(root_path, repos)
     if rows is not None:
-        return _best_listed(rows, installed_ids)
+        offered = {row.name for row in rows}
+        if matches is not None:
+            wanted = {row.name for row in rows if matches(row.name, row.summary)}
+            rows = [row for row in rows if row.name in wanted]
+        return _best_listed(rows, installed_ids), offered
     catalog = Catalog(load_offers(root_path, repos))
     result = []
     for name in sorted(catalog.by_name):
@@ -73,7 +88,7 @@ def available(root_path: Path) -> list[AvailablePackage]:
         meta = offer.meta
         result.append(AvailablePackage(meta.name, meta.version, meta.release, meta.summary,
                                        offer.repository, (meta.hash or "") in installed_ids))
-    return result
+    return result, set(catalog.by_name)
 
 
 def _best_listed(rows: list[metaquery.Listing], installed_ids: set[str]) -> list[AvailablePackage]:
@@ -113,12 +128,17 @@ def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailableP
 def search(root_path: Path, keyword: str) -> list[AvailablePackage]:
     """Packages whose name or summary holds ``keyword``, installed or available."""
     needle = keyword.lower()
-    found = {p.name: p for p in available(root_path)}
+
+    def matches(name: str, summary: str) -> bool:
+        return needle in name.lower() or needle in summary.lower()
+
+    listed, offered = _available(root_path, matches)
+    found = {p.name: p for p in listed}
     for p in installed(root_path):
-        found.setdefault(p.name, AvailablePackage(p.name, p.version, p.release, p.summary,
-                                                  "@installed", True))
-    return [p for name, p in sorted(found.items())
-            if needle in name.lower() or needle in p.summary.lower()]
+        if p.name not in offered:  # an offered name shows its best offer, matching or not
+            found[p.name] = AvailablePackage(p.name, p.version, p.release, p.summary,
+                                             "@installed", True)
+    return [p for name, p in sorted(found.items()) if matches(name, p.summary)]
 
 
 def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
