@@ -58,7 +58,7 @@ def switch_done(dbs: Databases) -> None:
 def interrupted_switch(dbs: Databases) -> int | None:
     """The state a switch was going to when it was interrupted, if one was."""
     value = dbs.extras.get_setting(KEY)
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def settle_interrupted_switch(root: Root, dbs: Databases, target: int | None,
