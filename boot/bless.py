@@ -19,6 +19,7 @@ from pathlib import Path
 from boot import efivars
 from boot.bls import existing_entries, parse_entry_name, state_of
 from boot.config import BootConfig
+from boot.esp import fsync_renamed
 from moss.core import ondisk
 
 BOOT_COUNT_PATH = "LoaderBootCountPath"
@@ -40,7 +41,7 @@ def bless(config: BootConfig, state_id: int | None) -> list[str]:
             os.unlink(entries_dir / name)
         else:
             os.rename(entries_dir / name, target)
-            _fsync(target)  # FAT: a renamed file keeps size 0 until its inode is written
+            fsync_renamed(target)
         blessed.append(name)
     if blessed:
         ondisk.fsync_dir(str(entries_dir))
@@ -63,10 +64,3 @@ def _counted_entries(entries_dir: Path, config: BootConfig, state_id: int | None
             found += [n for n in group if "+" in n]
     return found
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -45,7 +45,7 @@ def check_space(where: Path, needed: int) -> None:
         )
 
 
-def _fsync_renamed(path: Path) -> None:
+def fsync_renamed(path: Path) -> None:
     """Make a file renamed into place durable on FAT, not only its directory.
 
     vfat's rename creates the new directory slot with size 0 and no first cluster;
@@ -65,7 +65,7 @@ def copy_file(src: Path, dest: Path) -> None:
     try:
         # O_NOFOLLOW + fstat: only a regular file is copied, never a link's target.
         atomic_write(dest, read_regular(src), mode=0o644)
-        _fsync_renamed(dest)
+        fsync_renamed(dest)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise MossError(f"{dest.parent} is full while copying {src.name}") from None
@@ -80,7 +80,7 @@ def write_text(path: Path, text: str) -> bool:
             return False
     try:
         atomic_write(path, data)
-        _fsync_renamed(path)
+        fsync_renamed(path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise MossError(f"{path.parent} is full while writing {path.name}") from None
