@@ -10,7 +10,7 @@ packages and what only they needed with them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,14 +97,7 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
         plan = resolve.sync(installed, explicit, catalog, upgrade_only=request.upgrade_only)
     else:
         plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet)
-    for offer in [*plan.add, *(offer for _old, offer in plan.upgrade)]:
-        if not offer.meta.hash:
-            raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
-                            "gives no PackageHash")
-        sha = offer.meta.hash.lower()
-        wanted.offers[sha] = offer
-        wanted.install.append(Selected(sha, offer.meta, offer.meta.name in explicit
-                                       or offer.meta.name in plan.selected))
+    _take(wanted, plan, explicit)
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 
 
@@ -117,15 +110,18 @@ def choose_from_model(request: Request, model: SystemModel, wanted: Wanted) -> N
     wanted.explicit = set(plan.selected)
 
 
-def _take(wanted: Wanted, plan: resolve.Plan) -> None:
-    """A plan's additions and upgrades into ``wanted`` (each by its index's sha256)."""
+def _take(wanted: Wanted, plan: resolve.Plan, explicit: Collection[str] = ()) -> None:
+    """A plan's additions and upgrades into ``wanted`` (each by its index's sha256);
+    explicit are the names asked for and the plan's own selected ones."""
     for offer in [*plan.add, *(offer for _old, offer in plan.upgrade)]:
         if not offer.meta.hash:
             raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
                             "gives no PackageHash")
         sha = offer.meta.hash.lower()
         wanted.offers[sha] = offer
-        wanted.install.append(Selected(sha, offer.meta, offer.meta.name in plan.selected))
+        name = offer.meta.name
+        wanted.install.append(Selected(sha, offer.meta, name in explicit
+                                       or name in plan.selected))
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 
 
