@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.boot.test_boot_integration import kernel_package
+from tests.boot.test_boot_integration import hello, kernel_package
 from tests.support.packages import make_package
 from tests.triggers.test_triggers_run import _REASON, BUSYBOX
 
@@ -46,10 +46,6 @@ def counting_package(workdir: Path, release: int = 1) -> Path:
         "share/moss/triggers/sys.d/count.yaml": yaml.safe_dump(trigger),
         f"share/marker/counted-{release}": "x",
     }, release=release)
-
-
-def hello(workdir: Path, release: int) -> Path:
-    return make_package(workdir, "hello", {"bin/hello": f"hello {release}\n"}, release=release)
 
 
 @pytest.fixture
