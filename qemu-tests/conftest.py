@@ -12,6 +12,7 @@ from pathlib import Path
 
 import guest
 import pytest
+import shards
 from machine import OVMF_CODE, Machine
 from realsetup import real_guest  # noqa: F401  (the real-OS guest, once a session)
 
@@ -140,3 +141,19 @@ def machines() -> Iterator[Callable[[guest.Images, Path], Machine]]:
     yield make
     for machine in made:
         machine.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--shard", metavar="K/N", default=None,
+                     help="run only shard K of N (by expected boot time; scripts/test.sh)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    value = config.getoption("--shard")
+    if value is None:
+        return
+    shard, count = shards.parse(value)
+    kept = shards.select(items, shard, count)
+    ids = {item.nodeid for item in kept}
+    config.hook.pytest_deselected(items=[i for i in items if i.nodeid not in ids])
+    items[:] = kept

@@ -1,13 +1,15 @@
 """Power cuts during a live ``moss install`` on the real OS (scenario 4 of issue 15).
 
-One disk, one boot per cut.  Boot 1 times an uncut update of ``bulk`` (1500
+``MOSS_QEMU_CUTS`` cuts (10 by default) in two chains, each on its own copy of the
+base disks, so ``scripts/test.sh`` runs them side by side (``shards.py``).
+One disk per chain, one boot per cut.  Boot 1 times an uncut update of ``bulk`` (1500
 files) inside the guest: that is the window.  Every later boot first checks
 what the previous cut left — it came up without help from the ESP's default
 entry (``moss.fstx`` is the running state), in the old or the new state,
 ``moss state verify`` is clean, a new transaction succeeds — then starts the
 next update of ``bulk`` and the host kills QEMU at an instant drawn uniformly
-over the window (the shortest update seen so far; seeded: ``MOSS_QEMU_CUT_SEED``
-replays a run, ``MOSS_QEMU_CUTS`` sets how many).  A kill loses what the guest
+over the window (the shortest update seen so far; seeded: the seed a chain prints,
+given as ``MOSS_QEMU_CUT_SEED``, replays that chain).  A kill loses what the guest
 had not yet handed to its disk (its page cache), which is what a power cut loses.
 """
 
@@ -19,10 +21,12 @@ import time
 from pathlib import Path
 
 import guest
+import pytest
 import realsetup
 import realvm
+import shards
 from realboots import BOOT_TIMEOUT, SILENCE, boot, guest_lines, one, succeeded
-from realsetup import CUTS, STONES, RealGuest, write_boot_scripts
+from realsetup import STONES, RealGuest, write_boot_scripts
 
 hard_timeout = realsetup.hard_timeout
 
@@ -73,14 +77,19 @@ def check_after_cut(values: dict[str, list[str]], before: str, cut_release: int)
     return "new" if now_bulk == new else "old"
 
 
+@pytest.mark.parametrize("chain", [1, 2], ids=["chain-1", "chain-2"])
 def test_power_cuts_during_a_live_update_leave_a_bootable_complete_state(
-    real_guest: RealGuest, tmp_path: Path
+    real_guest: RealGuest, tmp_path: Path, chain: int
 ) -> None:
+    cuts = shards.cuts_of_chain(chain)
+    if cuts == 0:
+        pytest.skip(f"MOSS_QEMU_CUTS={realsetup.CUTS} leaves no cut for chain {chain}")
     chosen = seed()
-    rng = random.Random(chosen)
-    print(f"\n[realos] power cuts: MOSS_QEMU_CUT_SEED={chosen} MOSS_QEMU_CUTS={CUTS}")
+    rng = random.Random(f"{chosen}-{chain}")
+    print(f"\n[realos] power cuts, chain {chain}: {cuts} of MOSS_QEMU_CUTS={realsetup.CUTS}, "
+          f"MOSS_QEMU_CUT_SEED={chosen}")
     disks = realvm.copy_disks(real_guest.disks, tmp_path / "disks")
-    last = CUTS + 2
+    last = cuts + 2
     scripts = {1: CALIBRATE, last: CHECK}
     scripts.update({n: CHECK + CUT for n in range(2, last)})
     write_boot_scripts(disks, scripts, tmp_path / "scripts")
@@ -119,4 +128,4 @@ def test_power_cuts_during_a_live_update_leave_a_bootable_complete_state(
 
     final = boot(disks, tmp_path, "after the last cut")
     outcomes.append(check_after_cut(final, before, last))
-    print(f"[realos] power cuts: came up in {outcomes}")
+    print(f"[realos] power cuts, chain {chain}: came up in {outcomes}")
