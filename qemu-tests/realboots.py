@@ -8,7 +8,7 @@ import realvm
 from guest import MARK
 
 BOOT_TIMEOUT = 1200  # seconds for one boot with its moss commands, TCG on a loaded host
-SILENCE = 420  # no serial output for this long: the guest hangs
+SILENCE = 420  # no serial output for this long: the guest hangs (a running step says so every 30 s)
 
 
 def guest_lines(log: str) -> dict[str, list[str]]:

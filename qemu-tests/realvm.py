@@ -91,8 +91,13 @@ say() {
 step() {
     name=$1; shift
     t0=$(date +%s%N)
+    # a line every 30 s while the command runs: the host's no-output watchdog then
+    # catches a hung guest, not a slow command (a verify under load takes minutes)
+    ( while sleep 30; do echo "qemu-guest: $name still running"; done ) &
+    beat=$!
     "$@" > $R/$name.out 2>&1
     rc=$?
+    kill $beat 2>/dev/null
     t1=$(date +%s%N)
     while IFS= read -r line; do say "out-$name" "$line"; done < $R/$name.out
     say "cmd-$name" "rc=$rc ms=$(( (t1 - t0) / 1000000 ))"
