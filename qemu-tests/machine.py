@@ -10,8 +10,10 @@ VARS store, as a real computer would.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -23,6 +25,19 @@ from qemu.qmp import QMPClient
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 KERNEL_START = "Linux version "
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In QEMU's child before exec: killed when the test process dies, however it dies.
+
+    A shard that scripts/test.sh stops, or a pytest killed outright, runs no
+    finalizer; without this its guest (one waits in ``sleep 3600`` for its power
+    cut) would keep a core busy for an hour.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -65,7 +80,7 @@ class Machine:
         self.serial.unlink(missing_ok=True)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
     def stop(self) -> None:
         """Kill QEMU if it still runs; safe to call twice (the fixture's finalizer)."""

@@ -16,7 +16,10 @@ echo "== mypy"; .venv/bin/mypy
 shards=()
 if compgen -G "qemu-tests/test_*.py" >/dev/null; then
     logs=$(mktemp -d /var/tmp/moss-qemu-tests.XXXXXX)
+    # stopped early (Ctrl-C, a failure of set -e): the shards go too, and their
+    # QEMUs with them (qemu-tests/machine.py: they die with their pytest)
     trap 'kill "${shards[@]}" 2>/dev/null || true' EXIT
+    trap 'exit 130' INT TERM
     for k in 1 2; do
         .venv/bin/python -m pytest qemu-tests -q -s -p no:cacheprovider --shard "$k/2" \
             --basetemp "$logs/tmp-$k" >"$logs/shard-$k.log" 2>&1 &
@@ -39,5 +42,5 @@ for k in "${!shards[@]}"; do
         status=$shard_status
     fi
 done
-trap - EXIT
+trap - EXIT INT TERM
 exit "$status"
