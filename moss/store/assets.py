@@ -55,6 +55,13 @@ class Batch:
     pending: dict[int, tuple[Path, str, int, int]] = field(default_factory=dict)
     # Blobs found in the store with no recorded BLAKE3 (an interrupted earlier run).
     unrecorded: list[AssetRow] = field(default_factory=list)
+    # The store as a string, and its folders known to exist: per blob, pathlib and
+    # makedirs' checks cost more than the one mkdir a new blob needs.
+    assets: str = field(init=False)
+    folders: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.assets = str(self.root.assets)
 
     def add(self, digest: int, chunks: Iterable[bytes], mode: int, known: dict[str, str]) -> None:
         """Write one blob from ``chunks``; a blob already stored is only re-hashed.
@@ -64,18 +71,18 @@ class Batch:
         """
         key = digest_hex(digest)
         hasher = blake3.blake3()
+        stored = asset_location(self.assets, digest)
         if digest in self.pending:
             known = {**known, key: self.pending[digest][1]}
-        if asset_path(self.root, digest).exists() or digest in self.pending:
+        if digest in self.pending or os.path.exists(stored):
             size = 0
             for chunk in chunks:
                 hasher.update(chunk)
                 size += len(chunk)
             recorded = known.get(key)
             if recorded is None:
-                path = asset_path(self.root, digest)
-                recorded = blake3_file(path)
-                st = path.stat()
+                recorded = blake3_file(Path(stored))
+                st = os.stat(stored)
                 self.unrecorded.append((key, recorded, size, stat.S_IMODE(st.st_mode),
                                         st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino))
             _refuse_poison(key, recorded, hasher.hexdigest())
@@ -105,14 +112,10 @@ class Batch:
         if self.pending:
             sync_interruptibly(self.directory)
         uid, gid = os.geteuid(), os.getegid()
-        assets = str(self.root.assets)
         for digest, (tmp, b3, size, mode) in self.pending.items():
-            dest = asset_location(assets, digest)
-            try:
-                os.replace(tmp, dest)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                os.replace(tmp, dest)
+            dest = asset_location(self.assets, digest)
+            _make_folder(os.path.dirname(dest), self.folders)
+            os.replace(tmp, dest)
             st = os.stat(dest)
             rows.append((digest_hex(digest), b3, size, mode, uid, gid, st.st_mtime_ns,
                          st.st_ino))
@@ -121,6 +124,25 @@ class Batch:
         self.pending.clear()
         self.unrecorded.clear()
         return rows
+
+
+def _make_folder(folder: str, known: set[str]) -> None:
+    """``os.makedirs(folder, exist_ok=True)`` in one ``mkdir`` when the parent exists.
+
+    A new blob mostly lands in a new ``h[4:6]`` folder (the store's three levels of
+    two hex digits, as real moss lays them out), so this runs once per blob.
+    """
+    if folder in known:
+        return
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        _make_folder(os.path.dirname(folder), known)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+    known.add(folder)
 
 
 def _refuse_poison(key: str, recorded: str, actual: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from moss.core.errors import MossError, disk_full_message, mount_point
 from moss.core.root import Root
 from moss.stone import StoneError, open_stone
-from moss.store.assets import asset_path
+from moss.store.assets import asset_location
 from moss.store.incoming import IncomingPackage
 
 ADVICE = ("free some space there (`moss state prune` removes old states and what only "
@@ -97,7 +97,8 @@ def unpack_needs(root: Root, packages: Sequence[IncomingPackage]) -> list[Need]:
                     blobs.setdefault(entry.digest, entry.size)
         except StoneError as exc:
             raise MossError(str(exc)) from exc
-    new = {d: s for d, s in blobs.items() if not asset_path(root, d).exists()}
+    assets = str(root.assets)  # a string: pathlib per blob costs more than the stat
+    new = {d: s for d, s in blobs.items() if not os.path.exists(asset_location(assets, d))}
     return [
         Need(root.assets, sum(new.values()), len(new)),
         Need(root.cache, cached, len(packages)),
