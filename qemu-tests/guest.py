@@ -53,6 +53,14 @@ echo "GUEST stateid=$(cat /usr/.stateID)"
 echo "GUEST uname=$(uname -r)"
 echo "GUEST cmdline=$(cat /proc/cmdline)"
 echo "GUEST pivot=$(cat /run/moss/pivot.json 2>/dev/null)"
+# what a non-systemd init hands to `moss boot bless`: the counted entry systemd-boot booted
+# (efivarfs is a module in Debian's kernels; only a kernel package built with it has it)
+ko=/usr/lib/modules/$(uname -r)/kernel/fs/efivarfs/efivarfs.ko
+grep -q efivarfs /proc/filesystems || { [ -f "$ko" ] && insmod "$ko"; }
+efi=/sys/firmware/efi/efivars
+grep -q " $efi " /proc/mounts || mount -t efivarfs efivarfs $efi 2>/dev/null
+count=$efi/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+[ -f $count ] && echo "GUEST bootcountpath=$(tail -c +5 $count | tr -d '\000')"
 for f in /usr/share/qemu-guest/*; do echo "GUEST package=$(cat "$f")"; done
 echo "GUEST uptime=$(cut -d' ' -f1 /proc/uptime)"
 # the root's mount and the agent's lines: the agent's share of the boot, from the kernel log
@@ -176,19 +184,24 @@ def systemd_boot_package(workdir: Path) -> Path:
 
 
 def kernel_package(workdir: Path, kernel: GuestKernel, *, release: int = 1,
-                   modules: bool = False) -> Path:
+                   modules: bool = False, efivarfs: bool = False) -> Path:
     """``linux``: a newer release replaces the older one (another kver, another state).
 
     The guest needs no modules on its root (the initramfs has the disk's), so they
     are left out unless ``modules``: then the whole ``lib/modules/<kver>`` is in.
+    ``efivarfs`` adds only that module, so the init can read systemd-boot's variables.
     """
     files: dict[str, bytes | str] = {
         f"lib/kernel/{kernel.kver}/vmlinuz": kernel.vmlinuz.read_bytes(),
         f"lib/kernel/{kernel.kver}/10-default.initrd": kernel.initrd.read_bytes(),
     }
+    if efivarfs and not modules:
+        rel = "kernel/fs/efivarfs/efivarfs.ko"
+        files[f"lib/modules/{kernel.kver}/{rel}"] = (kernel.moddir / rel).read_bytes()
     dirs = {f"lib/modules/{kernel.kver}": kernel.moddir} if modules else {}
+    tag = "-modules" if modules else "-efivarfs" if efivarfs else ""
     return _pack(workdir, "linux", files, release=release, version=kernel.kver.split("-")[0],
-                 dirs=dirs, tag="-modules" if modules else "")
+                 dirs=dirs, tag=tag)
 
 
 def marker_package(workdir: Path, name: str) -> Path:
