@@ -20,10 +20,12 @@ closure of thousands of packages out of tens of thousands costs milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from moss.core.errors import MossError
+from moss.planning.catalog import Catalog as Catalog
+from moss.planning.catalog import provider_keys as provider_keys
 from moss.repo.index import Offer
 from moss.stone import PackageMeta
 
@@ -46,58 +48,6 @@ class Plan:
         """Every package of the resulting state, sorted by name."""
         metas = [*self.keep, *(o.meta for o in self.add), *(o.meta for _, o in self.upgrade)]
         return sorted(metas, key=lambda m: m.name)
-
-
-def provider_keys(meta: PackageMeta) -> list[str]:
-    return [meta.name, *(str(p) for p in meta.provides)]
-
-
-def _rank(offer: Offer) -> tuple[int, int, int, str]:
-    meta = offer.meta
-    return (-offer.priority, -meta.release, -meta.build_release, offer.repository)
-
-
-class _Keys:
-    """Provider strings per package, computed once: ``str(Dependency)`` dominates otherwise."""
-
-    def __init__(self) -> None:
-        self._provides: dict[int, tuple[str, ...]] = {}
-        self._depends: dict[int, tuple[str, ...]] = {}
-        self._keep: list[PackageMeta] = []  # ids stay valid while the metas live
-
-    def provides(self, meta: PackageMeta) -> tuple[str, ...]:
-        found = self._provides.get(id(meta))
-        if found is None:
-            found = self._provides[id(meta)] = tuple(provider_keys(meta))
-            self._keep.append(meta)
-        return found
-
-    def depends(self, meta: PackageMeta) -> tuple[str, ...]:
-        found = self._depends.get(id(meta))
-        if found is None:
-            found = self._depends[id(meta)] = tuple(str(d) for d in meta.depends)
-            self._keep.append(meta)
-        return found
-
-
-class Catalog:
-    """What the repositories offer, indexed by provider; build once per transaction."""
-
-    def __init__(self, offers: Iterable[Offer]) -> None:
-        self.keys = _Keys()
-        self.by_provider: dict[str, list[Offer]] = {}
-        self.by_name: dict[str, list[Offer]] = {}
-        for offer in offers:
-            self.by_name.setdefault(offer.meta.name, []).append(offer)
-            for key in self.keys.provides(offer.meta):
-                self.by_provider.setdefault(key, []).append(offer)
-        for group in (self.by_provider, self.by_name):
-            for offers_list in group.values():
-                offers_list.sort(key=_rank)
-
-    def best(self, name: str) -> Offer | None:
-        found = self.by_name.get(name)
-        return found[0] if found else None
 
 
 _INSTALLED = "@installed"
