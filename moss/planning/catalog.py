@@ -9,6 +9,7 @@ spelled inline, computed once per package, and lists of one offer are not sorted
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
 from moss.repo.index import Offer
 from moss.stone import PackageMeta
@@ -58,31 +59,50 @@ class _Keys:
 
 
 class Catalog:
-    """What the repositories offer, indexed by provider; build once per transaction."""
+    """What the repositories offer, indexed by provider; build once per transaction.
+
+    ``by_provider[key]`` lists every offer providing ``key`` (its name included),
+    best first (``_rank``); ``by_name`` is built from the offers on first use, as
+    only listings need it: ``best`` reads ``by_provider``, whose offers named
+    ``name`` come in the same order (a stable sort keeps any subsequence's order).
+    """
 
     def __init__(self, offers: Iterable[Offer]) -> None:
         self.keys = _Keys()
+        self._offers = list(offers)  # keeps the metas alive: the keys are stored by id
         self.by_provider: dict[str, list[Offer]] = {}
-        self.by_name: dict[str, list[Offer]] = {}
-        by_provider, by_name, provides = self.by_provider, self.by_name, self.keys.provides
-        for offer in offers:  # the hot loop of a fresh catalog: no calls but provides()
-            keys = provides(offer.meta)
-            found = by_name.get(keys[0])
-            if found is None:
-                by_name[keys[0]] = [offer]
-            else:
-                found.append(offer)
+        by_provider, stored = self.by_provider, self.keys._provides  # its cache, filled here
+        crowded: set[str] = set()  # keys with two offers or more: only those need a sort
+        for offer in self._offers:  # the hot loop of a fresh catalog: no calls
+            meta = offer.meta
+            keys = stored.get(id(meta))
+            if keys is None:  # _Keys.provides, inlined
+                keys = stored[id(meta)] = (meta.name, *[
+                    d.target if d.kind is _NAME else f"{KIND_NAMES[d.kind]}({d.target})"
+                    for d in meta.provides])
             for key in keys:
                 found = by_provider.get(key)
                 if found is None:
                     by_provider[key] = [offer]
                 else:
                     found.append(offer)
-        for group in (by_provider, by_name):
-            for offers_list in group.values():
-                if len(offers_list) > 1:  # most providers have one offer: nothing to rank
-                    offers_list.sort(key=_rank)
+                    crowded.add(key)
+        for key in crowded:
+            by_provider[key].sort(key=_rank)
+
+    @cached_property
+    def by_name(self) -> dict[str, list[Offer]]:
+        """Every offer by package name, best first."""
+        by_name: dict[str, list[Offer]] = {}
+        for offer in self._offers:
+            by_name.setdefault(offer.meta.name, []).append(offer)
+        for offers_list in by_name.values():
+            if len(offers_list) > 1:
+                offers_list.sort(key=_rank)
+        return by_name
 
     def best(self, name: str) -> Offer | None:
-        found = self.by_name.get(name)
-        return found[0] if found else None
+        for offer in self.by_provider.get(name, ()):
+            if offer.meta.name == name:
+                return offer
+        return None

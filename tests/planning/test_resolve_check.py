@@ -58,3 +58,11 @@ def test_a_provider_with_the_id_of_the_chosen_package_adds_nothing() -> None:
     with pytest.raises(MossError) as err:
         install([installed], set(), main(offered, user), ["greeting-lib"])
     assert str(err.value) == f"nothing provides greeting-lib -> {LIBGREET}"
+
+
+def test_the_catalog_indexes_each_kind_under_its_str() -> None:
+    meta = PackageMeta(name="lib", version="1", release=1,
+                       provides=[Dependency(kind, "x(y).so") for kind in DependencyKind])
+    catalog = main(meta)
+    assert set(catalog.by_provider) == {"lib", *(str(d) for d in meta.provides)}
+    assert catalog.best("lib") is catalog.by_name["lib"][0]
