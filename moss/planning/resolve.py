@@ -155,21 +155,43 @@ class _Closure:
         return _as_offer(meta) if meta is not None else None
 
     def run(self) -> None:
-        """Give every dependency of the packages waiting in ``todo`` a provider."""
+        """Give every dependency of the packages waiting in ``todo`` a provider.
+
+        With nothing installed and no upgrade-only rule, pick() answers the best
+        offer of a key when its name is still free, and choose() only records it:
+        that case, nearly every edge of a large closure, is done here without the
+        two calls; any other goes through them.
+        """
         todo, chosen, provided, walked = self.todo, self.chosen, self.provided, self.walked
-        depends, pick, choose = self.keys.depends, self.pick, self.choose
+        depends, provides, reason = self.keys.depends, self.keys.provides, self.reason
+        offered = self.catalog.by_provider
+        plain = not self.installed_providers and not self.upgrade_only
         while todo:
             name = todo.pop()
             walked.add(name)
             for key in depends(chosen[name].meta):
                 if key in provided:
                     continue
-                provider = pick(key)
-                if provider is None:
-                    raise MossError(f"nothing provides {self.chain(name, key)}")
-                choose(provider, (name, key))
-                if key not in provided:
-                    self.trusted = False
+                found = offered.get(key) if plain else None
+                if found and found[0].meta.name not in chosen:
+                    offer = found[0]
+                    new = offer.meta.name
+                    chosen[new] = offer
+                    reason.setdefault(new, (name, key))
+                    for provider_key in provides(offer.meta):
+                        provided.setdefault(provider_key, new)
+                    todo.append(new)
+                    continue
+                self._settle(name, key)
+
+    def _settle(self, name: str, key: str) -> None:
+        """``name`` needs ``key``, which nothing chosen provides: choose its provider."""
+        provider = self.pick(key)
+        if provider is None:
+            raise MossError(f"nothing provides {self.chain(name, key)}")
+        self.choose(provider, (name, key))
+        if key not in self.provided:
+            self.trusted = False
 
     def check(self) -> None:
         """Every dependency met and no conflict, on the final set.
