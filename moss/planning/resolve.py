@@ -60,13 +60,8 @@ def _as_offer(meta: PackageMeta) -> Offer:
 class _Closure:
     """The working set of one resolution: chosen packages and what they provide."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        installed: Sequence[PackageMeta],
-        prefer_installed: bool,
-        upgrade_only: bool,
-    ) -> None:
+    def __init__(self, catalog: Catalog, installed: Sequence[PackageMeta],
+                 prefer_installed: bool, upgrade_only: bool) -> None:
         self.catalog = catalog
         self.keys = catalog.keys
         self.prefer_installed = prefer_installed
@@ -128,10 +123,9 @@ class _Closure:
         if not self.upgrade_only:
             return False
         mine = self.installed_by_name.get(offer.meta.name)
+        new = offer.meta
         return mine is not None and (mine.release, mine.build_release) >= (
-            offer.meta.release,
-            offer.meta.build_release,
-        )
+            new.release, new.build_release)
 
     def pick(self, key: str) -> Offer | None:
         """The best provider of ``key`` that does not clash by name with a chosen package."""
