@@ -20,10 +20,12 @@ closure of thousands of packages out of tens of thousands costs milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from moss.core.errors import MossError
+from moss.planning.catalog import Catalog as Catalog
+from moss.planning.catalog import provider_keys as provider_keys
 from moss.repo.index import Offer
 from moss.stone import PackageMeta
 
@@ -48,58 +50,6 @@ class Plan:
         return sorted(metas, key=lambda m: m.name)
 
 
-def provider_keys(meta: PackageMeta) -> list[str]:
-    return [meta.name, *(str(p) for p in meta.provides)]
-
-
-def _rank(offer: Offer) -> tuple[int, int, int, str]:
-    meta = offer.meta
-    return (-offer.priority, -meta.release, -meta.build_release, offer.repository)
-
-
-class _Keys:
-    """Provider strings per package, computed once: ``str(Dependency)`` dominates otherwise."""
-
-    def __init__(self) -> None:
-        self._provides: dict[int, tuple[str, ...]] = {}
-        self._depends: dict[int, tuple[str, ...]] = {}
-        self._keep: list[PackageMeta] = []  # ids stay valid while the metas live
-
-    def provides(self, meta: PackageMeta) -> tuple[str, ...]:
-        found = self._provides.get(id(meta))
-        if found is None:
-            found = self._provides[id(meta)] = tuple(provider_keys(meta))
-            self._keep.append(meta)
-        return found
-
-    def depends(self, meta: PackageMeta) -> tuple[str, ...]:
-        found = self._depends.get(id(meta))
-        if found is None:
-            found = self._depends[id(meta)] = tuple(str(d) for d in meta.depends)
-            self._keep.append(meta)
-        return found
-
-
-class Catalog:
-    """What the repositories offer, indexed by provider; build once per transaction."""
-
-    def __init__(self, offers: Iterable[Offer]) -> None:
-        self.keys = _Keys()
-        self.by_provider: dict[str, list[Offer]] = {}
-        self.by_name: dict[str, list[Offer]] = {}
-        for offer in offers:
-            self.by_name.setdefault(offer.meta.name, []).append(offer)
-            for key in self.keys.provides(offer.meta):
-                self.by_provider.setdefault(key, []).append(offer)
-        for group in (self.by_provider, self.by_name):
-            for offers_list in group.values():
-                offers_list.sort(key=_rank)
-
-    def best(self, name: str) -> Offer | None:
-        found = self.by_name.get(name)
-        return found[0] if found else None
-
-
 _INSTALLED = "@installed"
 
 
@@ -110,13 +60,8 @@ def _as_offer(meta: PackageMeta) -> Offer:
 class _Closure:
     """The working set of one resolution: chosen packages and what they provide."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        installed: Sequence[PackageMeta],
-        prefer_installed: bool,
-        upgrade_only: bool,
-    ) -> None:
+    def __init__(self, catalog: Catalog, installed: Sequence[PackageMeta],
+                 prefer_installed: bool, upgrade_only: bool) -> None:
         self.catalog = catalog
         self.keys = catalog.keys
         self.prefer_installed = prefer_installed
@@ -131,6 +76,11 @@ class _Closure:
         # Why a package is here: name -> (parent name, dependency); roots map to None.
         self.reason: dict[str, tuple[str, str] | None] = {}
         self.todo: list[str] = []
+        # What lets check() trust run(): the names whose dependencies run() met, and
+        # whether that still holds (a swapped package can take providers away; a
+        # provider with the id of the chosen package of its name adds nothing).
+        self.walked: set[str] = set()
+        self.trusted = True
 
     def chain(self, name: str, dependency: str | None = None) -> str:
         parts = [dependency] if dependency else []
@@ -145,17 +95,20 @@ class _Closure:
 
     def choose(self, offer: Offer, reason: tuple[str, str] | None) -> None:
         name = offer.meta.name
+        provided = self.provided
         previous = self.chosen.get(name)
         if previous is not None:
             if previous.meta.id == offer.meta.id:
                 return
+            self.trusted = False
             for key in self.keys.provides(previous.meta):
-                if self.provided.get(key) == name:
-                    del self.provided[key]
+                if provided.get(key) == name:
+                    del provided[key]
         self.chosen[name] = offer
         self.reason.setdefault(name, reason)
+        setdefault = provided.setdefault
         for key in self.keys.provides(offer.meta):
-            self.provided.setdefault(key, name)
+            setdefault(key, name)
         self.todo.append(name)
 
     def _installed_choice(self, key: str) -> PackageMeta | None:
@@ -170,44 +123,94 @@ class _Closure:
         if not self.upgrade_only:
             return False
         mine = self.installed_by_name.get(offer.meta.name)
+        new = offer.meta
         return mine is not None and (mine.release, mine.build_release) >= (
-            offer.meta.release,
-            offer.meta.build_release,
-        )
+            new.release, new.build_release)
 
     def pick(self, key: str) -> Offer | None:
         """The best provider of ``key`` that does not clash by name with a chosen package."""
-        if self.prefer_installed:
+        installed_too = bool(self.installed_providers)  # else _installed_choice finds none
+        if installed_too and self.prefer_installed:
             meta = self._installed_choice(key)
             if meta is not None:
                 return _as_offer(meta)
+        chosen = self.chosen
         for offer in self.catalog.by_provider.get(key, ()):
-            current = self.chosen.get(offer.meta.name)
+            current = chosen.get(offer.meta.name)
             if current is not None and current.repository != _INSTALLED:
                 continue  # that name is already settled on a version lacking this provider
-            if self.keeps_installed(offer):
+            if self.upgrade_only and self.keeps_installed(offer):
                 installed = self.installed_by_name[offer.meta.name]
                 if key in self.keys.provides(installed):
                     return _as_offer(installed)
                 continue
             return offer
-        meta = self._installed_choice(key)
+        meta = self._installed_choice(key) if installed_too else None
         return _as_offer(meta) if meta is not None else None
 
     def run(self) -> None:
-        while self.todo:
-            name = self.todo.pop()
-            offer = self.chosen[name]
-            for key in self.keys.depends(offer.meta):
-                if key in self.provided:
+        """Give every dependency of the packages waiting in ``todo`` a provider.
+
+        With nothing installed and no upgrade-only rule, pick() answers the best
+        offer of a key when its name is still free, and choose() only records it:
+        that case, nearly every edge of a large closure, is done here without the
+        two calls; any other goes through them.
+        """
+        todo, chosen, provided, walked = self.todo, self.chosen, self.provided, self.walked
+        depends, provides, reason = self.keys.depends, self.keys.provides, self.reason
+        offered = self.catalog.by_provider
+        plain = not self.installed_providers and not self.upgrade_only
+        while todo:
+            name = todo.pop()
+            walked.add(name)
+            for key in depends(chosen[name].meta):
+                if key in provided:
                     continue
-                provider = self.pick(key)
-                if provider is None:
-                    raise MossError(f"nothing provides {self.chain(name, key)}")
-                self.choose(provider, (name, key))
+                found = offered.get(key) if plain else None
+                if found and found[0].meta.name not in chosen:
+                    offer = found[0]
+                    new = offer.meta.name
+                    chosen[new] = offer
+                    reason.setdefault(new, (name, key))
+                    for provider_key in provides(offer.meta):
+                        provided.setdefault(provider_key, new)
+                    todo.append(new)
+                    continue
+                self._settle(name, key)
+
+    def _settle(self, name: str, key: str) -> None:
+        """``name`` needs ``key``, which nothing chosen provides: choose its provider."""
+        provider = self.pick(key)
+        if provider is None:
+            raise MossError(f"nothing provides {self.chain(name, key)}")
+        self.choose(provider, (name, key))
+        if key not in self.provided:
+            self.trusted = False
 
     def check(self) -> None:
-        """Every dependency met and no conflict, on the final set (catches replaced providers)."""
+        """Every dependency met and no conflict, on the final set.
+
+        While ``trusted`` holds, ``provided`` only grew, so it is the final set's
+        provider map and what run() met stays met: only the packages it did not walk
+        (the installed ones ``install`` starts from) and conflicts are left to look
+        at, in the order of the full check, so the first error is the same one.
+        Rebuilding the map and walking every edge again was a third of a resolve.
+        """
+        if not self.trusted:
+            self._check_all()
+            return
+        provided, walked, depends = self.provided, self.walked, self.keys.depends
+        for name, offer in self.chosen.items():
+            meta = offer.meta
+            if name not in walked:
+                for key in depends(meta):
+                    if key not in provided:
+                        raise MossError(f"nothing provides {self.chain(name, key)}")
+            if meta.conflicts:
+                _check_conflicts(meta, provided)
+
+    def _check_all(self) -> None:
+        """The whole final set from scratch (catches providers a swap took away)."""
         final = {name: offer.meta for name, offer in self.chosen.items()}
         providers: dict[str, str] = {}
         for meta in final.values():
@@ -217,20 +220,26 @@ class _Closure:
             for key in self.keys.depends(meta):
                 if key not in providers:
                     raise MossError(f"nothing provides {self.chain(meta.name, key)}")
-            for conflict in meta.conflicts:
-                other = providers.get(str(conflict))
-                if other is not None and other != meta.name:
-                    raise MossError(
-                        f"{meta.name} conflicts with {other} (which provides {conflict}); "
-                        "they cannot be installed together"
-                    )
+            _check_conflicts(meta, providers)
+
+
+def _check_conflicts(meta: PackageMeta, providers: dict[str, str]) -> None:
+    for conflict in meta.conflicts:
+        other = providers.get(str(conflict))
+        if other is not None and other != meta.name:
+            raise MossError(
+                f"{meta.name} conflicts with {other} (which provides {conflict}); "
+                "they cannot be installed together"
+            )
 
 
 def _plan(
     installed: Sequence[PackageMeta], closure: _Closure, selected: set[str]
 ) -> Plan:
     plan = Plan(selected=selected)
-    for name, offer in sorted(closure.chosen.items()):
+    chosen = closure.chosen
+    for name in sorted(chosen):  # names are unique: sorting them alone is the same order
+        offer = chosen[name]
         old = closure.installed_by_name.get(name)
         if old is None:
             plan.add.append(offer)
