@@ -70,10 +70,11 @@ def _merge(batches: list[tuple[int, list[_Row]]]) -> list[_Row]:
 
     A later repository wins a name only at the same priority with a higher (release,
     build release): the Catalog's rank, whose last term, the id, the order already
-    settles.  One repository needs no merging: its rows are its best, in name order.
+    settles.  One repository needs no merging: its rows are its best, in name order;
+    none (no repository fetched yet) offers nothing.
     """
-    if len(batches) == 1:
-        return batches[0][1]
+    if len(batches) <= 1:
+        return batches[0][1] if batches else []
     priority = {rows[0][4]: prio for prio, rows in batches if rows}
     best = {row[0]: row for row in batches[0][1]}
     for prio, rows in batches[1:]:
