@@ -36,6 +36,15 @@ _BEST = ("SELECT name, version, release, summary, ?1, hash, build_release, "
 _LIST = ("SELECT name, version, release, summary, ?, hash, build_release FROM moss_py_best "
          "ORDER BY name")
 _Row = Listed  # then the build release and (searching) whether it matched
+#: ``list available``'s table as printed: name, version-release, repository id,
+#: "installed" or "" (``?2``: the installed packages' ids as JSON), summary; then the
+#: release and build release, to rank.
+_TABLE = ("SELECT name, version || '-' || release, ?1, CASE WHEN coalesce(hash, '') IN "
+          "(SELECT value FROM json_each(?2)) THEN 'installed' ELSE '' END, summary, release, "
+          "build_release FROM moss_py_best ORDER BY name")
+#: Where a row holds its repository id, release and build release, by its shape.
+_LISTED_RANK = (4, 2, 6)
+_TABLE_RANK = (2, 5, 6)
 
 
 @contextmanager
@@ -65,7 +74,8 @@ def _ranked(dbs: list[tuple[Repository, sqlite3.Connection]]
     return sorted(dbs, key=lambda pair: (-pair[0].priority, pair[0].id))
 
 
-def _merge(batches: list[tuple[int, list[_Row]]]) -> list[_Row]:
+def _merge(batches: list[tuple[int, list[_Row]]], rank: tuple[int, int, int] = _LISTED_RANK
+           ) -> list[_Row]:
     """Each name's best row across repositories (batches most preferred first), by name.
 
     A later repository wins a name only at the same priority with a higher (release,
@@ -75,15 +85,31 @@ def _merge(batches: list[tuple[int, list[_Row]]]) -> list[_Row]:
     """
     if len(batches) <= 1:
         return batches[0][1] if batches else []
-    priority = {rows[0][4]: prio for prio, rows in batches if rows}
+    repo, release, build = rank
+    priority = {rows[0][repo]: prio for prio, rows in batches if rows}
     best = {row[0]: row for row in batches[0][1]}
     for prio, rows in batches[1:]:
         for row in rows:
             held = best.get(row[0])
-            if held is None or (priority[held[4]] == prio
-                                and (row[2], row[6]) > (held[2], held[6])):
+            if held is None or (priority[held[repo]] == prio and (row[release], row[build])
+                                > (held[release], held[build])):
                 best[row[0]] = row
     return [best[name] for name in sorted(best)]
+
+
+def best_table(root: Path, repos: Sequence[Repository], installed_ids: set[str]
+               ) -> list[tuple[Any, ...]] | None:
+    """``list available``'s rows as it prints them (:data:`_TABLE`), by name, built by
+    SQLite: no Python object per offer but the row itself; None to parse instead."""
+    import json  # the installed ids, for SQLite's json_each
+
+    with _current(root, repos) as dbs:
+        if dbs is None:
+            return None
+        ids = json.dumps(sorted(installed_ids))
+        batches = [(repo.priority, conn.execute(_TABLE, (repo.id, ids)).fetchall())
+                   for repo, conn in _ranked(dbs)]
+    return _merge(batches, _TABLE_RANK)
 
 
 def best_listings(root: Path, repos: Sequence[Repository]) -> list[Listed] | None:
