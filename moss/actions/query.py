@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
@@ -12,6 +12,7 @@ from moss.planning.resolve import Catalog, upgrades
 from moss.planning.selection import Selected, selection_of
 from moss.planning.sysmodel import repositories
 from moss.repo import metaquery
+from moss.repo.config import Repository
 from moss.repo.index import load_offers
 from moss.stone import FileKind, LayoutEntry
 
@@ -45,8 +46,12 @@ def package_layout(root_path: Path, package_id: str) -> list[LayoutEntry]:
         return dbs.layout.entries(package_id)
 
 
-@dataclass(frozen=True)
-class AvailablePackage:
+class AvailablePackage(NamedTuple):
+    """An offer as ``list available`` and ``search`` show it.
+
+    A named tuple: ``list available`` makes 100 000 of them, and a frozen dataclass
+    costs several times as much to build."""
+
     name: str
     version: str
     release: int
@@ -61,26 +66,45 @@ class AvailablePackage:
 
 
 def available(root_path: Path) -> list[AvailablePackage]:
-    """The best offer of each name across the active repositories."""
-    return _available(root_path, None)[0]
-
-
-def _available(root_path: Path, matches: Callable[[str, str], bool] | None
-               ) -> tuple[list[AvailablePackage], set[str]]:
-    """:func:`available`, and every name offered; from the meta databases when current.
-
-    With ``matches`` (name, summary), a name none of whose offers matches is left out of
-    the list (the best offer cannot match either): ``search`` ranks only the rest.
-    """
+    """The best offer of each name across the active repositories, by name; from the
+    meta databases when they are current (ranked there already), else the indexes."""
     installed_ids = {p.id for p in installed(root_path)}
     repos = repositories(root_path)
-    rows = metaquery.listings(root_path, repos)
+    rows = metaquery.best_listings(root_path, repos)
+    if rows is None:
+        return _parsed(root_path, repos, installed_ids)[0]
+    return _listed(rows, installed_ids)
+
+
+def available_table(root_path: Path) -> list[tuple[object, ...]]:
+    """:func:`available` as ``list available`` prints it: name, version-release,
+    repository, "installed" or "", summary (and columns after those to ignore).
+
+    From the meta databases SQLite builds these rows: 100 000 offers then cost no
+    Python object each but the row (issue 18)."""
+    installed_ids = {p.id for p in installed(root_path)}
+    repos = repositories(root_path)
+    rows = metaquery.best_table(root_path, repos, installed_ids)
     if rows is not None:
-        offered = {row.name for row in rows}
-        if matches is not None:
-            wanted = {row.name for row in rows if matches(row.name, row.summary)}
-            rows = [row for row in rows if row.name in wanted]
-        return _best_listed(rows, installed_ids), offered
+        return rows
+    return [table_row(p) for p in _parsed(root_path, repos, installed_ids)[0]]
+
+
+def table_row(p: AvailablePackage) -> tuple[str, str, str, str, str]:
+    """How ``list available`` and ``search`` show an offer."""
+    return (p.name, f"{p.version}-{p.release}", p.repository,
+            "installed" if p.installed else "", p.summary)
+
+
+def _listed(rows: list[metaquery.Listed], installed_ids: set[str]) -> list[AvailablePackage]:
+    return [AvailablePackage(name, version, release, summary, repository,
+                             (hash_ or "") in installed_ids)
+            for name, version, release, summary, repository, hash_, *_ in rows]
+
+
+def _parsed(root_path: Path, repos: list[Repository], installed_ids: set[str]
+            ) -> tuple[list[AvailablePackage], set[str]]:
+    """:func:`available` from the parsed indexes, and every name offered."""
     catalog = Catalog(load_offers(root_path, repos))
     result = []
     for name in sorted(catalog.by_name):
@@ -89,23 +113,6 @@ def _available(root_path: Path, matches: Callable[[str, str], bool] | None
         result.append(AvailablePackage(meta.name, meta.version, meta.release, meta.summary,
                                        offer.repository, (meta.hash or "") in installed_ids))
     return result, set(catalog.by_name)
-
-
-def _best_listed(rows: list[metaquery.Listing], installed_ids: set[str]) -> list[AvailablePackage]:
-    """What :func:`available` answers from the meta databases, without building a Catalog.
-
-    The rank is the Catalog's (``moss.planning.resolve._rank``: priority, release, build
-    release, repository id) and, as its stable sort, the first of equals in load order wins.
-    """
-    best: dict[str, tuple[tuple[int, int, int, str], metaquery.Listing]] = {}
-    for row in rows:
-        rank = (-row.priority, -row.release, -row.build_release, row.repository)
-        held = best.get(row.name)
-        if held is None or rank < held[0]:
-            best[row.name] = (rank, row)
-    return [AvailablePackage(row.name, row.version, row.release, row.summary, row.repository,
-                             (row.hash or "") in installed_ids)
-            for _, row in (best[name] for name in sorted(best))]
 
 
 def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:
@@ -126,15 +133,26 @@ def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailableP
 
 
 def search(root_path: Path, keyword: str) -> list[AvailablePackage]:
-    """Packages whose name or summary holds ``keyword``, installed or available."""
+    """Packages whose name or summary holds ``keyword``, installed or available.
+
+    Matching is ``keyword.lower() in text.lower()``; the meta databases keep the
+    lowered texts, so SQLite answers it exactly (:mod:`moss.repo.metacache`).
+    """
     needle = keyword.lower()
 
     def matches(name: str, summary: str) -> bool:
         return needle in name.lower() or needle in summary.lower()
 
-    listed, offered = _available(root_path, matches)
+    mine = installed(root_path)
+    installed_ids = {p.id for p in mine}
+    repos = repositories(root_path)
+    answer = metaquery.search_listings(root_path, repos, needle, [p.name for p in mine])
+    if answer is None:
+        listed, offered = _parsed(root_path, repos, installed_ids)
+    else:
+        listed, offered = _listed(answer[0], installed_ids), answer[1]
     found = {p.name: p for p in listed}
-    for p in installed(root_path):
+    for p in mine:
         if p.name not in offered:  # an offered name shows its best offer, matching or not
             found[p.name] = AvailablePackage(p.name, p.version, p.release, p.summary,
                                              "@installed", True)

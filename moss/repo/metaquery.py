@@ -17,28 +17,34 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 from moss.repo.config import Repository, cache_dir
 from moss.repo.index import Offer, index_path
 from moss.repo.metacache import decode, open_current
 from moss.repo.metadb import DB_NAME
 
+#: What ``list available`` and ``search`` show of an offer: name, version, release,
+#: summary, repository id and the package hash (to tell whether it is installed), then
+#: columns of the query's own (plain tuples as SQLite gives them: no copy per row).
+Listed = tuple[Any, ...]
 
-class Listing(NamedTuple):
-    """The columns ``list available`` and ``search`` show of an offer, and its rank.
-
-    A named tuple: tens of thousands are made per query, and a frozen dataclass costs
-    several times as much to build."""
-
-    name: str
-    version: str
-    release: int
-    build_release: int
-    summary: str
-    hash: str | None
-    repository: str
-    priority: int
+#: Each repository's best offer of each name (:mod:`moss.repo.metacache`), by name;
+#: ``?1`` is the repository id, ``?2`` the lowered search term ('' matches all).
+_BEST = ("SELECT name, version, release, summary, ?1, hash, build_release, "
+         "instr(name_lower, ?2) > 0 OR instr(summary_lower, ?2) > 0 AS hit FROM moss_py_best")
+_LIST = ("SELECT name, version, release, summary, ?, hash, build_release FROM moss_py_best "
+         "ORDER BY name")
+_Row = Listed  # then the build release and (searching) whether it matched
+#: ``list available``'s table as printed: name, version-release, repository id,
+#: "installed" or "" (``?2``: the installed packages' ids as JSON), summary; then the
+#: release and build release, to rank.
+_TABLE = ("SELECT name, version || '-' || release, ?1, CASE WHEN coalesce(hash, '') IN "
+          "(SELECT value FROM json_each(?2)) THEN 'installed' ELSE '' END, summary, release, "
+          "build_release FROM moss_py_best ORDER BY name")
+#: Where a row holds its repository id, release and build release, by its shape.
+_LISTED_RANK = (4, 2, 6)
+_TABLE_RANK = (2, 5, 6)
 
 
 @contextmanager
@@ -62,16 +68,97 @@ def _current(root: Path, repos: Sequence[Repository]
             conn.close()
 
 
-def listings(root: Path, repos: Sequence[Repository]) -> list[Listing] | None:
-    """Every offer's listed columns, in load order; None to parse the indexes instead."""
+def _ranked(dbs: list[tuple[Repository, sqlite3.Connection]]
+            ) -> list[tuple[Repository, sqlite3.Connection]]:
+    """Most preferred first: the Catalog's rank of a repository (priority, then id)."""
+    return sorted(dbs, key=lambda pair: (-pair[0].priority, pair[0].id))
+
+
+def _merge(batches: list[tuple[int, list[_Row]]], rank: tuple[int, int, int] = _LISTED_RANK
+           ) -> list[_Row]:
+    """Each name's best row across repositories (batches most preferred first), by name.
+
+    A later repository wins a name only at the same priority with a higher (release,
+    build release): the Catalog's rank, whose last term, the id, the order already
+    settles.  One repository needs no merging: its rows are its best, in name order;
+    none (no repository fetched yet) offers nothing.
+    """
+    if len(batches) <= 1:
+        return batches[0][1] if batches else []
+    repo, release, build = rank
+    priority = {rows[0][repo]: prio for prio, rows in batches if rows}
+    best = {row[0]: row for row in batches[0][1]}
+    for prio, rows in batches[1:]:
+        for row in rows:
+            held = best.get(row[0])
+            if held is None or (priority[held[repo]] == prio and (row[release], row[build])
+                                > (held[release], held[build])):
+                best[row[0]] = row
+    return [best[name] for name in sorted(best)]
+
+
+def best_table(root: Path, repos: Sequence[Repository], installed_ids: set[str]
+               ) -> list[tuple[Any, ...]] | None:
+    """``list available``'s rows as it prints them (:data:`_TABLE`), by name, built by
+    SQLite: no Python object per offer but the row itself; None to parse instead."""
+    import json  # the installed ids, for SQLite's json_each
+
     with _current(root, repos) as dbs:
         if dbs is None:
             return None
-        return [Listing(name, version, release, build, summary, hash_, repo.id, repo.priority)
-                for repo, conn in dbs
-                for name, version, release, build, summary, hash_ in conn.execute(
-                    "SELECT name, version, release, build_release, summary, hash "
-                    "FROM moss_py_offers ORDER BY seq")]
+        ids = json.dumps(sorted(installed_ids))
+        batches = [(repo.priority, conn.execute(_TABLE, (repo.id, ids)).fetchall())
+                   for repo, conn in _ranked(dbs)]
+    return _merge(batches, _TABLE_RANK)
+
+
+def best_listings(root: Path, repos: Sequence[Repository]) -> list[Listed] | None:
+    """Each offered name's best offer, by name, as ``list available`` shows it; None
+    to parse the indexes instead."""
+    with _current(root, repos) as dbs:
+        if dbs is None:
+            return None
+        batches = [(repo.priority, conn.execute(_LIST, (repo.id,)).fetchall())
+                   for repo, conn in _ranked(dbs)]
+    return _merge(batches)
+
+
+def search_listings(root: Path, repos: Sequence[Repository], needle: str,
+                    names: Sequence[str]) -> tuple[list[Listed], set[str]] | None:
+    """The best offers whose name or summary, lowered, holds ``needle`` (lowered), by
+    name, and which of ``names`` some repository offers; None to parse instead.
+
+    A name's best offer may come from a repository whose offer does not match while
+    another's does: so every repository's offer of each name that matched anywhere is
+    ranked, and the winner kept only if it matches itself.
+    """
+    with _current(root, repos) as dbs:
+        if dbs is None:
+            return None
+        dbs = _ranked(dbs)
+        batches = [(repo.priority, conn.execute(_BEST + " WHERE hit ORDER BY name",
+                                                (repo.id, needle)).fetchall())
+                   for repo, conn in dbs]
+        if len(dbs) > 1:
+            batches = _with_rivals(dbs, batches, needle)
+        offered = {name for name in names
+                   if any(conn.execute("SELECT 1 FROM moss_py_best WHERE name = ?",
+                                       (name,)).fetchone() for _, conn in dbs)}
+    return [row for row in _merge(batches) if row[7]], offered
+
+
+def _with_rivals(dbs: list[tuple[Repository, sqlite3.Connection]],
+                 batches: list[tuple[int, list[_Row]]], needle: str
+                 ) -> list[tuple[int, list[_Row]]]:
+    """``batches`` plus each repository's offers, matching or not, of the names that
+    matched in any repository: the rivals ranking must weigh."""
+    import json  # only for more than one repository
+
+    wanted = json.dumps(sorted({row[0] for _, rows in batches for row in rows}))
+    return [(priority, rows + conn.execute(
+                _BEST + " WHERE NOT hit AND name IN (SELECT value FROM json_each(?3))",
+                (repo.id, needle, wanted)).fetchall())
+            for (priority, rows), (repo, conn) in zip(batches, dbs, strict=True)]
 
 
 def offers_providing(root: Path, repos: Sequence[Repository], key: str) -> list[Offer] | None:
