@@ -118,15 +118,19 @@ class _Blitter:
         """The hot loop: one ``link`` per stored blob whose mode and owner fit."""
         link, assets_fd, attributes = os.link, self.assets_fd, self.attributes
         is_root, linking = self.is_root, not self.copy_only
+        from_bytes = int.from_bytes
         for name, entry in files:
             source = entry.source
             if linking and entry.file_kind is _REGULAR and source != _EMPTY_SOURCE:
                 assert isinstance(source, bytes)
-                found = attributes.get(int.from_bytes(source, "big"))
+                digest = from_bytes(source, "big")
+                found = attributes.get(digest)
                 if found is not None and found[0] == entry.mode & 0o7777 and (
                         not is_root or (found[1] == entry.uid and found[2] == entry.gid)):
+                    h = format(digest, "x")  # _blob_name, inline: once per file
+                    blob = f"{h[0:2]}/{h[2:4]}/{h[4:6]}/{h}" if len(h) >= 10 else h
                     try:
-                        link(_blob_name(source), name, src_dir_fd=assets_fd, dst_dir_fd=dir_fd)
+                        link(blob, name, src_dir_fd=assets_fd, dst_dir_fd=dir_fd)
                         continue
                     except OSError as exc:  # a bind mount of the store's filesystem
                         if exc.errno != errno.EXDEV:

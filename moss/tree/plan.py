@@ -22,15 +22,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
+from typing import NamedTuple
 
 from moss.core.errors import MossError
 from moss.stone import FileKind, LayoutEntry
 from moss.store.incoming import check_target
 
 
-@dataclass(frozen=True)
-class Placed:
-    """One layout entry and the package that ships it."""
+class Placed(NamedTuple):
+    """One layout entry and the package that ships it.
+
+    A named tuple rather than a frozen dataclass: one is made per entry of every
+    state (100 000 and more), and a tuple is built in C, a frozen dataclass
+    through ``object.__setattr__`` per field.
+    """
 
     package: str
     entry: LayoutEntry
@@ -51,9 +57,18 @@ class TreePlan:
 def plan_tree(layouts: Iterable[tuple[str, Sequence[LayoutEntry]]]) -> TreePlan:
     """Merge the layouts of a selection into one plan, refusing conflicts and escapes."""
     plan = TreePlan()
+    files, directories, directory = plan.files, plan.directories, FileKind.DIRECTORY
     for package, entries in layouts:
         for entry in entries:
-            _place(plan, Placed(package, entry))
+            # The common case inline (a new file, or a directory seen first): the
+            # checks are _place's own, without a call per entry.
+            target = check_target(entry.target, package)
+            if target in files or target in directories:
+                _place(plan, Placed(package, entry))
+            elif entry.file_kind == directory:
+                directories[target] = Placed(package, entry)
+            else:
+                files[target] = Placed(package, entry)
     _reroute(plan)
     _check_parents(plan)
     return plan
@@ -93,12 +108,17 @@ def _check_parents(plan: TreePlan) -> None:
     in the number of distinct paths, not in depth squared.
     """
     implied: dict[str, Placed] = {}
-    for target, placed in [*plan.files.items(), *plan.directories.items()]:
+    files, directories = plan.files, plan.directories
+    for target, placed in chain(files.items(), directories.items()):
         assert placed is not None
         parent = target
         while "/" in parent:
             parent = parent[: parent.rindex("/")]
-            blocker = plan.files.get(parent)
+            # A path is never both a file and a directory (_place refuses that), so
+            # the usual answer, "already a known directory", may come first.
+            if parent in directories or parent in implied:
+                break
+            blocker = files.get(parent)
             if blocker is not None:
                 what = ("a symlink" if blocker.entry.file_kind == FileKind.SYMLINK
                         else "a non-directory")
@@ -106,8 +126,6 @@ def _check_parents(plan: TreePlan) -> None:
                     f"package {placed.package}: /usr/{target} would be written through "
                     f"/usr/{parent}, {what} shipped by {blocker.package}; refused"
                 )
-            if parent in plan.directories or parent in implied:
-                break
             implied[parent] = placed
     for parent in implied:
         plan.directories.setdefault(parent, None)
