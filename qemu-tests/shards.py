@@ -18,6 +18,7 @@ EXPECTED = {
     "test_entry_of_a_deleted_state_boots_the_current_one": 30,
     "test_menu_choice_of_an_older_state_sticks": 60,
     "test_failing_pending_state_is_tried_three_times_then_rolled_back": 150,
+    "test_deferred_kernel_blessed_by_moss_boot_bless_stays_for_three_boots": 110,
     "test_hardware_subscription_keeps_exactly_the_modules_of_the_guests_devices": 60,
     "test_live_update_under_running_processes_finds_the_esp_and_boots_the_new_state": 180,
     "test_deferred_kernel_update_runs_at_the_next_boot_and_is_blessed": 200,
