@@ -3,7 +3,8 @@
 Each command runs as a user runs it, a fresh process, against the interpreter's own
 start-up (``python -I -c pass``) in the same run; the runs are interleaved (one of
 each per round) so a change in the machine's load hits every command alike, and
-the figure is the median of the rounds.
+the figure is the median of the rounds, and the note the middle half of the per-round
+ratios (the spread the machine's load gave).
 
 * ``moss --version`` and ``moss --help``: the parser only;
 * ``moss state list`` and ``moss info NAME`` on a small root (two packages installed
@@ -87,6 +88,16 @@ def commands(root: Path) -> dict[str, list[str]]:
     return out
 
 
+def spread(times: list[float], base_times: list[float]) -> str:
+    """The middle half of the per-round ratios (each run against the baseline's run of
+    the same round): how much the machine's load moved the figure."""
+    ratios = sorted(t / b for t, b in zip(times, base_times, strict=True))
+    if len(ratios) < 4:
+        return ""
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"rounds: middle half {low:.2f}-{high:.2f}"
+
+
 def measure(rounds: int) -> list[Result]:
     """Median of ``rounds`` interleaved runs of every command, as ratio rows."""
     with workdir("startup") as work:
@@ -99,8 +110,10 @@ def measure(rounds: int) -> list[Result]:
         for _ in range(rounds):
             for name, argv in argvs.items():
                 times[name].append(_run(argv, env))
-    base = statistics.median(times.pop(BASELINE))
-    rows = [Result(name, statistics.median(t), base, BASELINE) for name, t in times.items()]
+    base_times = times.pop(BASELINE)
+    base = statistics.median(base_times)
+    rows = [Result(name, statistics.median(t), base, BASELINE, note=spread(t, base_times))
+            for name, t in times.items()]
     if not any("entry point" in r.name for r in rows):
         rows.append(Result("startup: .venv/bin/moss --version (entry point)", None, None,
                            BASELINE, note="not measured: this Python has no bin/moss script"))

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from moss.core.configfiles import config_files, system_folders
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
-from moss.planning.resolve import Catalog, provider_keys
 from moss.planning.selection import Selected, selection_of
-from moss.repo import metaquery
-from moss.repo.config import load_repositories
-from moss.repo.index import load_offers
-from moss.stone import PackageMeta
+
+if TYPE_CHECKING:
+    from moss.stone import PackageMeta
+
+# moss.repo.config.DOMAIN, not imported from there: that module loads yaml and ckdl.
+REPO_DOMAIN = "repo"
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,30 @@ def _installed(root_path: Path) -> list[Selected]:
         return list(selection_of(dbs, read_state_id(root.usr)).values())
 
 
+def answers(meta: PackageMeta, name: str) -> bool:
+    """Whether ``meta`` is called ``name`` or provides it: ``name`` is one of
+    :func:`moss.planning.resolve.provider_keys`, without loading the resolver."""
+    return name == meta.name or any(str(p) == name for p in meta.provides)
+
+
 def candidates(root_path: Path, name: str, *, installed_only: bool = False) -> list[Candidate]:
     """Installed packages first, then each other offer (best first) that answers ``name``."""
     found = [Candidate(s.meta, True, None, s) for s in _installed(root_path)
-             if name in provider_keys(s.meta)]
-    if installed_only:
-        return sorted(found, key=lambda c: c.meta.name)
+             if answers(s.meta, name)]
+    found.sort(key=lambda c: c.meta.name)
+    if installed_only or not config_files(system_folders(root_path), REPO_DOMAIN):
+        return found  # no repository configured: nothing is offered (issue 18: start-up)
     have = {(c.meta.name, c.meta.version, c.meta.release) for c in found}
+    return found + _offers(root_path, name, have)
+
+
+def _offers(root_path: Path, name: str, have: set[tuple[str, str, int]]) -> list[Candidate]:
+    """Each offer (best first) answering ``name`` that is not installed, one per package."""
+    from moss.planning.resolve import Catalog
+    from moss.repo import metaquery
+    from moss.repo.config import load_repositories
+    from moss.repo.index import load_offers
+
     repos = load_repositories(root_path)
     # From the meta databases, only the offers that answer ``name``: the Catalog ranks
     # them as it would among all of them (None: a database is missing or stale).
@@ -59,7 +79,7 @@ def candidates(root_path: Path, name: str, *, installed_only: bool = False) -> l
             continue
         seen.add(meta.name)
         offers.append(Candidate(meta, False, offer.repository))
-    return sorted(found, key=lambda c: c.meta.name) + offers
+    return offers
 
 
 def details(meta: PackageMeta) -> dict[str, object]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from moss import __version__
 from moss.cli import failures, logconfig
 from moss.cli.globals import add_global_flags, bare_provides, install_aliases, spread
-from moss.cli.helptext import HelpFormatter, example
+from moss.cli.helptext import HelpFormatter, example, translations_looked_up_once
 from moss.core.errors import BROKEN_PIPE
 
 if TYPE_CHECKING:
@@ -117,10 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = failures.Context(verbose=any(a in ("-v", "--verbose") for a in argv))
     try:
         generating = any(a.startswith("--g") for a in argv)  # --generate-*, abbreviated too
-        parser = build_parser(None if generating else argv)
-        args = parser.parse_args(bare_provides(argv))
-        context = failures.Context(args.verbose, [p for p in (args.directory, args.cache) if p])
-        handler = _handler(parser, args)
+        with translations_looked_up_once():
+            parser = build_parser(None if generating else argv)
+            args = parser.parse_args(bare_provides(argv))
+            context = failures.Context(args.verbose,
+                                       [p for p in (args.directory, args.cache) if p])
+            handler = _handler(parser, args)
         if handler is None:
             return 0
         context.started = True

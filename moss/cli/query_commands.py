@@ -218,7 +218,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, object]:
-    from moss.actions import lookup, query
+    from moss.actions import lookup
 
     out: dict[str, object] = {**lookup.details(c.meta), "installed": c.installed}
     if c.selected is None:
@@ -226,6 +226,8 @@ def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, objec
         return out
     out.update(id=c.selected.id, explicit=c.selected.explicit)
     if args.files:
+        from moss.actions import query  # the layout: it loads the resolver and repositories
+
         layout = query.package_layout(args.directory, c.selected.id)
         out["files"] = [query.describe_entry(e) for e in layout]
         # Paths of "files" that the active state left out on purpose (subscriptions).
@@ -235,7 +237,7 @@ def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, objec
 
 
 def _info_text(args: argparse.Namespace, c: lookup.Candidate) -> None:
-    from moss.actions import lookup, query
+    from moss.actions import lookup
 
     details = lookup.details(c.meta)
     for key in ("name", "version", "release", "summary", "description", "homepage"):
@@ -246,6 +248,8 @@ def _info_text(args: argparse.Namespace, c: lookup.Candidate) -> None:
         print(f"{key.capitalize():<13}{', '.join(values) or '-'}")
     print(f"{'Status':<13}{'installed' if c.installed else 'available in ' + str(c.repository)}")
     if args.files and c.selected is not None:
+        from moss.actions import query  # the layout: it loads the resolver and repositories
+
         filtered = query.filtered_paths(args.directory)
         for entry in query.package_layout(args.directory, c.selected.id):
             why = filtered.get(entry.target)

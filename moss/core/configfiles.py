@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
-from moss.core import kdl
 from moss.core.errors import MossError
 
 FORMATS = (".yaml", ".kdl")
@@ -45,9 +42,17 @@ def system_folders(root: Path) -> list[Path]:
 
 
 def read_data(path: Path) -> object:
-    """A YAML or KDL configuration file as plain data (mappings, lists, scalars)."""
+    """A YAML or KDL configuration file as plain data (mappings, lists, scalars).
+
+    The parsers are imported here, for a file to read: finding that there is none
+    (``info`` of an installed package on a root with no repositories) loads neither
+    (issue 18: start-up time)."""
     if path.suffix == ".kdl":
+        from moss.core import kdl
+
         return kdl.to_data(kdl.read(path))
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.root import Root, read_state_id
-from moss.db import REBUILD_HINT, DatabaseError, describe_failure, legacy, quick_check
+from moss.db import REBUILD_HINT, DatabaseError, describe_failure, legacyprobe, quick_check
 from moss.db import extras as extras_db
 from moss.db.extras import ExtrasDB
 from moss.db.install import InstallDB
@@ -29,7 +29,7 @@ from moss.db.layout import LayoutDB
 from moss.db.state import StateDB
 
 #: Real moss's three databases, then this moss's own (a name real moss never opens).
-REAL_NAMES = legacy.REAL_NAMES
+REAL_NAMES = legacyprobe.REAL_NAMES
 NAMES = (*REAL_NAMES, extras_db.NAME)
 
 
@@ -69,20 +69,48 @@ def open_databases(root: Root, *, writable: bool = True) -> Databases:
 
     Databases of this project's earlier releases are upgraded to real moss's
     schemas first when ``writable`` (the caller holds the lock), and converted
-    in memory when not, so a query on such a root still writes nothing.
+    in memory when not, so a query on such a root still writes nothing.  The
+    converter (:mod:`moss.db.legacy`) is imported only for such a root.
     """
     if writable:
-        legacy.upgrade(root.moss)
-    elif legacy.is_legacy(root.db):
-        dbs = open_set({name: Path(legacy.MEMORY) for name in NAMES})
-        try:
-            legacy.convert(root.db, dbs.install, dbs.state, dbs.layout)
-        except BaseException:
-            dbs.close()
+        if legacyprobe.upgrade_pending(root.moss):
+            from moss.db import legacy
+
+            legacy.upgrade(root.moss)
+        return open_set(legacyprobe.current_paths(root.moss),
+                        refuse_blank=root_holds_states(root))
+    try:
+        dbs = open_set(legacyprobe.current_paths(root.moss), writable=False,
+                       refuse_blank=root_holds_states(root))
+    except DatabaseError:
+        if not legacyprobe.is_legacy(root.db):
             raise
+        return _converted(root)  # a legacy schema this moss's open refuses (newer, blank)
+    try:
+        legacy_found = legacyprobe.marked(
+            (name, db.conn) for name, db in (("install", dbs.install), ("state", dbs.state),
+                                             ("layout", dbs.layout)))
+    except sqlite3.DatabaseError as exc:
+        message = _blame(dbs, exc)
+        dbs.close()
+        raise DatabaseError(message) from exc
+    if not legacy_found:
         return dbs
-    return open_set(legacy.current_paths(root.moss), writable=writable,
-                    refuse_blank=root_holds_states(root))
+    dbs.close()
+    return _converted(root)
+
+
+def _converted(root: Root) -> Databases:
+    """A legacy root's databases, converted into private in-memory ones."""
+    from moss.db import legacy
+
+    dbs = open_set({name: Path(legacyprobe.MEMORY) for name in NAMES})
+    try:
+        legacy.convert(root.db, dbs.install, dbs.state, dbs.layout)
+    except BaseException:
+        dbs.close()
+        raise
+    return dbs
 
 
 def open_set(paths: dict[str, Path], *, writable: bool = True,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import urllib.parse
 from pathlib import Path
 
 from moss.core import fs
@@ -30,54 +29,24 @@ from moss.db import DatabaseError, describe_failure
 from moss.db import extras as extras_db
 from moss.db.install import InstallDB
 from moss.db.layout import LayoutDB
+from moss.db.legacyprobe import (
+    COMPLETE,
+    KEPT,
+    MEMORY,
+    REAL_NAMES,
+    WORK,
+    current_paths,
+    is_legacy,
+)
+from moss.db.legacyprobe import read_only as _read_only
+from moss.db.legacyprobe import tables as _tables
 from moss.db.state import Selection, StateDB
 from moss.stone import Dependency, FileKind, LayoutEntry, PackageMeta
 
-REAL_NAMES = ("install", "state", "layout")
-MEMORY = ":memory:"
-WORK = "db.upgrade"
-KEPT = "db.legacy"
-COMPLETE = "complete"
+# Re-exported: callers of this module's earlier releases find them here.
+__all__ = ["COMPLETE", "KEPT", "MEMORY", "REAL_NAMES", "WORK", "convert", "current_paths",
+           "is_legacy", "upgrade"]
 _SUFFIXES = ("", "-wal", "-shm", "-journal")
-# A table only the old schemas have, in each database.
-_MARKS = {"install": "licenses", "state": "selections", "layout": "assets"}
-
-
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    wal = Path(f"{path}-wal").exists()
-    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro{'' if wal else '&immutable=1'}"
-    return sqlite3.connect(uri, uri=True, isolation_level=None)
-
-
-def is_legacy(db_dir: Path) -> bool:
-    """Whether ``db_dir`` holds a database of this project's earlier schemas."""
-    for name, mark in _MARKS.items():
-        path = db_dir / name
-        if not path.is_file() or path.stat().st_size == 0:
-            continue
-        try:
-            conn = _read_only(path)
-            try:
-                if mark in _tables(conn):
-                    return True
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError:
-            continue  # damaged: the regular open reports it
-    return False
-
-
-def current_paths(moss_dir: Path) -> dict[str, Path]:
-    """Where each database is, also in the middle of an interrupted upgrade."""
-    work = moss_dir / WORK
-    finishing = (work / COMPLETE).exists()
-    names = (*REAL_NAMES, extras_db.NAME)
-    return {name: work / name if finishing and (work / name).exists() else moss_dir / "db" / name
-            for name in names}
 
 
 def upgrade(moss_dir: Path) -> bool:

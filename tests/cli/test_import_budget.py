@@ -91,6 +91,34 @@ def test_state_list_needs_only_the_databases(root: Path) -> None:
                             "cryptography", "http", "urllib.request")) == []
 
 
+def test_a_query_loads_no_legacy_converter_and_help_no_shutil(root: Path) -> None:
+    """The legacy converter only for a legacy root (tests/db/test_legacy_upgrade.py
+    covers one); argparse's formatter asks for the terminal's width without shutil."""
+    for args in (["state", "list"], ["info", "hello"], ["list", "installed"]):
+        modules, _ = imported("-D", str(root), *args)
+        assert loaded(modules, ("moss.db.legacy",)) == [], args
+    modules, _ = imported("--help")
+    assert loaded(modules, ("shutil", "lzma", "bz2")) == []
+
+
+def test_info_of_an_installed_package_loads_no_repository_code(root: Path) -> None:
+    """No repository configured: nothing is offered, so no configuration, index or
+    resolver code is loaded to read none."""
+    for args in (["info", "hello"], ["info", "--json", "hello"]):
+        modules, out = imported("-D", str(root), *args)
+        assert "hello" in out
+        assert loaded(modules, ("moss.repo", "moss.planning.resolve", "moss.actions.query",
+                                "yaml", "ckdl", "moss.core.kdl")) == [], args
+
+
+def test_lookup_names_the_repository_domain_as_the_configuration_does() -> None:
+    """``lookup`` finds the repository files by the domain ``moss.repo.config`` reads."""
+    from moss.actions import lookup
+    from moss.repo import config
+
+    assert lookup.REPO_DOMAIN == config.DOMAIN
+
+
 def test_moss_stone_still_gives_every_name() -> None:
     """``moss.stone`` loads its names on first use: each of ``__all__`` must resolve."""
     import moss.stone
