@@ -65,9 +65,9 @@ def _build_dirs(plan: TreePlan) -> _Dir:
     return top
 
 
-def _blob_name(source: bytes) -> str:
+def _blob_name(digest: int) -> str:
     """The blob's path below the store (:func:`moss.store.assets.asset_location`)."""
-    h = format(int.from_bytes(source, "big"), "x")
+    h = format(digest, "x")
     return f"{h[0:2]}/{h[2:4]}/{h[4:6]}/{h}" if len(h) >= 10 else h
 
 
@@ -127,10 +127,9 @@ class _Blitter:
                 found = attributes.get(digest)
                 if found is not None and found[0] == entry.mode & 0o7777 and (
                         not is_root or (found[1] == entry.uid and found[2] == entry.gid)):
-                    h = format(digest, "x")  # _blob_name, inline: once per file
-                    blob = f"{h[0:2]}/{h[2:4]}/{h[4:6]}/{h}" if len(h) >= 10 else h
                     try:
-                        link(blob, name, src_dir_fd=assets_fd, dst_dir_fd=dir_fd)
+                        link(_blob_name(digest), name, src_dir_fd=assets_fd,
+                             dst_dir_fd=dir_fd)
                         continue
                     except OSError as exc:  # a bind mount of the store's filesystem
                         if exc.errno != errno.EXDEV:
@@ -165,8 +164,7 @@ class _Blitter:
             finally:
                 os.close(fd)
             return
-        assert isinstance(entry.source, bytes)
-        source = _blob_name(entry.source)
+        source = _blob_name(digest)
         attributes = self.attributes.get(digest)
         if attributes is None:
             st = os.stat(source, dir_fd=self.assets_fd)
