@@ -76,7 +76,7 @@ def available(root_path: Path) -> list[AvailablePackage]:
     return _listed(rows, installed_ids)
 
 
-def available_table(root_path: Path) -> list[tuple[object, ...]]:
+def available_table(root_path: Path) -> list[tuple[str, ...]]:
     """:func:`available` as ``list available`` prints it: name, version-release,
     repository, "installed" or "", summary (and columns after those to ignore).
 

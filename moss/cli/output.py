@@ -20,9 +20,24 @@ def print_json(value: Any) -> None:
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if any(len(row) != len(headers) for row in cells):
+        raise ValueError("a table row has more or fewer cells than the table has headers")
+    write_padded(cells)
+
+
+def write_padded(cells: Sequence[Sequence[str]]) -> None:
+    """Rows of text, each column padded to its widest cell, trailing blanks cut.
+
+    Columns stop at the shortest row (the header): ``list available`` hands rows
+    with its ranking keys after the shown cells.  Written 4096 lines at a time:
+    that listing prints 100 000 rows, and a ``print`` per row cost more than
+    reading and ranking them (issue 18).
+    """
+    widths = [max(map(len, column)) for column in zip(*cells, strict=False)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths).format
+    for start in range(0, len(cells), 4096):
+        sys.stdout.write("".join([line(*row).rstrip() + "\n"
+                                  for row in cells[start:start + 4096]]))
 
 
 def progress_for(quiet: bool) -> Progress:

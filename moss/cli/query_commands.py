@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from moss.cli.helptext import about
-from moss.cli.output import print_json, print_table
+from moss.cli.output import print_json, print_table, write_padded
 from moss.core.errors import MossError
 
 if TYPE_CHECKING:
@@ -120,23 +120,9 @@ def _print_available(packages: list[query.AvailablePackage], as_json: bool) -> N
     _write_table([query.table_row(p) for p in packages])
 
 
-def _write_table(rows: list[tuple[object, ...]]) -> None:
-    """:func:`print_table`'s output for ``list available`` and ``search``, byte for
-    byte, written in large chunks; a row's cells after the fifth are not shown.
-
-    ``list available`` prints 100 000 rows: one ``print`` per row, and a join per cell,
-    cost more than reading and ranking them (issue 18).
-    """
-    import sys
-
-    cells: list[tuple[object, ...]] = [("NAME", "VERSION", "REPOSITORY", "", "SUMMARY"),
-                                       *rows]
-    columns = zip(*cells, strict=False)  # stops at the header's five
-    widths = [max(map(len, column)) for column in columns]
-    line = "  ".join(f"{{:<{w}}}" for w in widths).format
-    for start in range(0, len(cells), 4096):
-        sys.stdout.write("".join([line(*row).rstrip() + "\n"
-                                  for row in cells[start:start + 4096]]))
+def _write_table(rows: list[tuple[str, ...]]) -> None:
+    """``list available`` and ``search``: a row's cells after the fifth are not shown."""
+    write_padded([("NAME", "VERSION", "REPOSITORY", "", "SUMMARY"), *rows])
 
 
 def _list_available(args: argparse.Namespace) -> int:
