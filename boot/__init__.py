@@ -14,6 +14,7 @@ from boot import bless as blessing
 from boot import bls, bootstatus, cbm, espmount
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
+from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 
 __all__ = [
@@ -37,7 +38,13 @@ def sync(
     config: BootConfig,
     progress: Progress = QUIET,
 ) -> SyncReport:
-    """Make $BOOT (or clr-boot-manager's staging) match the states on disk."""
+    """Make $BOOT (or clr-boot-manager's staging) match the states on disk.
+
+    A root whose block devices moss cannot describe writes nothing: entries
+    without what the root needs would not boot, the old ones still do.
+    """
+    if config.cmdline_problem:
+        raise MossError(config.cmdline_problem)
     backend = cbm.sync if config.backend == "cbm" else bls.sync
     with espmount.reachable(config) as mounted:
         return backend(root, states, active, pending, mounted, progress)

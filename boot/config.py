@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import inroot, probe
+from boot import inroot, probe, topology
 from boot.cmdline import read_snippet
 from moss.core.errors import MossError
 
@@ -50,6 +50,8 @@ class BootConfig:
     cbm_root: Path | None = None
     # live only: an ESP partition mounted nowhere, which boot.sync mounts for its work
     esp_device: str | None = None
+    # why the root= part could not be worked out (boot/topology.py): a sync refuses
+    cmdline_problem: str | None = None
 
     @property
     def boot_dir(self) -> Path | None:
@@ -116,7 +118,10 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     live = root.resolve() == Path("/")
     config = _checked_settings(values, _os_release(root), source)
     _set_local_paths(config, root, values, live)
-    config.cmdline_root = _cmdline_root(root, values, live)
+    try:
+        config.cmdline_root = _cmdline_root(root, values, live)
+    except topology.UnknownStack as exc:  # said by the sync that needs it, not by status
+        config.cmdline_problem = str(exc)
     _set_partitions(config, root, values, live, esp, boot)
     if config.backend == "bls" and config.boot_dir is None and config.esp_device is None:
         raise MossError(
@@ -166,7 +171,8 @@ def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], liv
 
 
 def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
-    """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the live ``/``.
+    """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the block
+    devices under ``/`` (live) or under the mount ROOT is (``-D``), see :mod:`boot.topology`.
 
     ``/etc/kernel/cmdline`` is read inside the root (:mod:`boot.inroot`), never
     through a link out of it.
@@ -176,9 +182,7 @@ def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
         return values["root"]
     if kernel_cmdline is not None and kernel_cmdline.is_file():
         return read_snippet(kernel_cmdline) or None
-    if live:
-        return probe.root_cmdline()
-    return None
+    return topology.root_arguments(Path("/") if live else root.resolve(), live=live)
 
 
 def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live: bool,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,23 +26,29 @@ class Mount:
     device: str
     dev: str  # "major:minor"
     fstype: str
+    fsroot: str = "/"  # the folder of the filesystem mounted here (a btrfs subvolume's path)
+    options: str = ""  # the filesystem's own options (``subvol=/@`` on btrfs)
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field = field.replace(code, char)
-    return field
+def unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash (and, in options, comma) as octal."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
 
 
 def mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> list[Mount]:
+    return parse_mounts(mountinfo.read_text())
+
+
+def parse_mounts(text: str) -> list[Mount]:
+    """The lines of a mountinfo file (``proc(5)``), as text so tests can feed captured ones."""
     found = []
-    for line in mountinfo.read_text().splitlines():
+    for line in text.splitlines():
         left, _, right = line.partition(" - ")
         fields, tail = left.split(), right.split()
         if len(fields) < 5 or len(tail) < 2:
             continue
-        found.append(Mount(Path(_unescape(fields[4])), _unescape(tail[1]), fields[2], tail[0]))
+        found.append(Mount(Path(unescape(fields[4])), unescape(tail[1]), fields[2], tail[0],
+                           unescape(fields[3]), tail[2] if len(tail) > 2 else ""))
     return found
 
 
@@ -62,17 +69,23 @@ def root_cmdline(
     root = mount_of(Path("/"), mounts(mountinfo))
     if root is None or not root.device.startswith("/"):
         return None
-    device = os.path.realpath(root.device)
+    found = device_id(root.device, disks)
+    return f"root={found} rw" if found else None
+
+
+def device_id(device: str, disks: Path = Path("/dev/disk")) -> str | None:
+    """``UUID=…`` (else ``PARTUUID=…``) of a block device: udev's links, else blkid."""
+    device = os.path.realpath(device)
     for folder, key in (("by-uuid", "UUID"), ("by-partuuid", "PARTUUID")):
         links = disks / folder
         if links.is_dir():
             for link in sorted(links.iterdir()):
                 if os.path.realpath(link) == device:
-                    return f"root={key}={link.name} rw"
+                    return f"{key}={link.name}"
     for key in ("UUID", "PARTUUID"):
         value = _blkid(device, key) if os.path.exists(device) else ""
         if value:
-            return f"root={key}={value} rw"
+            return f"{key}={value}"
     return None
 
 
