@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import inroot, probe, topology
+from boot import discovery, inroot, topology
 from boot.cmdline import read_snippet
 from moss.core.errors import MossError
 
@@ -187,10 +187,11 @@ def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
 
 def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live: bool,
                     esp: Path | None, boot: Path | None) -> None:
-    """ESP and XBOOTLDR: the caller's, else configured, else (live only) probed."""
+    """ESP and XBOOTLDR: the caller's, else configured, else (live only) the boot
+    loader's (:mod:`boot.discovery`)."""
     config.esp = esp or (_inside(root, values["esp"]) if "esp" in values else None)
     config.xbootldr = boot or (_inside(root, values["xbootldr"]) if "xbootldr" in values else None)
     if config.esp is None and config.xbootldr is None and live:
-        config.esp, config.xbootldr = probe.boot_partitions()
+        config.esp, config.xbootldr, device = discovery.find(config.efivars)
         if config.boot_dir is None:
-            config.esp_device = probe.unmounted_esp()
+            config.esp_device = device

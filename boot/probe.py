@@ -7,7 +7,6 @@ described by its configuration, never by the host it happens to be built on.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -112,18 +111,6 @@ def trigger_automounts(table: list[Mount]) -> None:
                 os.listdir(m.mount_point)
 
 
-def boot_partitions() -> tuple[Path | None, Path | None]:
-    """Mounted (ESP, XBOOTLDR): by partition type GUID, else the usual vfat mounts.
-
-    Automount points are triggered first, so an automounted ESP counts as mounted.
-    """
-    trigger_automounts(mounts())
-    esp, xbootldr = _by_partition_type()
-    if esp is None and xbootldr is None:
-        esp, xbootldr = usual_mounts(mounts())
-    return esp, xbootldr
-
-
 def usual_mounts(table: list[Mount]) -> tuple[Path | None, Path | None]:
     """Where systemd puts them when ``lsblk`` cannot tell: /efi or /boot/efi, and /boot."""
     vfat = {m.mount_point for m in table if m.fstype == "vfat"}
@@ -132,47 +119,6 @@ def usual_mounts(table: list[Mount]) -> tuple[Path | None, Path | None]:
     if esp is None:
         return boot, None
     return esp, boot
-
-
-def _block_devices() -> list[dict[str, str | None]]:
-    try:
-        out = run(["lsblk", "-J", "-o", "PATH,PARTTYPE,MOUNTPOINT"])
-    except CommandError:
-        return []
-    return _flatten(json.loads(out.stdout).get("blockdevices", []))
-
-
-def unmounted_esp() -> str | None:
-    """The device of an ESP partition that is mounted nowhere (moss may mount it)."""
-    for dev in _block_devices():
-        if (dev.get("parttype") or "").lower() == ESP_TYPE and not dev.get("mountpoint"):
-            return dev.get("path") or None
-    return None
-
-
-def _by_partition_type() -> tuple[Path | None, Path | None]:
-    esp: Path | None = None
-    xbootldr: Path | None = None
-    for dev in _block_devices():
-        kind = (dev.get("parttype") or "").lower()
-        where = dev.get("mountpoint")
-        if not where:
-            continue
-        if kind == ESP_TYPE and esp is None:
-            esp = Path(where)
-        elif kind == XBOOTLDR_TYPE and xbootldr is None:
-            xbootldr = Path(where)
-    return esp, xbootldr
-
-
-def _flatten(devices: list[dict[str, object]]) -> list[dict[str, str | None]]:
-    flat: list[dict[str, str | None]] = []
-    for dev in devices:
-        flat.append({k: v for k, v in dev.items() if isinstance(v, str) or v is None})
-        children = dev.get("children")
-        if isinstance(children, list):
-            flat.extend(_flatten(children))
-    return flat
 
 
 def booted_state(cmdline: Path = Path("/proc/cmdline")) -> int | None:
