@@ -20,7 +20,7 @@ from pathlib import Path
 import blake3
 import jinja2
 
-from boot import efivars, esp, inroot
+from boot import efivars, esp, initramfs, inroot
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.filehash import STORE_NAME, file_digest, remembering
@@ -189,6 +189,7 @@ def plan_target(
     placed = place_kernels(config, [k for c in chosen for k in c.kernels])
     template = template_env(config).get_template("entry.conf.j2")
     target = Target({}, {}, None)
+    read: dict[tuple[int, int], set[str]] = {}
     for c in chosen:
         for kernel in c.kernels:
             where = placed[kernel]
@@ -200,6 +201,7 @@ def plan_target(
             filename = existing.get(base, [""])[0] or (
                 f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
             )
+            options = assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root)
             target.entries[filename] = template.render(
                 state=c.state,
                 kernel=kernel,
@@ -208,11 +210,29 @@ def plan_target(
                 version=f"{c.state.id}.{kernel.kver}",
                 linux=f"/{where.folder}/vmlinuz",
                 initrds=[f"/{where.folder}/{name}" for _src, name in where.files[1:]],
-                options=assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root),
+                options=options,
             )
             if default_key == (c.state.id, kernel.kver):
                 target.default = filename
+            _name_unfit(c.state, kernel, options, default_key == (c.state.id, kernel.kver), read)
     return target
+
+
+def _name_unfit(state: BootState, kernel: Kernel, options: str, default: bool,
+                cache: dict[tuple[int, int], set[str]]) -> None:
+    """Say which state cannot mount this root (:mod:`boot.initramfs`) before it boots."""
+    try:
+        lacking = initramfs.lacking(kernel.initrds, state.usr, kernel.kver, options, cache)
+    except MossError as exc:
+        inroot.warn(f"state {state.id} (kernel {kernel.kver}): {exc}")
+        return
+    if not lacking:
+        return
+    what = ", ".join(lacking) if kernel.initrds else "an initramfs"
+    inroot.warn(
+        f"state {state.id} (kernel {kernel.kver}) cannot mount this root: its initramfs "
+        f"lacks {what}" + ("; it is the entry about to become the default" if default else "")
+    )
 
 
 def sync(
