@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from boot import initramfs
 from moss.cli import main
+from moss.core.errors import MossError
 from tests.support.packages import make_package
 
 COMPRESSORS = {"none": None, "gzip": ["gzip", "-c"], "xz": ["xz", "-c", "--check=crc32"],
@@ -109,7 +110,7 @@ def test_dracuts_own_reader_agrees(tmp_path: Path) -> None:
 def test_garbage_is_one_clear_error(tmp_path: Path) -> None:
     image = tmp_path / "initrd"
     image.write_bytes(b"not an initramfs at all")
-    with pytest.raises(initramfs.MossError, match="neither a cpio archive"):
+    with pytest.raises(MossError, match="neither a cpio archive"):
         initramfs.listing(image)
 
 
