@@ -20,7 +20,7 @@ from pathlib import Path
 import blake3
 import jinja2
 
-from boot import efivars, esp, initramfs, inroot
+from boot import efivars, esp, initramfs, inroot, signing
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.filehash import STORE_NAME, file_digest, remembering
@@ -214,25 +214,9 @@ def plan_target(
             )
             if default_key == (c.state.id, kernel.kver):
                 target.default = filename
-            _name_unfit(c.state, kernel, options, default_key == (c.state.id, kernel.kver), read)
+            is_default = default_key == (c.state.id, kernel.kver)
+            initramfs.name_unfit(c.state, kernel, options, is_default, read)
     return target
-
-
-def _name_unfit(state: BootState, kernel: Kernel, options: str, default: bool,
-                cache: dict[tuple[int, int], set[str]]) -> None:
-    """Say which state cannot mount this root (:mod:`boot.initramfs`) before it boots."""
-    try:
-        lacking = initramfs.lacking(kernel.initrds, state.usr, kernel.kver, options, cache)
-    except MossError as exc:
-        inroot.warn(f"state {state.id} (kernel {kernel.kver}): {exc}")
-        return
-    if not lacking:
-        return
-    what = ", ".join(lacking) if kernel.initrds else "an initramfs"
-    inroot.warn(
-        f"state {state.id} (kernel {kernel.kver}) cannot mount this root: its initramfs "
-        f"lacks {what}" + ("; it is the entry about to become the default" if default else "")
-    )
 
 
 def sync(
@@ -270,16 +254,16 @@ def _sync(
     report = SyncReport(boot_dir, target.default, sorted(target.entries))
 
     bootloader = _bootloader_files(states, active, config)
-    wanted = {**target.files, **bootloader}
+    wanted = signing.files_to_write({**target.files, **bootloader}, set(bootloader), root, config)
     to_copy = {dest: src for dest, src in wanted.items() if not esp.same_file(src, dest)}
     _check_space(to_copy)
 
     kernels = {dest: src for dest, src in to_copy.items() if dest not in bootloader}
     _copy_kernels(kernels, boot_dir / "EFI" / config.os_id, report, progress)
     _write_entries(target, entries_dir, config, report)
-    for dest, src in bootloader.items():
+    for dest in bootloader:
         if dest in to_copy:
-            esp.copy_file(src, dest)
+            esp.copy_file(to_copy[dest], dest)
             report.copied.append(dest)
     checkpoint("bootloader-installed")
     _override_saved_choice(target.default, config, report)

@@ -15,6 +15,8 @@ The format is ``key = value`` lines, ``#`` starts a comment line::
     bootloader = yes         # install systemd-boot from the active state
     cbm-namespace = org.clearlinux
     cbm-root = /.moss/boot/clr-boot-manager
+    secureboot-key = /etc/moss/keys/db.key   # sign systemd-boot and kernels (README,
+    secureboot-cert = /etc/moss/keys/db.crt  # "Real machines"); both or neither
 
 Paths are inside ROOT.  Without ``root``, ``ROOT/etc/kernel/cmdline`` is used,
 and on the live system the device mounted at ``/``.
@@ -50,6 +52,8 @@ class BootConfig:
     cbm_root: Path | None = None
     # live only: an ESP partition mounted nowhere, which boot.sync mounts for its work
     esp_device: str | None = None
+    secureboot_key: Path | None = None
+    secureboot_cert: Path | None = None
     # why the root= part could not be worked out (boot/topology.py): a sync refuses
     cmdline_problem: str | None = None
 
@@ -62,6 +66,7 @@ class BootConfig:
 _KEYS = {
     "backend", "keep", "esp", "xbootldr", "root", "os-id", "os-name", "templates",
     "efivars", "timeout", "bootloader", "cbm-namespace", "cbm-root",
+    "secureboot-key", "secureboot-cert",
 }
 
 
@@ -164,6 +169,11 @@ def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], liv
         config.template_dir = root / "etc" / "moss" / "boot" / "templates"
     if "cbm-root" in values:
         config.cbm_root = _inside(root, values["cbm-root"])
+    if ("secureboot-key" in values) != ("secureboot-cert" in values):
+        raise MossError("secureboot-key and secureboot-cert go together in boot.conf")
+    if "secureboot-key" in values:
+        config.secureboot_key = _inside(root, values["secureboot-key"])
+        config.secureboot_cert = _inside(root, values["secureboot-cert"])
     if "efivars" in values:
         config.efivars = _inside(root, values["efivars"])
     elif live and EFIVARFS.is_dir():

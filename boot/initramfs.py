@@ -28,6 +28,9 @@ from typing import BinaryIO
 
 import zstandard
 
+from boot.inroot import warn
+from boot.kernels import Kernel
+from boot.model import BootState
 from moss.core.errors import MossError
 
 _HEADER = 110
@@ -195,3 +198,20 @@ def lacking(initrds: Iterable[Path], usr: Path, kver: str, cmdline: str,
             cache[key] = listing(initrd)
         names |= cache[key]
     return missing(names, needs, builtin_modules(usr, kver))
+
+
+def name_unfit(state: BootState, kernel: Kernel, options: str, default: bool,
+                cache: dict[tuple[int, int], set[str]]) -> None:
+    """Say which state cannot mount this root before it boots."""
+    try:
+        absent = lacking(kernel.initrds, state.usr, kernel.kver, options, cache)
+    except MossError as exc:
+        warn(f"state {state.id} (kernel {kernel.kver}): {exc}")
+        return
+    if not absent:
+        return
+    what = ", ".join(absent) if kernel.initrds else "an initramfs"
+    warn(
+        f"state {state.id} (kernel {kernel.kver}) cannot mount this root: its initramfs "
+        f"lacks {what}" + ("; it is the entry that boots by default" if default else "")
+    )

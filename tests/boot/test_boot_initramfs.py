@@ -139,10 +139,10 @@ def test_install_names_the_state_that_cannot_mount_the_root(
     err = capsys.readouterr().err
     assert "state 1 (kernel 6.1.0-1) cannot mount this root" in err
     assert "the dm-crypt module, cryptsetup, the btrfs module" in err
-    assert "about to become the default" in err
+    assert "boots by default" in err
     assert main(["-D", str(root), "-y", "--quiet", "install",
                  str(kernel_with(tmp_path, "6.1.0-2", 2, full))]) == 0
     err = capsys.readouterr().err
     assert "state 2" not in err
     assert "state 1 (kernel 6.1.0-1) cannot mount this root" in err
-    assert "about to become the default" not in err
+    assert "boots by default" not in err

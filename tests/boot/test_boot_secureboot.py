@@ -1,0 +1,173 @@
+"""Secure Boot: moss signs what the firmware verifies, once, and never unsigns $BOOT.
+
+Real keys from `openssl`, real `sbsign`/`sbverify`, the real systemd-boot of this
+machine shipped in a state, and systemd's EFI stub (a real PE image) standing in for
+the kernel image, since `sbsign` signs PE files only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from boot import signing
+from moss.cli import main
+from tests.support.packages import make_package
+
+EFI = Path("/usr/lib/systemd/boot/efi")
+pytestmark = pytest.mark.skipif(
+    shutil.which("sbsign") is None or not (EFI / "systemd-bootx64.efi").is_file()
+    or os.geteuid() != 0,
+    reason="needs root, sbsigntool and systemd-boot-efi (scripts/setup.sh installs them)",
+)
+FIRMWARE_CHECKED = ["EFI/BOOT/BOOTX64.EFI", "EFI/systemd/systemd-bootx64.efi"]
+
+
+def make_keys(where: Path, name: str = "db") -> tuple[Path, Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    key, cert = where / f"{name}.key", where / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-subj", f"/CN=moss test {name}",
+                    "-days", "3650"], check=True, capture_output=True)
+    key.chmod(0o600)
+    return key, cert
+
+
+def verifies(path: Path, cert: Path) -> bool:
+    return subprocess.run(["sbverify", "--cert", str(cert), str(path)],
+                          capture_output=True).returncode == 0
+
+
+def systemd_boot(workdir: Path) -> Path:
+    return make_package(workdir, "systemd-boot", {
+        "lib/systemd/boot/efi/systemd-bootx64.efi": (EFI / "systemd-bootx64.efi").read_bytes(),
+    })
+
+
+def kernel(workdir: Path, kver: str, release: int) -> Path:
+    return make_package(workdir, "linux", {
+        f"lib/kernel/{kver}/vmlinuz": (EFI / "linuxx64.efi.stub").read_bytes()
+        + kver.encode().ljust(512, b"\0"),
+        f"lib/kernel/{kver}/10-default.initrd": os.urandom(2048),
+        f"lib/modules/{kver}/modules.dep": "",
+    }, version=kver, release=release)
+
+
+def hello(workdir: Path, release: int) -> Path:
+    return make_package(workdir, "hello", {"bin/hello": f"hello {release}\n"}, release=release)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "etc/moss").mkdir(parents=True)
+    (root / "efi").mkdir()
+    (root / "etc/moss/boot.conf").write_text("esp = /efi\nroot = root=UUID=1 rw\n")
+    return root
+
+
+def moss(root: Path, *args: str) -> int:
+    return main(["-D", str(root), "-y", "--quiet", *args])
+
+
+def with_key(root: Path) -> Path:
+    _key, cert = make_keys(root / "etc/moss/keys")
+    conf = root / "etc/moss/boot.conf"
+    conf.write_text(conf.read_text() + "secureboot-key = /etc/moss/keys/db.key\n"
+                    "secureboot-cert = /etc/moss/keys/db.crt\n")
+    return cert
+
+
+def esp_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root / "efi")): p.read_bytes()
+            for p in sorted((root / "efi").rglob("*")) if p.is_file()}
+
+
+def test_boot_loader_and_kernels_are_signed_once_and_a_resync_writes_nothing(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cert = with_key(root)
+    assert moss(root, "install", str(systemd_boot(tmp_path)),
+                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    assert moss(root, "install", str(hello(tmp_path, 1))) == 0  # a second state, same kernel
+    esp = root / "efi"
+    kernels = sorted(esp.rglob("vmlinuz"))
+    assert len(kernels) == 1
+    for path in [esp / p for p in FIRMWARE_CHECKED] + kernels:
+        assert verifies(path, cert), path
+    assert not verifies(next(esp.rglob("10-default.initrd")), cert)
+    # one signed file per (input, certificate): the boot loader and the kernel build
+    assert len(list((root / ".moss/boot/signed").iterdir())) == 2
+    before = esp_files(root)
+    capsys.readouterr()
+    assert main(["-D", str(root), "--quiet", "boot", "sync", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["copied"] == [] and report["written"] == []
+    assert esp_files(root) == before
+
+
+def test_a_key_others_may_read_is_refused_and_boot_is_untouched(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert moss(root, "install", str(systemd_boot(tmp_path)),
+                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    before = esp_files(root)
+    with_key(root)
+    (root / "etc/moss/keys/db.key").chmod(0o640)
+    capsys.readouterr()
+    assert moss(root, "install", str(hello(tmp_path, 1))) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "may be read by others than root" in err[0]
+    assert esp_files(root) == before
+
+
+def test_without_a_key_signed_files_on_the_esp_are_left_signed(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert moss(root, "install", str(systemd_boot(tmp_path)),
+                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    key, cert = make_keys(tmp_path / "by-hand")
+    esp = root / "efi"
+    for path in [esp / p for p in FIRMWARE_CHECKED] + sorted(esp.rglob("vmlinuz")):
+        subprocess.run(["sbsign", "--key", str(key), "--cert", str(cert), "--output",
+                        str(path), str(path)], check=True, capture_output=True)
+    before = esp_files(root)
+    capsys.readouterr()
+    assert moss(root, "install", str(hello(tmp_path, 1))) == 0
+    err = capsys.readouterr().err
+    assert "no secureboot-key is configured: left as they are" in err
+    for name in ["BOOTX64.EFI", "systemd-bootx64.efi", "vmlinuz"]:
+        assert name in err
+    after = esp_files(root)
+    for name, data in before.items():
+        if name.startswith("EFI/"):
+            assert after[name] == data, name
+    assert all(verifies(esp / p, cert) for p in FIRMWARE_CHECKED)
+
+
+def test_signature_table_is_read_from_the_pe_header(tmp_path: Path) -> None:
+    key, cert = make_keys(tmp_path)
+    out = tmp_path / "signed.efi"
+    subprocess.run(["sbsign", "--key", str(key), "--cert", str(cert), "--output", str(out),
+                    str(EFI / "systemd-bootx64.efi")], check=True, capture_output=True)
+    assert signing.is_signed(out)
+    assert not signing.is_signed(EFI / "systemd-bootx64.efi")
+    assert signing.verifies(out, cert) and not signing.verifies(EFI / "systemd-bootx64.efi", cert)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2048), st.binary(max_size=64), st.integers(0, 2047))
+def test_a_damaged_header_is_never_a_crash(
+        cut: int, junk: bytes, where: int) -> None:
+    """Cut or overwrite the start of a real unsigned PE: is_signed answers, never raises."""
+    import tempfile
+    data = bytearray((EFI / "systemd-bootx64.efi").read_bytes()[:4096])
+    data[where:where + len(junk)] = junk
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(bytes(data[:cut]))
+        f.flush()
+        signing.is_signed(Path(f.name))  # must not raise
