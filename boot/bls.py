@@ -13,14 +13,14 @@ import os
 import platform
 import re
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
 import jinja2
 
-from boot import efivars, esp, initramfs, inroot, signing
+from boot import efivars, esp, initramfs, inroot, signing, uki
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.filehash import STORE_NAME, file_digest, remembering
@@ -149,9 +149,11 @@ def kernel_identity(kernel: Kernel) -> str:
     return ":".join(parts)
 
 
-def place_kernels(config: BootConfig, kernels: list[Kernel]) -> dict[Kernel, KernelFiles]:
+def place_kernels(config: BootConfig, kernels: list[Kernel],
+                  unify: Callable[[Kernel], Path] | None = None) -> dict[Kernel, KernelFiles]:
     """One folder per distinct kernel: ``EFI/<os-id>/<kver>``, or with a digest
-    suffix when states ship different builds under the same version."""
+    suffix when states ship different builds under the same version.  With
+    ``unify`` (Secure Boot, :mod:`boot.uki`) the folder holds one unified image."""
     identity = {k: kernel_identity(k) for k in kernels}
     builds: dict[str, set[str]] = {}
     for kernel in kernels:
@@ -162,6 +164,8 @@ def place_kernels(config: BootConfig, kernels: list[Kernel]) -> dict[Kernel, Ker
         if len(builds[kernel.kver]) > 1:
             name += "-" + blake3.blake3(identity[kernel].encode()).hexdigest()[:12]
         files = [(kernel.image, "vmlinuz")] + [(p, n) for n, p in kernel.named_initrds()]
+        if unify is not None:
+            files = [(unify(kernel), uki.UKI_NAME)]
         placed[kernel] = KernelFiles(f"EFI/{config.os_id}/{name}", tuple(files))
     return placed
 
@@ -186,7 +190,9 @@ def plan_target(
     boot_dir = config.boot_dir
     assert boot_dir is not None
     chosen, default_key = choose(states, active, pending, config.keep)
-    placed = place_kernels(config, [k for c in chosen for k in c.kernels])
+    unify = uki.maker(root, next(s.usr for s in states if s.id == active), config,
+                      _EFI_ARCH.get(platform.machine()))
+    placed = place_kernels(config, [k for c in chosen for k in c.kernels], unify)
     template = template_env(config).get_template("entry.conf.j2")
     target = Target({}, {}, None)
     read: dict[tuple[int, int], set[str]] = {}
@@ -208,14 +214,16 @@ def plan_target(
                 os_id=config.os_id,
                 os_name=config.os_name,
                 version=f"{c.state.id}.{kernel.kver}",
-                linux=f"/{where.folder}/vmlinuz",
+                linux=f"/{where.folder}/{where.files[0][1]}",
+                efi=f"/{where.folder}/{uki.UKI_NAME}" if unify else None,
                 initrds=[f"/{where.folder}/{name}" for _src, name in where.files[1:]],
                 options=options,
             )
-            if default_key == (c.state.id, kernel.kver):
+            if is_default := default_key == (c.state.id, kernel.kver):
                 target.default = filename
-            is_default = default_key == (c.state.id, kernel.kver)
             initramfs.name_unfit(c.state, kernel, options, is_default, read)
+    if unify is not None:
+        uki.prune(root / ".moss" / "boot" / "uki", {f for p in placed.values() for f, _ in p.files})
     return target
 
 
@@ -245,6 +253,8 @@ def _sync(
         raise MossError("no $BOOT configured: set esp = ... in /etc/moss/boot.conf")
     entries_dir = boot_dir / "loader" / "entries"
     existing = existing_entries(entries_dir, config.os_id)
+    if config.secureboot_key is not None:  # refused before anything is built or signed
+        signing.check_key(config.secureboot_key)
     target = plan_target(root, states, active, pending, config, existing)
     if not target.entries and existing:
         raise MossError(

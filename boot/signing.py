@@ -139,7 +139,7 @@ def verifies(path: Path, cert: Path) -> bool:
 def firmware_verified(files: dict[Path, Path], bootloader: set[Path]) -> set[Path]:
     """The files on $BOOT the firmware checks under Secure Boot: the boot loader and
     every kernel image (systemd-boot loads kernels through the firmware)."""
-    return set(bootloader) | {dest for dest in files if dest.name == "vmlinuz"}
+    return set(bootloader) | {dest for dest in files if dest.name in ("vmlinuz", "uki.efi")}
 
 
 def files_to_write(
@@ -164,7 +164,7 @@ def files_to_write(
             "configured: left as they are (an unsigned copy stops a Secure Boot machine in "
             "the firmware); set secureboot-key and secureboot-cert in /etc/moss/boot.conf"
         )
-        fresh = sorted(d.parent.name for d in verified - set(kept) if d.name == "vmlinuz"
+        fresh = sorted(d.parent.name for d in verified - set(kept) if d not in bootloader
                        and not d.exists() and not is_signed(files[d]))
         if fresh:
             warn(f"kernel {', '.join(fresh)} is written unsigned: with Secure Boot on, "

@@ -45,19 +45,33 @@ def verifies(path: Path, cert: Path) -> bool:
                           capture_output=True).returncode == 0
 
 
-def systemd_boot(workdir: Path) -> Path:
-    return make_package(workdir, "systemd-boot", {
-        "lib/systemd/boot/efi/systemd-bootx64.efi": (EFI / "systemd-bootx64.efi").read_bytes(),
-    })
+def systemd_boot(workdir: Path, stub: bool = True) -> Path:
+    """systemd-boot-efi as a state ships it: the boot loader and systemd-stub."""
+    files = {"lib/systemd/boot/efi/systemd-bootx64.efi": (EFI / "systemd-bootx64.efi").read_bytes()}
+    if stub:
+        files["lib/systemd/boot/efi/linuxx64.efi.stub"] = (EFI / "linuxx64.efi.stub").read_bytes()
+    return make_package(workdir, "systemd-boot", files)
 
 
-def kernel(workdir: Path, kver: str, release: int) -> Path:
+def kernel(workdir: Path, kver: str, release: int, initrd: bytes = b"") -> Path:
     return make_package(workdir, "linux", {
         f"lib/kernel/{kver}/vmlinuz": (EFI / "linuxx64.efi.stub").read_bytes()
         + kver.encode().ljust(512, b"\0"),
-        f"lib/kernel/{kver}/10-default.initrd": os.urandom(2048),
+        f"lib/kernel/{kver}/10-default.initrd": initrd or os.urandom(2048),
         f"lib/modules/{kver}/modules.dep": "",
     }, version=kver, release=release)
+
+
+def section(image: Path, name: str, where: Path) -> bytes | None:
+    """A section's bytes as objcopy extracts them; None if the image has none."""
+    names = subprocess.run(["objdump", "-h", str(image)], capture_output=True, text=True,
+                           check=True).stdout.split()
+    if name not in names:
+        return None
+    out = where / name.strip(".")
+    subprocess.run(["objcopy", "-O", "binary", f"--only-section={name}", str(image), str(out)],
+                   check=True, capture_output=True)
+    return out.read_bytes()
 
 
 def hello(workdir: Path, release: int) -> Path:
@@ -90,18 +104,27 @@ def esp_files(root: Path) -> dict[str, bytes]:
             for p in sorted((root / "efi").rglob("*")) if p.is_file()}
 
 
-def test_boot_loader_and_kernels_are_signed_once_and_a_resync_writes_nothing(
+def test_boot_loader_and_unified_images_are_signed_once_and_a_resync_writes_nothing(
         tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cert = with_key(root)
+    initrd = os.urandom(3000)
     assert moss(root, "install", str(systemd_boot(tmp_path)),
-                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+                str(kernel(tmp_path, "6.1.0-1", 1, initrd))) == 0
     assert moss(root, "install", str(hello(tmp_path, 1))) == 0  # a second state, same kernel
     esp = root / "efi"
-    kernels = sorted(esp.rglob("vmlinuz"))
-    assert len(kernels) == 1
-    for path in [esp / p for p in FIRMWARE_CHECKED] + kernels:
+    images = sorted(esp.rglob("uki.efi"))
+    assert len(images) == 1
+    assert not list(esp.rglob("vmlinuz")) and not list(esp.rglob("*.initrd"))
+    for path in [esp / p for p in FIRMWARE_CHECKED] + images:
         assert verifies(path, cert), path
-    assert not verifies(next(esp.rglob("10-default.initrd")), cert)
+    # the initramfs is inside the signed image; no command line is, so the entry's reaches it
+    assert section(images[0], ".initrd", tmp_path) == initrd
+    assert section(images[0], ".linux", tmp_path) is not None
+    assert section(images[0], ".cmdline", tmp_path) is None
+    for state in (1, 2):
+        entry = next((esp / "loader/entries").glob(f"*-{state}.conf")).read_text()
+        assert f"efi /{images[0].relative_to(esp).as_posix()}\n" in entry
+        assert f"moss.fstx={state}" in entry and "\nlinux " not in entry
     # one signed file per (input, certificate): the boot loader and the kernel build
     assert len(list((root / ".moss/boot/signed").iterdir())) == 2
     before = esp_files(root)
@@ -171,3 +194,15 @@ def test_a_damaged_header_is_never_a_crash(
         f.write(bytes(data[:cut]))
         f.flush()
         signing.is_signed(Path(f.name))  # must not raise
+
+
+def test_without_systemd_stub_kernels_are_signed_and_the_gap_is_said(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cert = with_key(root)
+    capsys.readouterr()
+    assert moss(root, "install", str(systemd_boot(tmp_path, stub=False)),
+                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    assert "initrds are not covered by any signature" in capsys.readouterr().err
+    esp = root / "efi"
+    assert verifies(next(esp.rglob("vmlinuz")), cert)
+    assert all(verifies(esp / p, cert) for p in FIRMWARE_CHECKED)
