@@ -20,7 +20,7 @@ from pathlib import Path
 import blake3
 import jinja2
 
-from boot import efivars, esp, initramfs, inroot, signing, uki
+from boot import efivars, esp, initramfs, inroot, signing, tpm, uki
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.filehash import STORE_NAME, file_digest, remembering
@@ -267,6 +267,10 @@ def _sync(
     wanted = signing.files_to_write({**target.files, **bootloader}, set(bootloader), root, config)
     to_copy = {dest: src for dest, src in wanted.items() if not esp.same_file(src, dest)}
     _check_space(to_copy)
+    verified = signing.firmware_verified(target.files, set(bootloader))
+    tpm.say_before(config.cmdline_root, tpm.Change(
+        sorted(set(to_copy) & verified), any(d.name == uki.UKI_NAME for d in verified),
+        config.secureboot_cert))
 
     kernels = {dest: src for dest, src in to_copy.items() if dest not in bootloader}
     _copy_kernels(kernels, boot_dir / "EFI" / config.os_id, report, progress)

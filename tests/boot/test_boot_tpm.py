@@ -1,0 +1,136 @@
+"""TPM2 unlock: moss names the LUKS volume and the PCR before a change would lock it.
+
+Real LUKS2 headers made by `cryptsetup luksFormat` on image files (no device-mapper
+needed), with systemd-tpm2 tokens imported as `systemd-cryptenroll` writes them (there
+is no TPM here to seal to; moss only reads the token's PCR list).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from boot import tpm
+from boot.tpm import Binding, Change
+from moss.cli import main
+from tests.boot.test_boot_integration import kernel_package
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("cryptsetup") is None or os.geteuid() != 0,
+    reason="needs root and cryptsetup (scripts/setup.sh installs it)",
+)
+
+
+def luks_image(path: Path, tokens: list[dict[str, object]]) -> str:
+    """A LUKS2 header with these systemd-tpm2 tokens; returns its UUID."""
+    with path.open("wb") as f:
+        f.truncate(20 * 1024 * 1024)
+    subprocess.run(["cryptsetup", "luksFormat", "-q", "--type", "luks2", "--pbkdf", "pbkdf2",
+                    "--pbkdf-force-iterations", "1000", str(path), "-"], input=b"secret",
+                   check=True, capture_output=True)
+    for token in tokens:
+        spec = path.with_suffix(".json")
+        spec.write_text(json.dumps({"type": "systemd-tpm2", "keyslots": ["0"],
+                                    "tpm2-blob": "AAAA", "tpm2-pcr-bank": "sha256",
+                                    "tpm2-primary-alg": "ecc", "tpm2-policy-hash": "00",
+                                    **token}))
+        subprocess.run(["cryptsetup", "token", "import", "--json-file", str(spec), str(path)],
+                       check=True, capture_output=True)
+    return subprocess.run(["cryptsetup", "luksUUID", str(path)], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_tokens_are_read_from_a_real_header(tmp_path: Path) -> None:
+    image = tmp_path / "luks.img"
+    uuid = luks_image(image, [{"tpm2-pcrs": [7]}, {"tpm2-pcrs": [], "tpm2-pubkey-pcrs": [11]}])
+    assert tpm.bindings(uuid, str(image)) == [
+        Binding(uuid, frozenset({7}), frozenset()),
+        Binding(uuid, frozenset(), frozenset({11})),
+    ]
+    plain = tmp_path / "plain.img"
+    assert tpm.bindings(luks_image(plain, []), str(plain)) == []
+    assert tpm.bindings("x", str(tmp_path / "missing")) == []
+
+
+@pytest.mark.parametrize(("pcrs", "signed", "unified", "said"), [
+    ({4}, set(), False, "PCR 4"),
+    ({0, 2}, set(), True, None),
+    ({7}, set(), False, None),  # nothing signed by another certificate is replaced
+    ({11}, set(), True, "PCR 11"),
+    ({11}, set(), False, None),
+    (set(), {11}, True, "no .pcrsig"),
+])
+def test_which_pcrs_a_change_moves(
+        tmp_path: Path, pcrs: set[int], signed: set[int], unified: bool, said: str | None) -> None:
+    image = tmp_path / "uki.efi"
+    found = tpm.risks(Binding("v", frozenset(pcrs), frozenset(signed)),
+                      Change([image], unified, None))
+    assert (said in " ".join(found)) if said else found == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.frozensets(st.integers(0, 23)), st.frozensets(st.integers(0, 23)), st.booleans())
+def test_no_write_moves_nothing_and_untouched_pcrs_never_warn(
+        pcrs: frozenset[int], signed: frozenset[int], unified: bool) -> None:
+    binding = Binding("v", pcrs, signed)
+    assert tpm.risks(binding, Change([], unified, None)) == []
+    if not (pcrs | signed) & {4, 7, 11}:
+        assert tpm.risks(binding, Change([Path("/nonexistent/uki.efi")], unified, None)) == []
+
+
+@pytest.fixture
+def luks_loop(tmp_path: Path) -> Iterator[str]:
+    """A LUKS2 volume sealed to PCR 4 and 7 on a loop device, found by blkid like a disk."""
+    image = tmp_path / "luks.img"
+    uuid = luks_image(image, [{"tpm2-pcrs": [4, 7]}])
+    try:
+        loop = subprocess.run(["losetup", "-f", "--show", str(image)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"no loop device here: {exc.stderr.strip()}")
+    try:
+        yield uuid
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=False)
+
+
+def test_install_says_so_before_a_new_kernel_moves_pcr_4(
+        tmp_path: Path, luks_loop: str, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "root"
+    (root / "etc/moss").mkdir(parents=True)
+    (root / "efi").mkdir()
+    (root / "etc/moss/boot.conf").write_text(
+        f"esp = /efi\nroot = root=UUID=1 rw rd.luks.uuid={luks_loop}\n")
+    capsys.readouterr()
+    assert main(["-D", str(root), "-y", "--quiet", "install",
+                 str(kernel_package(tmp_path, "6.1.0-1", 1))]) == 0
+    err = capsys.readouterr().err
+    assert f"LUKS volume {luks_loop} unlocks with the TPM, sealed to PCR 4" in err
+    assert "re-enroll" in err
+    # nothing new to write: nothing to say
+    assert main(["-D", str(root), "-y", "--quiet", "boot", "sync"]) == 0
+    assert "unlocks with the TPM" not in capsys.readouterr().err
+
+
+def test_pcr_7_moves_when_a_file_signed_by_another_certificate_is_replaced(
+        tmp_path: Path) -> None:
+    from tests.boot.test_boot_secureboot import EFI, make_keys
+    if shutil.which("sbsign") is None or not (EFI / "systemd-bootx64.efi").is_file():
+        pytest.skip("needs sbsigntool and systemd-boot-efi")
+    theirs_key, theirs = make_keys(tmp_path / "k", "vendor")
+    _ours_key, ours = make_keys(tmp_path / "k", "ours")
+    on_esp = tmp_path / "BOOTX64.EFI"
+    subprocess.run(["sbsign", "--key", str(theirs_key), "--cert", str(theirs), "--output",
+                    str(on_esp), str(EFI / "systemd-bootx64.efi")], check=True,
+                   capture_output=True)
+    sealed = Binding("v", frozenset({7}), frozenset())
+    assert "PCR 7" in " ".join(tpm.risks(sealed, Change([on_esp], False, ours)))
+    assert tpm.risks(sealed, Change([on_esp], False, theirs)) == []
