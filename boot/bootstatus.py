@@ -5,11 +5,13 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from boot import efivars
+from boot import efivars, tpm
 from boot.bls import existing_entries, parse_entry_name, state_of
 from boot.config import BootConfig
 from boot.kernels import version_key
 from boot.model import BootStatus, EntryStatus
+from boot.signing import is_signed, verifies
+from boot.uki import UKI_NAME
 
 
 def _entry_fields(path: Path) -> dict[str, str]:
@@ -65,7 +67,41 @@ def status(
     return BootStatus(
         backend=config.backend, boot_dir=boot_dir, entries=entries, default=default,
         booted=booted, pending=pending, active=active, last_booted=last_booted,
+        root_args=config.cmdline_root, root_problem=config.cmdline_problem,
+        secure_boot=efivars.secure_boot(config.efivars) if config.efivars else None,
+        signatures=signatures(config), tpm=tpm_bindings(config.cmdline_root),
     )
+
+
+def signatures(config: BootConfig) -> dict[str, str]:
+    """Each file on $BOOT the firmware verifies, and whether it would pass."""
+    esp, boot_dir = config.esp or config.boot_dir, config.boot_dir
+    found: list[Path] = []
+    if esp is not None:
+        found += sorted(p for p in (esp / "EFI" / "BOOT").glob("*.EFI") if p.is_file())
+        found += sorted(p for p in (esp / "EFI" / "systemd").glob("*.efi") if p.is_file())
+    if boot_dir is not None:
+        found += sorted(p for p in (boot_dir / "EFI" / config.os_id).glob("*/*")
+                        if p.name in ("vmlinuz", UKI_NAME))
+    cert = config.secureboot_cert
+    said = {}
+    for path in found:
+        if cert is not None:
+            said[str(path)] = "verifies" if verifies(path, cert) else "does not verify"
+        else:
+            said[str(path)] = "signed" if is_signed(path) else "unsigned"
+    return said
+
+
+def tpm_bindings(cmdline: str | None) -> list[str]:
+    lines = []
+    for volume in tpm.volumes(cmdline):
+        device = tpm.by_uuid(volume)
+        for binding in tpm.bindings(volume, device) if device else []:
+            pcrs = ", ".join(str(p) for p in sorted(binding.pcrs))
+            signed = ", ".join(str(p) for p in sorted(binding.signed_pcrs))
+            lines.append(f"{volume}: PCR {pcrs or '-'}" + (f", signed {signed}" if signed else ""))
+    return lines
 
 
 def _pick_default(

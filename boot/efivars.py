@@ -26,6 +26,18 @@ _FS_IOC_SETFLAGS = 0x40086602
 _FS_IMMUTABLE_FL = 0x10
 
 
+GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"  # the UEFI spec's own variables
+
+
+def secure_boot(directory: Path) -> bool | None:
+    """Whether the firmware enforces Secure Boot (``SecureBoot``); None when it does not say."""
+    try:
+        data = (directory / f"SecureBoot-{GLOBAL_GUID}").read_bytes()
+    except OSError:
+        return None
+    return data[4:5] == b"\x01" if len(data) >= 5 else None
+
+
 def var_path(directory: Path, name: str) -> Path:
     return directory / f"{name}-{LOADER_GUID}"
 

@@ -66,10 +66,22 @@ class BootStatus:
     pending: int | None
     active: int | None
     last_booted: str | None = None
+    root_args: str | None = None  # what entries say to reach the root (boot/topology.py)
+    root_problem: str | None = None  # why that could not be worked out
+    secure_boot: bool | None = None  # the firmware's SecureBoot variable; None: not said
+    # each file the firmware verifies on $BOOT -> "verifies", "does not verify",
+    # "signed" or "unsigned" (the last two when no certificate is configured)
+    signatures: dict[str, str] = field(default_factory=dict)
+    tpm: list[str] = field(default_factory=list)  # "<LUKS uuid>: PCR 4, 7"
 
     def to_json(self) -> dict[str, object]:
         return {
             "backend": self.backend,
+            "root": self.root_args,
+            "root_problem": self.root_problem,
+            "secure_boot": self.secure_boot,
+            "signatures": dict(self.signatures),
+            "tpm": list(self.tpm),
             "boot": str(self.boot_dir) if self.boot_dir else None,
             "default": self.default,
             "booted": self.booted,

@@ -101,6 +101,13 @@ def _status(args: argparse.Namespace) -> int:
     print(f"booted:   {status.booted if status.booted is not None else 'unknown'}")
     print(f"pending:  {status.pending if status.pending is not None else 'none'}")
     print(f"default:  {status.default}")
+    print(f"root:     {status.root_args or status.root_problem or 'not worked out'}")
+    sb = {True: "on", False: "off", None: "unknown"}[status.secure_boot]
+    print(f"secure boot: {sb}")
+    for path, said in status.signatures.items():
+        print(f"  {said:<16} {path}")
+    for line in status.tpm:
+        print(f"tpm2:     {line}")
     for entry in status.entries:
         mark = "*" if entry.default else " "
         print(f" {mark} {entry.file:<44} state {entry.state}  {entry.title}")

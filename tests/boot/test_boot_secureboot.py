@@ -206,3 +206,31 @@ def test_without_systemd_stub_kernels_are_signed_and_the_gap_is_said(
     esp = root / "efi"
     assert verifies(next(esp.rglob("vmlinuz")), cert)
     assert all(verifies(esp / p, cert) for p in FIRMWARE_CHECKED)
+
+
+def test_boot_status_shows_secure_boot_and_which_files_verify(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with_key(root)
+    (root / "efivars").mkdir()
+    conf = root / "etc/moss/boot.conf"
+    conf.write_text(conf.read_text() + "efivars = /efivars\n")
+    (root / "efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c").write_bytes(
+        b"\x06\x00\x00\x00\x01")
+    assert moss(root, "install", str(systemd_boot(tmp_path)),
+                str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    image = next((root / "efi").rglob("uki.efi"))
+    capsys.readouterr()
+    assert main(["-D", str(root), "--quiet", "boot", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["secure_boot"] is True and status["root"] == "root=UUID=1 rw"
+    assert sorted(Path(p).name for p in status["signatures"]) == [
+        "BOOTX64.EFI", "systemd-bootx64.efi", "uki.efi"]
+    assert set(status["signatures"].values()) == {"verifies"}
+    # a byte changed on the ESP after signing: the firmware would refuse it, and so does status
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    image.write_bytes(bytes(data))
+    assert main(["-D", str(root), "--quiet", "boot", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "secure boot: on" in out
+    assert f"does not verify {image}" in " ".join(out.split())
