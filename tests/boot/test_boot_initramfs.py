@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from boot import initramfs
 from moss.cli import main
 from moss.core.errors import MossError
+from tests.support.blockdev import boot_root
 from tests.support.packages import make_package
 
 COMPRESSORS = {"none": None, "gzip": ["gzip", "-c"], "xz": ["xz", "-c", "--check=crc32"],
@@ -124,11 +125,8 @@ def kernel_with(workdir: Path, kver: str, release: int, initrd: Path) -> Path:
 
 def test_install_names_the_state_that_cannot_mount_the_root(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = tmp_path / "root"
-    (root / "etc/moss").mkdir(parents=True)
-    (root / "efi").mkdir()
-    (root / "etc/moss/boot.conf").write_text(
-        "esp = /efi\nroot = root=UUID=1 rw rootflags=subvol=@ rd.luks.uuid=2\n")
+    root = boot_root(tmp_path / "root",
+                     "esp = /efi\nroot = root=UUID=1 rw rootflags=subvol=@ rd.luks.uuid=2\n")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     bare = make_initramfs(tmp_path / "a", NOISE, "zstd", early=True)

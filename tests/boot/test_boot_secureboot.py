@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from boot import signing
 from moss.cli import main
+from tests.boot.test_boot_integration import hello
+from tests.support.blockdev import boot_root
 from tests.support.packages import make_package
 
 EFI = Path("/usr/lib/systemd/boot/efi")
@@ -74,17 +76,9 @@ def section(image: Path, name: str, where: Path) -> bytes | None:
     return out.read_bytes()
 
 
-def hello(workdir: Path, release: int) -> Path:
-    return make_package(workdir, "hello", {"bin/hello": f"hello {release}\n"}, release=release)
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "etc/moss").mkdir(parents=True)
-    (root / "efi").mkdir()
-    (root / "etc/moss/boot.conf").write_text("esp = /efi\nroot = root=UUID=1 rw\n")
-    return root
+    return boot_root(tmp_path / "root", "esp = /efi\nroot = root=UUID=1 rw\n")
 
 
 def moss(root: Path, *args: str) -> int:

@@ -25,6 +25,7 @@ from boot import probe, topology
 from boot.topology import UnknownStack
 from moss.cli import main
 from tests.boot.test_boot_integration import entry_options, kernel_package
+from tests.support.blockdev import boot_root, loop_device, mounted
 
 LUKS_HEX = "3f6b1c2ad0e94c5b8a7e61f2c4d9b0aa"
 LUKS_DASHED = "3f6b1c2a-d0e9-4c5b-8a7e-61f2c4d9b0aa"
@@ -203,50 +204,45 @@ def test_generated_stacks_ask_for_each_layer_once_and_in_order(
         [f"rootflags=subvol={name}"] if name else [])
 
 
+def _run(*cmd: str, stdin: str | None = None) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, input=stdin).stdout
+
+
 # --- a real btrfs with the OS in a subvolume, through `moss install -D` --------------
 
-def _loop_btrfs(tmp_path: Path, subvol: str) -> Iterator[tuple[Path, str]]:
+@contextlib.contextmanager
+def loop_btrfs(tmp_path: Path, subvol: str) -> Iterator[tuple[Path, str]]:
+    """btrfs on a loop device, ``subvol`` created and mounted: (mount point, fs UUID)."""
     if os.geteuid() != 0 or shutil.which("mkfs.btrfs") is None:
         pytest.skip("needs root and btrfs-progs (scripts/setup.sh installs them)")
     image = tmp_path / "disk.img"
     with image.open("wb") as f:
         f.truncate(160 * 1024 * 1024)
-    top, mnt = tmp_path / "top", tmp_path / "mnt"
-    top.mkdir()
-    mnt.mkdir()
-    try:
-        loop = subprocess.run(["losetup", "-f", "--show", str(image)], check=True,
-                              capture_output=True, text=True).stdout.strip()
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"no loop device here: {exc.stderr.strip()}")
-    try:
-        subprocess.run(["mkfs.btrfs", "-q", loop], check=True, capture_output=True)
-        uuid = subprocess.run(["blkid", "-s", "UUID", "-o", "value", loop], check=True,
-                              capture_output=True, text=True).stdout.strip()
-        subprocess.run(["mount", loop, str(top)], check=True, capture_output=True)
-        subprocess.run(["btrfs", "subvolume", "create", str(top / subvol)], check=True,
-                       capture_output=True)
-        subprocess.run(["mount", "-o", f"subvol={subvol}", loop, str(mnt)], check=True,
-                       capture_output=True)
-        yield mnt, uuid
-    finally:
-        for where in (mnt, top):
-            if os.path.ismount(where):
-                subprocess.run(["umount", str(where)], check=False)
-        subprocess.run(["losetup", "-d", loop], check=False)
+    with loop_device(image) as loop:
+        _run("mkfs.btrfs", "-q", loop)
+        with btrfs_subvolume(loop, tmp_path, subvol) as mnt:
+            yield mnt, _run("blkid", "-s", "UUID", "-o", "value", loop).strip()
+
+
+@contextlib.contextmanager
+def btrfs_subvolume(device: str, tmp_path: Path, subvol: str) -> Iterator[Path]:
+    """Subvolume ``subvol`` made on the btrfs of ``device`` and mounted alone."""
+    with mounted(device, tmp_path / "top") as top:
+        _run("btrfs", "subvolume", "create", str(top / subvol))
+    with mounted(device, tmp_path / "mnt", f"subvol={subvol}") as mnt:
+        yield mnt
 
 
 @pytest.fixture
 def btrfs_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    yield from _loop_btrfs(tmp_path, "@")
+    with loop_btrfs(tmp_path, "@") as found:
+        yield found
 
 
 def configure(root: Path) -> None:
     """An ESP folder and efivars, but no root=: moss works it out."""
-    (root / "etc/moss").mkdir(parents=True)
-    (root / "efi").mkdir()
+    boot_root(root, "esp = /efi\nefivars = /efivars\n")
     (root / "efivars").mkdir()
-    (root / "etc/moss/boot.conf").write_text("esp = /efi\nefivars = /efivars\n")
 
 
 def test_real_btrfs_subvolume_reaches_the_entry(
@@ -262,9 +258,7 @@ def test_real_btrfs_subvolume_reaches_the_entry(
 
 def test_real_subvolume_that_cannot_be_written_keeps_old_entries_and_exits_3(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gen = _loop_btrfs(tmp_path, "my os")
-    root, _uuid = next(gen)
-    try:
+    with loop_btrfs(tmp_path, "my os") as (root, _uuid):
         configure(root)
         conf = root / "etc/moss/boot.conf"
         conf.write_text(conf.read_text() + "root = root=UUID=by-hand rw\n")
@@ -279,16 +273,9 @@ def test_real_subvolume_that_cannot_be_written_keeps_old_entries_and_exits_3(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "'my os'" in err[0] and "boot entries were not updated" in err[0]
         assert {p.name: p.read_text() for p in entries.iterdir()} == before
-    finally:
-        with contextlib.suppress(StopIteration):
-            next(gen)
 
 
 # --- real LUKS2 (and LVM) on a loop device, where the kernel has device-mapper -------
-
-def _run(*cmd: str, stdin: str | None = None) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, input=stdin).stdout
-
 
 def _device_mapper_or_skip() -> None:
     if os.geteuid() != 0 or shutil.which("cryptsetup") is None:
@@ -303,9 +290,8 @@ def _luks_on_loop(tmp_path: Path) -> Iterator[tuple[str, str]]:
     image = tmp_path / "luks.img"
     with image.open("wb") as f:
         f.truncate(200 * 1024 * 1024)
-    loop = _run("losetup", "-f", "--show", str(image)).strip()
     name = f"moss-test-{os.getpid()}-{tmp_path.name[-8:]}"
-    try:
+    with loop_device(image) as loop:
         _run("cryptsetup", "luksFormat", "-q", "--type", "luks2", "--pbkdf", "pbkdf2",
              "--pbkdf-force-iterations", "1000", loop, "-", stdin="secret")
         _run("cryptsetup", "open", "--key-file", "-", loop, name, stdin="secret")
@@ -313,29 +299,16 @@ def _luks_on_loop(tmp_path: Path) -> Iterator[tuple[str, str]]:
             yield f"/dev/mapper/{name}", _run("cryptsetup", "luksUUID", loop).strip()
         finally:
             subprocess.run(["cryptsetup", "close", name], check=False)
-    finally:
-        subprocess.run(["losetup", "-d", loop], check=False)
 
 
 def test_real_luks2_btrfs_subvolume(tmp_path: Path) -> None:
     _device_mapper_or_skip()
     with _luks_on_loop(tmp_path) as (mapped, luks):
-        top, mnt = tmp_path / "top", tmp_path / "mnt"
-        top.mkdir()
-        mnt.mkdir()
         _run("mkfs.btrfs", "-q", mapped)
-        _run("mount", mapped, str(top))
-        try:
-            _run("btrfs", "subvolume", "create", str(top / "@"))
-            _run("mount", "-o", "subvol=@", mapped, str(mnt))
-            try:
-                uuid = _run("blkid", "-s", "UUID", "-o", "value", mapped).strip()
-                assert topology.root_arguments(mnt, live=False) == (
-                    f"root=UUID={uuid} rw rootflags=subvol=@ rd.luks.uuid={luks}")
-            finally:
-                _run("umount", str(mnt))
-        finally:
-            _run("umount", str(top))
+        with btrfs_subvolume(mapped, tmp_path, "@") as mnt:
+            uuid = _run("blkid", "-s", "UUID", "-o", "value", mapped).strip()
+            assert topology.root_arguments(mnt, live=False) == (
+                f"root=UUID={uuid} rw rootflags=subvol=@ rd.luks.uuid={luks}")
 
 
 def test_real_luks2_lvm_ext4(tmp_path: Path) -> None:
@@ -350,14 +323,9 @@ def test_real_luks2_lvm_ext4(tmp_path: Path) -> None:
             _run("lvm", "lvcreate", "-q", "-y", "-L", "64M", "-n", "os-root", vg)
             lv = f"/dev/{vg}/os-root"
             _run("mkfs.ext4", "-q", lv)
-            mnt = tmp_path / "mnt"
-            mnt.mkdir()
-            _run("mount", lv, str(mnt))
-            try:
+            with mounted(lv, tmp_path / "mnt") as mnt:
                 uuid = _run("blkid", "-s", "UUID", "-o", "value", lv).strip()
                 assert topology.root_arguments(mnt, live=False) == (
                     f"root=UUID={uuid} rw rd.luks.uuid={luks} rd.lvm.lv={vg}/os-root")
-            finally:
-                _run("umount", str(mnt))
         finally:
             subprocess.run(["lvm", "vgremove", "-q", "-f", vg], check=False)

@@ -22,6 +22,7 @@ from boot import tpm
 from boot.tpm import Binding, Change
 from moss.cli import main
 from tests.boot.test_boot_integration import kernel_package
+from tests.support.blockdev import boot_root, loop_device
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cryptsetup") is None or os.geteuid() != 0,
@@ -91,24 +92,14 @@ def luks_loop(tmp_path: Path) -> Iterator[str]:
     """A LUKS2 volume sealed to PCR 4 and 7 on a loop device, found by blkid like a disk."""
     image = tmp_path / "luks.img"
     uuid = luks_image(image, [{"tpm2-pcrs": [4, 7]}])
-    try:
-        loop = subprocess.run(["losetup", "-f", "--show", str(image)], check=True,
-                              capture_output=True, text=True).stdout.strip()
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"no loop device here: {exc.stderr.strip()}")
-    try:
+    with loop_device(image):
         yield uuid
-    finally:
-        subprocess.run(["losetup", "-d", loop], check=False)
 
 
 def test_install_says_so_before_a_new_kernel_moves_pcr_4(
         tmp_path: Path, luks_loop: str, capsys: pytest.CaptureFixture[str]) -> None:
-    root = tmp_path / "root"
-    (root / "etc/moss").mkdir(parents=True)
-    (root / "efi").mkdir()
-    (root / "etc/moss/boot.conf").write_text(
-        f"esp = /efi\nroot = root=UUID=1 rw rd.luks.uuid={luks_loop}\n")
+    root = boot_root(tmp_path / "root",
+                     f"esp = /efi\nroot = root=UUID=1 rw rd.luks.uuid={luks_loop}\n")
     capsys.readouterr()
     assert main(["-D", str(root), "-y", "--quiet", "install",
                  str(kernel_package(tmp_path, "6.1.0-1", 1))]) == 0
