@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import shutil
 from pathlib import Path
 
 from boot import efivars, tpm
@@ -84,6 +85,8 @@ def signatures(config: BootConfig) -> dict[str, str]:
         found += sorted(p for p in (boot_dir / "EFI" / config.os_id).glob("*/*")
                         if p.name in ("vmlinuz", UKI_NAME))
     cert = config.secureboot_cert
+    if cert is not None and shutil.which("sbverify") is None:
+        return {str(p): "unchecked (sbverify is not installed)" for p in found}
     said = {}
     for path in found:
         if cert is not None:

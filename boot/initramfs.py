@@ -36,6 +36,7 @@ from moss.core.errors import MossError
 _HEADER = 110
 _MAGICS = (b"070701", b"070702")
 _CHUNK = 1 << 20
+_MAX_NAME = 4096
 
 # need -> (what proves it, said as), each a regex on a path in the initramfs
 REQUIREMENTS: dict[str, list[tuple[re.Pattern[str], str]]] = {
@@ -98,6 +99,8 @@ def _archive_names(f: BinaryIO, names: set[str]) -> bytes:
             raise MossError("truncated cpio header")
         fields = [int(head[6 + 8 * i: 14 + 8 * i], 16) for i in range(13)]
         filesize, namesize = fields[6], fields[11]
+        if namesize > _MAX_NAME:  # PATH_MAX; a forged size must not make us allocate it
+            raise MossError(f"cpio member name of {namesize} bytes")
         name = f.read(namesize)
         _skip(f, (-(_HEADER + namesize)) % 4)
         text = name.rstrip(b"\0").decode(errors="replace")
@@ -131,7 +134,7 @@ def listing(path: Path) -> set[str]:
                 if stream is None:
                     raise MossError(f"{path}: neither a cpio archive nor a known compression")
                 f = stream
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as exc:
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError) as exc:
         raise MossError(f"cannot read the initramfs {path}: {exc}") from None
 
 
@@ -205,8 +208,8 @@ def name_unfit(state: BootState, kernel: Kernel, options: str, default: bool,
     """Say which state cannot mount this root before it boots."""
     try:
         absent = lacking(kernel.initrds, state.usr, kernel.kver, options, cache)
-    except MossError as exc:
-        warn(f"state {state.id} (kernel {kernel.kver}): {exc}")
+    except (MossError, OSError) as exc:
+        warn(f"state {state.id} (kernel {kernel.kver}): cannot check its initramfs: {exc}")
         return
     if not absent:
         return

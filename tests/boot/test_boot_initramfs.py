@@ -144,3 +144,26 @@ def test_install_names_the_state_that_cannot_mount_the_root(
     assert "state 2" not in err
     assert "state 1 (kernel 6.1.0-1) cannot mount this root" in err
     assert "boots by default" not in err
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(COMPRESSORS)), st.integers(0, 4000), st.binary(min_size=1,
+       max_size=16), st.booleans())
+def test_a_damaged_image_is_one_error_never_a_crash(
+        compression: str, where: int, junk: bytes, cut: bool) -> None:
+    """Overwrite or cut a real image anywhere: a listing or a MossError, nothing else."""
+    with tempfile.TemporaryDirectory() as tmp:
+        image = make_initramfs(Path(tmp), sorted(PROOFS), compression, early=True)
+        data = bytearray(image.read_bytes())
+        where %= len(data)
+        if cut:
+            del data[where:]
+        else:
+            data[where:where + len(junk)] = junk
+        image.write_bytes(bytes(data))
+        try:
+            names = initramfs.listing(image)
+        except MossError as exc:
+            assert "\n" not in str(exc)  # one line for the warning
+        else:
+            assert all(isinstance(n, str) for n in names)
