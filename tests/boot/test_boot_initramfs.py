@@ -21,6 +21,7 @@ from boot import initramfs
 from moss.cli import main
 from moss.core.errors import MossError
 from tests.support.blockdev import boot_root
+from tests.support.dracut import lsinitrd_paths
 from tests.support.packages import make_package
 
 COMPRESSORS = {"none": None, "gzip": ["gzip", "-c"], "xz": ["xz", "-c", "--check=crc32"],
@@ -101,11 +102,9 @@ def test_dracuts_own_reader_agrees(tmp_path: Path) -> None:
     if shutil.which("lsinitrd") is None:
         pytest.skip("lsinitrd (dracut-core) is not installed")
     image = make_initramfs(tmp_path, sorted(PROOFS) + NOISE, "zstd", early=False)
-    out = subprocess.run(["lsinitrd", str(image)], capture_output=True, text=True).stdout
-    theirs = {line.split()[-1] for line in out.splitlines()
-              if line[:1] in "-dl" and len(line.split()) >= 9}
-    theirs.discard(".")
-    assert theirs and theirs <= initramfs.listing(image)
+    theirs = set(lsinitrd_paths(image)) - {"."}
+    assert set(PROOFS) <= theirs
+    assert theirs <= initramfs.listing(image)
 
 
 def test_garbage_is_one_clear_error(tmp_path: Path) -> None:

@@ -228,3 +228,16 @@ def test_boot_status_shows_secure_boot_and_which_files_verify(
     out = capsys.readouterr().out
     assert "secure boot: on" in out
     assert f"does not verify {image}" in " ".join(out.split())
+
+
+def test_a_key_without_its_certificate_is_a_clear_error(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert moss(root, "install", str(kernel(tmp_path, "6.1.0-1", 1))) == 0
+    before = esp_files(root)
+    conf = root / "etc/moss/boot.conf"
+    conf.write_text(conf.read_text() + "secureboot-key = /etc/moss/keys/db.key\n")
+    capsys.readouterr()
+    assert main(["-D", str(root), "--quiet", "boot", "sync"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["moss: error: secureboot-key and secureboot-cert go together in boot.conf"]
+    assert esp_files(root) == before
