@@ -45,6 +45,9 @@ def sync(
     """
     if config.cmdline_problem:
         raise MossError(config.cmdline_problem)
+    if config.backend == "cbm" and config.secureboot_key is not None:
+        raise MossError("secureboot-key works with backend = bls only: clr-boot-manager "
+                        "copies kernels itself, unsigned")
     backend = cbm.sync if config.backend == "cbm" else bls.sync
     with espmount.reachable(config) as mounted:
         return backend(root, states, active, pending, mounted, progress)

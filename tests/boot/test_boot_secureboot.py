@@ -241,3 +241,14 @@ def test_a_key_without_its_certificate_is_a_clear_error(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["moss: error: secureboot-key and secureboot-cert go together in boot.conf"]
     assert esp_files(root) == before
+
+
+def test_signing_with_clr_boot_manager_is_refused_not_silently_skipped(
+        tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with_key(root)
+    conf = root / "etc/moss/boot.conf"
+    conf.write_text(conf.read_text() + "backend = cbm\n")
+    capsys.readouterr()
+    assert moss(root, "install", str(kernel(tmp_path, "6.1.0-1", 1))) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "backend = bls only" in err[0]
