@@ -7,6 +7,7 @@ the kernel image, since `sbsign` signs PE files only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -252,3 +253,32 @@ def test_signing_with_clr_boot_manager_is_refused_not_silently_skipped(
     assert moss(root, "install", str(kernel(tmp_path, "6.1.0-1", 1))) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "backend = bls only" in err[0]
+
+
+def test_a_real_debian_kernel_becomes_a_signed_unified_image(tmp_path: Path) -> None:
+    """The sections sit after the stub's, in order, without overlap, and hold the inputs."""
+    from boot import uki
+    from boot.kernels import Kernel
+    from tests.support.debian_kernel import KernelUnavailable, debian_kernel
+    try:
+        real = debian_kernel()
+    except KernelUnavailable as exc:
+        pytest.skip(f"no Debian kernel here: {exc}")
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(os.urandom(100_000))
+    image = uki.build(EFI / "linuxx64.efi.stub", Kernel(real.kver, real.vmlinuz, (initrd,)),
+                      'ID=serpentos\nNAME="Serpent OS"\n', tmp_path / "cache")
+    assert section(image, ".linux", tmp_path) == real.vmlinuz.read_bytes()
+    assert section(image, ".initrd", tmp_path) == initrd.read_bytes()
+    assert section(image, ".osrel", tmp_path) == b'ID=serpentos\nNAME="Serpent OS"\n'
+    headers = subprocess.run(["objdump", "-h", str(image)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    spans = [(int(f[3], 16), int(f[3], 16) + int(f[2], 16), f[1]) for f in
+             (line.split() for line in headers) if len(f) >= 7 and f[0].isdigit()]
+    spans.sort()
+    assert [name for _s, _e, name in spans][-3:] == [".osrel", ".linux", ".initrd"]
+    assert all(end <= start for (_a, end, _n), (start, _b, _m) in itertools.pairwise(spans))
+    key, cert = make_keys(tmp_path / "keys")
+    signer = signing.Signer(key, cert, tmp_path / "signed")
+    signed = signing.signed(signer, image)
+    assert verifies(signed, cert) and signing.signed(signer, image) == signed  # once
