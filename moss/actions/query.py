@@ -160,9 +160,18 @@ def search(root_path: Path, keyword: str) -> list[AvailablePackage]:
 
 
 def search_file(root_path: Path, pattern: str) -> list[tuple[str, str]]:
-    """(package, /usr path) for every installed file whose path contains ``pattern``."""
+    """(package, /usr path) for every installed file whose path contains ``pattern``.
+
+    As real moss, the longest leading part of ``/usr/`` that ``pattern`` starts with
+    is dropped first (``/usr/bin/x``, ``usr/bin/x``, ``r/bin/x`` and ``/bin/x`` all ask
+    for ``bin/x``): layouts record paths below ``/usr``.
+    """
     root = Root(root_path)
-    needle = pattern.removeprefix("/usr/").lstrip("/")
+    needle = pattern
+    for start in range(len("/usr/")):
+        if pattern.startswith("/usr/"[start:]):
+            needle = pattern[len("/usr/") - start:]
+            break
     if not root.db.is_dir():
         return []
     with databases(root) as dbs:

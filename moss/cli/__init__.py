@@ -156,6 +156,16 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
     if handler is None and not args.show_version:
         parser.print_help()  # `moss` alone: what there is to do (status 2, a usage error)
         raise SystemExit(2)
+    if args.cache is not None and not args.cache.is_dir():
+        from moss.core.errors import MossError
+
+        # As real moss ("Cache dir is invalid"): a mistyped --cache would otherwise
+        # fill a new folder with downloads nobody finds again.
+        raise MossError(f"--cache {args.cache}: no such folder; create it first")
+    if handler is not None:
+        from moss.cli.modelnotice import print_notice
+
+        print_notice(args.directory, args.verbose)
     if handler is not None and args.log is not None:  # no --log: the record goes nowhere
         import logging
 

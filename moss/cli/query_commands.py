@@ -39,9 +39,9 @@ ABOUT = {
         "both versions: what `moss sync` would change, without changing anything.",
         "moss list sync --upgrade-only"),
     "search-file": about(
-        "Print each installed file whose path holds PATH, with the package that ships it "
-        "(/usr/ in front is optional); exit status 1 when no installed package ships such a "
-        "file.",
+        "Print each installed path that holds PATH as `/usr/PATH from PACKAGE`, as real moss "
+        "does (any leading part of /usr/ is optional); like real moss, finding nothing is "
+        "not a failure (status 0, no output; --json gives []).",
         "moss search-file bin/hello"),
 }
 
@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_search)
     q = sub.add_parser("search-file", aliases=["sf"],
-                       help="which installed package ships a path (exit 1: none)",
+                       help="which installed package ships a path",
                        **ABOUT["search-file"])
     q.add_argument("path")
     q.add_argument("--json", action="store_true", help="machine-readable output")
@@ -177,8 +177,8 @@ def _search_file(args: argparse.Namespace) -> int:
         print_json([{"package": package, "path": path} for package, path in rows])
     else:
         for package, path in rows:
-            print(f"{package}: {path}")
-    return 0 if rows else 1
+            print(f"{path} from {package}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ ABOUT = {
     "remove": about(
         "Remove the given states (ids, or ranges such as 3-5) and the store blobs and "
         "downloads only they used, asking first. The active state cannot be removed; "
-        "activate another one first.",
+        "activate another one first. As in real moss, an id with no state is passed over.",
         "moss state remove 3-5"),
     "verify": about(
         "Re-hash every blob of the store and check every state's tree against the packages "
@@ -293,7 +293,14 @@ def _query(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     from moss.states import diff, operations
 
-    args.ids = list(dict.fromkeys(i for group in args.ids for i in group))
+    wanted = list(dict.fromkeys(i for group in args.ids for i in group))
+    args.ids = diff.existing(args.directory, wanted)
+    if missing := [str(i) for i in wanted if i not in args.ids]:  # real moss: silence
+        print(f"moss: note: no state {', '.join(missing)}; skipped "
+              "(`moss state list` shows the states)", file=sys.stderr)
+    if not args.ids:
+        print("Removed states: none")
+        return 0
     freed = diff.remove_preview(args.directory, args.ids)
     _show_doomed(args.ids, freed, args.directory)
     if args.dry_run:

@@ -265,8 +265,12 @@ def _inspect_text(reader: StoneReader) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    if args.check_quiet and not args.check:
+        from moss.core.errors import UsageError
+
+        raise UsageError("inspect: -q/--quiet requires --check")
     if args.check:
-        return check_all(args.files, args.quiet)
+        return check_all(args.files, args.check_quiet)
     results = []
     for n, path in enumerate(args.files):
         with open_stone(path) as reader:

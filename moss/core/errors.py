@@ -43,6 +43,13 @@ class PartlyDone(MossError):
         self.exit_status = exit_status
 
 
+class UsageError(MossError):
+    """A command line argparse accepted but real moss refuses (``inspect -q`` without
+    ``--check``): status 2, as argparse's own usage errors."""
+
+    exit_status = USAGE
+
+
 class Interrupted(MossError):
     """Ctrl-C where moss knows exactly what was (not) done, e.g. at a prompt."""
 

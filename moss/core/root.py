@@ -113,6 +113,7 @@ def ensure_skeleton(root: Root) -> None:
     namespace.enter_writable(root.path)  # a read-only OS: from here on in moss's namespace
     for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):
         sub.mkdir(parents=True, exist_ok=True)
+    write_cachedir_tag(root.cache)
     if not root.usr.exists() and not root.usr.is_symlink():
         root.usr.mkdir(mode=0o755)
     for name in ("etc", "var", "run"):
@@ -122,6 +123,30 @@ def ensure_skeleton(root: Root) -> None:
         tmp.mkdir()
         os.chmod(tmp, 0o1777)
     update_root_links(root)
+
+
+# Real moss's CACHEDIR.TAG (its installation.rs), byte for byte: backup tools that honour
+# the convention (https://bford.info/cachedir/) skip the downloads.
+CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
+                b"# This file is a cache directory tag created by moss.\n"
+                b"# For information about cache directory tags see https://bford.info/cachedir/")
+
+
+def write_cachedir_tag(cache: Path) -> None:
+    """Tag ``cache`` as real moss does, once; like real moss, a failure is no error."""
+    tag = cache / "CACHEDIR.TAG"
+    if os.path.lexists(tag):
+        return
+    try:
+        fd = os.open(tag, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return
+    try:
+        os.write(fd, CACHEDIR_TAG)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def refuse_foreign_usr(root: Root) -> None:

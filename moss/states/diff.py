@@ -169,6 +169,18 @@ def check_removable(dbs: Databases, root: Root, state_ids: list[int]) -> None:
             raise MossError(f"state {state_id} is pending a reboot; it cannot be removed")
 
 
+def existing(root_path: Path, state_ids: list[int]) -> list[int]:
+    """Those of ``state_ids`` the root records, in the order given: real moss's ``state
+    remove`` passes over an id it does not know (``state remove 1-20`` on a root that
+    kept 12 to 20 removes those), so this one does too."""
+    root = Root(root_path)
+    if not root.db.is_dir():
+        return []
+    with databases(root) as dbs:
+        known = set(dbs.state.ids())
+    return [i for i in state_ids if i in known]
+
+
 def remove_preview(root_path: Path, state_ids: list[int]) -> int:
     """Checks ``state remove`` would accept these states; returns the bytes it would free."""
     root = Root(root_path)

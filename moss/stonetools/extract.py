@@ -15,13 +15,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from moss.core.errors import MossError
+from moss.core.errors import MossError, printable
 from moss.core.fs import remove_tree
 from moss.core.progress import QUIET, Progress
 from moss.stone import (
     FileKind,
     FileType,
     LayoutEntry,
+    PackageMeta,
     PayloadKind,
     StoneError,
     StoneReader,
@@ -196,13 +197,24 @@ def move_into(staged: Sequence[Path], usr_dest: Path) -> None:
             os.replace(source, target)
 
 
+def extract_folder(meta: PackageMeta, package: Path) -> str:
+    """Real moss's folder for a package (its ``package::Meta::id``): name, version,
+    source release and architecture, ``hello-1.0-1.x86_64``; the build release is not
+    part of it.  A name that would leave ``-o``'s folder is refused."""
+    name = f"{meta.name}-{meta.version}-{meta.release}.{meta.architecture}"
+    if "/" in name or "\0" in name or name.startswith("."):
+        raise MossError(f"{package}: the package's name and version "
+                        f"({printable(name)}) cannot name a folder")
+    return name
+
+
 def extract_each(packages: Sequence[Path], out: Path,
                  progress: Progress = QUIET) -> Iterator[tuple[Path, Path]]:
     """Real moss's ``extract -o``: each package into its own ``out/<id>/usr``, an old
     tree of that id replaced; yields (package, tree) as each is done."""
     for package in packages:
         with open_stone(package) as reader:
-            tree = out / reader.package_meta().id
+            tree = out / extract_folder(reader.package_meta(), package)
         if tree.is_dir():
             shutil.rmtree(tree)
         extract_packages([package], tree, progress)

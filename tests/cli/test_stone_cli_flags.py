@@ -59,13 +59,13 @@ def test_extract_o_writes_one_tree_per_package(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = moss("extract", hello, zlib, "-o", out)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["hello-1.0-1-1.x86_64",
-                                                      "zlib-1.3-1-1.x86_64"]
-    assert (out / "hello-1.0-1-1.x86_64/usr/bin/hello").read_text() == "hello\n"
-    assert not (out / "hello-1.0-1-1.x86_64/usr/lib").exists()
-    (out / "zlib-1.3-1-1.x86_64/usr/stale").write_text("old")  # a second run replaces the tree
+    assert sorted(p.name for p in out.iterdir()) == ["hello-1.0-1.x86_64",
+                                                      "zlib-1.3-1.x86_64"]
+    assert (out / "hello-1.0-1.x86_64/usr/bin/hello").read_text() == "hello\n"
+    assert not (out / "hello-1.0-1.x86_64/usr/lib").exists()
+    (out / "zlib-1.3-1.x86_64/usr/stale").write_text("old")  # a second run replaces the tree
     assert moss("extract", zlib, "-o", out).returncode == 0
-    assert not (out / "zlib-1.3-1-1.x86_64/usr/stale").exists()
+    assert not (out / "zlib-1.3-1.x86_64/usr/stale").exists()
 
 
 def test_extract_without_o_writes_one_tree_per_package_here(tmp_path: Path) -> None:
@@ -76,9 +76,9 @@ def test_extract_without_o_writes_one_tree_per_package_here(tmp_path: Path) -> N
     here.mkdir()
     proc = moss("extract", hello, zlib, cwd=here)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in here.iterdir()) == ["hello-1.0-1-1.x86_64",
-                                                       "zlib-1.3-1-1.x86_64"]
-    assert (here / "zlib-1.3-1-1.x86_64/usr/lib/libz.so.1").read_text() == "z\n"
+    assert sorted(p.name for p in here.iterdir()) == ["hello-1.0-1.x86_64",
+                                                       "zlib-1.3-1.x86_64"]
+    assert (here / "zlib-1.3-1.x86_64/usr/lib/libz.so.1").read_text() == "z\n"
     assert moss("extract", hello, zlib, "-C", tmp_path / "merged").returncode == 0
     assert sorted(p.name for p in (tmp_path / "merged/usr").iterdir()) == ["bin", "lib"]
 

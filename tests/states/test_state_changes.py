@@ -85,15 +85,25 @@ def test_prune_shows_states_and_space_before_asking(root: Path) -> None:
     assert (root / ".moss/root/1/usr/.stateID").exists()
 
 
-def test_remove_refuses_an_unknown_state_before_asking(root: Path) -> None:
+def test_remove_passes_over_an_unknown_state_as_real_moss(root: Path) -> None:
+    """Real moss's ``state remove`` removes the ids it knows and passes over the rest
+    (status 0); here a note on stderr names them, and nothing is asked or removed."""
+    trees = sorted(p.name for p in (root / ".moss/root").iterdir())
     leader, follower = pty.openpty()
     proc = subprocess.run([sys.executable, "-m", "moss", "-D", str(root), "state", "remove",
                            "42"], stdin=follower, capture_output=True, text=True, timeout=60)
     os.close(follower)
     os.close(leader)
-    assert proc.returncode == 1
+    assert proc.returncode == 0
     assert proc.stderr.strip().splitlines() == [
-        "moss: error: no state 42; `moss state list` shows the states"]
-    assert "[y/N]" not in proc.stdout
+        "moss: note: no state 42; skipped (`moss state list` shows the states)"]
+    assert "[y/N]" not in proc.stdout and "Removed states: none" in proc.stdout
+    assert sorted(p.name for p in (root / ".moss/root").iterdir()) == trees
+    gappy = moss(root, "-y", "state", "remove", "1-2", "40-41")
+    assert gappy.returncode == 0, gappy.stderr
+    assert "Removed states: 1, 2" in gappy.stdout
+    assert "no state 40, 41; skipped" in gappy.stderr
+    assert not (root / ".moss/root/1").exists() and not (root / ".moss/root/2").exists()
+    assert (root / ".moss/root/3/usr/.stateID").exists()
     shown = answer_no(root, "state", "remove", "3")
     assert "These states will be removed:" in shown and shown.index("3   ") < shown.index("[y/N]")
