@@ -78,8 +78,8 @@ def _rows(what: str, unit_name: str, sizes: tuple[int, ...],
     t0, m0 = measured[small]
     rows = []
     for size in sizes[1:]:
-        seconds, peak = measured[size]
-        rows.append(Result(f"growth: {what} {size} {unit_name}", seconds, t0 * size / small,
+        rows.append(Result(f"growth: {what} {size} {unit_name}", measured[size][0],
+                           t0 * size / small,
                            f"{small} {unit_name} × {size // small} (linear)"))
     for size in sizes[1:]:
         rows.append(Result(f"growth: peak memory, {what} {size} {unit_name}", measured[size][1],
