@@ -12,6 +12,7 @@ APT_PACKAGES=(
     busybox-static cpio mtools dosfstools dracut-core kmod zstd e2fsprogs
     minisign util-linux ostree python3-solv
     mmdebstrap fdisk fusefat
+    btrfs-progs xfsprogs  # the blit's reflinks, tested on loop-mounted images
 )
 
 missing=()
