@@ -22,6 +22,7 @@ from bench import (
     boot_sync,
     dedup,
     dracut_bytes,
+    growth,
     install,
     pivot_time,
     prune,
@@ -36,6 +37,7 @@ from bench.common import Result, print_results
 BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "blit": blit.run,
     "install": install.run,
+    "growth": growth.run,
     "activation": activation.run,
     "dedup": dedup.run,
     "resolve": resolve.run,

@@ -20,6 +20,7 @@ from bench import (
     boot_sync,
     dedup,
     dracut_bytes,
+    growth,
     install,
     pivot_time,
     prune,
@@ -80,6 +81,15 @@ def test_install_against_limit_and_ostree() -> None:
     rows = install.measure(3, 5, 1)
     check_rows(rows)
     assert len(rows) == 2
+
+
+def test_growth_rows_per_size() -> None:
+    rows = growth.measure((2, 4), (100, 300))
+    check_rows(rows)
+    assert [r.name for r in rows] == [
+        "growth: install of 4 packages", "growth: peak memory, install of 4 packages",
+        "growth: blit of 300 files", "growth: peak memory, blit of 300 files"]
+    assert rows[0].baseline_name == "2 packages × 2 (linear)"
 
 
 def test_activation_rows_per_size() -> None:
