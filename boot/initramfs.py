@@ -22,6 +22,7 @@ import bz2
 import gzip
 import lzma
 import re
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -134,7 +135,8 @@ def listing(path: Path) -> set[str]:
                 if stream is None:
                     raise MossError(f"{path}: neither a cpio archive nor a known compression")
                 f = stream
-    except (OSError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError) as exc:
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error,
+            zstandard.ZstdError) as exc:
         raise MossError(f"cannot read the initramfs {path}: {exc}") from None
 
 
