@@ -9,6 +9,7 @@ each of these points through :func:`checkpoint`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import blake3
 import jinja2
 
-from boot import efivars, esp, initramfs, inroot, signing, tpm, uki
+from boot import efivars, esp, identity, initramfs, inroot, signing, tpm, uki
 from boot.cmdline import assemble
 from boot.config import BootConfig
 from boot.filehash import STORE_NAME, file_digest, remembering
@@ -212,7 +213,9 @@ def plan_target(
                 state=c.state,
                 kernel=kernel,
                 os_id=config.os_id,
-                os_name=config.os_name,
+                # As blsforme: each entry named by its own state's os-release.
+                os_name=config.os_name if config.os_name_fixed else (
+                    identity.state_name(c.state.usr) or config.os_name),
                 version=f"{c.state.id}.{kernel.kver}",
                 linux=f"/{where.folder}/{where.files[0][1]}",
                 efi=f"/{where.folder}/{uki.UKI_NAME}" if unify else None,
@@ -282,6 +285,12 @@ def _sync(
     checkpoint("bootloader-installed")
     _override_saved_choice(target.default, config, report)
     _remove_stale(target, existing, entries_dir, config.os_id, boot_dir, report)
+    for former in identity.former_ids(next(s.usr for s in states if s.id == active)):
+        if former.lower() != config.os_id.lower():  # the OS's old name: all of it goes
+            _remove_stale(target, existing_entries(entries_dir, former), entries_dir, former,
+                          boot_dir, report)
+            with contextlib.suppress(OSError):  # its EFI/<former> folder too, once empty
+                os.rmdir(boot_dir / "EFI" / former)
     return report
 
 

@@ -2,7 +2,9 @@
 
 ``root=``/``rw``, then the admin's ``/etc/kernel/cmdline.d``, then
 ``moss.fstx=<state>``, then the kernel's own ``*.cmdline``, then the vendor's
-``/usr/lib/kernel/cmdline.d`` from the state's tree.  Putting the admin's
+``/usr/lib/kernel/cmdline.d`` from the state's tree (every file there, as
+blsforme reads it; the admin's folder counts ``*.cmdline`` only, and masks a
+vendor snippet of any name).  Putting the admin's
 snippets before the vendor's would let the vendor win on duplicate keys, so an
 admin masks a vendor snippet instead: a same-named symlink to ``/dev/null``.
 """
@@ -35,11 +37,13 @@ def is_masked(path: Path) -> bool:
     return path.is_symlink() and os.readlink(path) == "/dev/null"
 
 
-def snippets(directory: Path | None) -> list[Path]:
-    """``*.cmdline`` names of a resolved folder, sorted; a missing folder has none."""
+def snippets(directory: Path | None, every_file: bool = False) -> list[Path]:
+    """``*.cmdline`` names of a resolved folder (``every_file``: every name, as blsforme
+    reads a state's ``usr/lib/kernel/cmdline.d``), sorted; a missing folder has none."""
     if directory is None or not directory.is_dir():
         return []
-    return sorted(directory.glob("*.cmdline"), key=lambda p: p.name)
+    return sorted(directory.iterdir() if every_file else directory.glob("*.cmdline"),
+                  key=lambda p: p.name)
 
 
 def admin_snippets(root: Path) -> tuple[list[str], set[str]]:
@@ -51,9 +55,11 @@ def admin_snippets(root: Path) -> tuple[list[str], set[str]]:
     where = inroot.resolve(root, "etc/kernel/cmdline.d")
     parts: list[str] = []
     masked: set[str] = set()
-    for path in snippets(where):
-        if is_masked(path):
+    for path in snippets(where, every_file=True):
+        if is_masked(path):  # any name: it masks the vendor's snippet of that name
             masked.add(path.name)
+            continue
+        if not path.name.endswith(".cmdline"):
             continue
         assert where is not None
         found = inroot.resolve(root, f"{where.relative_to(root).as_posix()}/{path.name}")
@@ -62,10 +68,11 @@ def admin_snippets(root: Path) -> tuple[list[str], set[str]]:
 
 
 def vendor_snippets(usr: Path, masked: set[str]) -> list[str]:
-    """The state's ``/usr/lib/kernel/cmdline.d``; a snippet that is not a regular
-    file of the state is skipped with a warning."""
+    """The state's ``/usr/lib/kernel/cmdline.d``, every file in it as blsforme reads it
+    (not only ``*.cmdline``); a snippet that is not a regular file of the state is
+    skipped with a warning."""
     parts = []
-    for path in snippets(inroot.state_path(usr, "lib/kernel/cmdline.d")):
+    for path in snippets(inroot.state_path(usr, "lib/kernel/cmdline.d"), every_file=True):
         if path.name in masked:
             continue
         found = inroot.state_path(usr, f"lib/kernel/cmdline.d/{path.name}")

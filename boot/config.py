@@ -24,11 +24,10 @@ and on the live system the device mounted at ``/``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import discovery, inroot, topology
+from boot import discovery, identity, inroot, topology
 from boot.cmdline import read_snippet
 from moss.core.errors import MossError
 
@@ -44,6 +43,7 @@ class BootConfig:
     cmdline_root: str | None = None
     os_id: str = "serpentos"
     os_name: str = "Serpent OS"
+    os_name_fixed: bool = False  # os-name set in boot.conf: every entry's title uses it
     template_dir: Path | None = None
     efivars: Path | None = None
     timeout: int = 5
@@ -147,11 +147,10 @@ def _checked_settings(values: dict[str, str], release: dict[str, str], source: s
         timeout=_int(values, "timeout", 5, source),
         os_id=values.get("os-id", release.get("ID", "serpentos")),
         os_name=values.get("os-name", release.get("NAME", "Serpent OS")),
+        os_name_fixed="os-name" in values,
         cbm_namespace=values.get("cbm-namespace", "org.clearlinux"),
     )
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", config.os_id) or config.os_id.lower() in (
-        "boot", "systemd", "linux", "microsoft",
-    ):
+    if not identity.usable_id(config.os_id):
         raise MossError(f"{source}: os-id {config.os_id!r} cannot name a folder of its own in EFI/")
     if config.backend not in ("bls", "cbm"):
         raise MossError(f"{source}: backend must be 'bls' or 'cbm', not {config.backend!r}")
