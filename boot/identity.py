@@ -44,7 +44,12 @@ def _read(usr: Path, rel: str) -> bytes | None:
 
 
 def state_name(usr: Path) -> str | None:
-    """The state's ``PRETTY_NAME``, else ``NAME``, from its ``usr/lib/os-release``."""
+    """The state's ``NAME``, else ``PRETTY_NAME``, from its ``usr/lib/os-release``.
+
+    blsforme prefers ``PRETTY_NAME`` for a title of the name alone; moss's titles add
+    the kernel, state and date themselves, and ``PRETTY_NAME`` usually repeats
+    ``NAME`` with a version (``Debian GNU/Linux 12 (bookworm)``), so ``NAME`` first.
+    """
     data = _read(usr, "lib/os-release")
     if data is None:
         return None
@@ -53,7 +58,7 @@ def state_name(usr: Path) -> str | None:
         key, sep, value = line.strip().partition("=")
         if sep and key in ("PRETTY_NAME", "NAME"):
             fields[key] = value.strip().strip("\"'")
-    name = fields.get("PRETTY_NAME") or fields.get("NAME")
+    name = fields.get("NAME") or fields.get("PRETTY_NAME")
     return name or None
 
 
