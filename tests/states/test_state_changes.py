@@ -9,8 +9,6 @@ that does not exist is refused before any question.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.packages import make_package
-from tests.support.terminal import Terminal
+from tests.support.terminal import Terminal, run_with_keyboard
 
 
 def moss(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,11 +84,8 @@ def test_prune_shows_states_and_space_before_asking(root: Path) -> None:
 
 
 def test_remove_refuses_an_unknown_state_before_asking(root: Path) -> None:
-    leader, follower = pty.openpty()
-    proc = subprocess.run([sys.executable, "-m", "moss", "-D", str(root), "state", "remove",
-                           "42"], stdin=follower, capture_output=True, text=True, timeout=60)
-    os.close(follower)
-    os.close(leader)
+    proc = run_with_keyboard([sys.executable, "-m", "moss", "-D", str(root), "state", "remove",
+                              "42"])
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "moss: error: no state 42; `moss state list` shows the states"]
