@@ -22,14 +22,18 @@ _MIN_BAR = 10
 _REDRAW = 0.1  # seconds between redraws
 
 
-def _count(value: float, unit: str) -> str:
-    """``1234`` files, or bytes as ``12.3 MiB``."""
-    if unit != "B":
-        return f"{value:.0f}"
+def size_text(value: float) -> str:
+    """Bytes as ``12.3 MiB``: binary units, the one way moss writes a size (bars, plans,
+    reports), so a plan's figure and a bar's can be compared."""
     for scale, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if value >= scale:
+        if abs(value) >= scale:
             return f"{value / scale:.1f} {name}"
     return f"{value:.0f} B"
+
+
+def _count(value: float, unit: str) -> str:
+    """``1234`` files, or bytes as ``12.3 MiB``."""
+    return size_text(value) if unit == "B" else f"{value:.0f}"
 
 
 def _duration(seconds: float) -> str:
