@@ -80,6 +80,29 @@ class _Stall:
         self.since, self.moved = now, 0
 
 
+class _Tally:
+    """The bytes of one file reported to ``on_bytes`` so far, so that progress follows the
+    ``.part`` on disk and never goes below zero.
+
+    A ``.part`` left by an earlier run counts once it is resumed; when a server ignores
+    ``Range`` and sends the file from its start, only what this run counted is taken back
+    (once, a tester saw ``-8060928 B`` and ``-1:… left``).
+    """
+
+    def __init__(self, on_bytes: OnBytes) -> None:
+        self.on_bytes = on_bytes
+        self.counted = 0
+
+    def __call__(self, n: int) -> None:
+        self.counted += n
+        self.on_bytes(n)
+
+    def at(self, size: int) -> None:
+        """The file now holds ``size`` bytes."""
+        if size != self.counted:
+            self(size - self.counted)
+
+
 class _Retryable(Exception):
     """A failure another attempt may fix; carries the user-facing reason."""
 
@@ -101,12 +124,13 @@ def _too_long(url: str, limit: int) -> MossError:
     return MossError(f"{url}: expected {limit} bytes, but the server sends more; refused")
 
 
-def _copy_file_url(url: str, part: Path, on_bytes: OnBytes, limit: int,
+def _copy_file_url(url: str, part: Path, on_bytes: _Tally, limit: int,
                    cancelled: threading.Event | None) -> None:
     source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
     try:
         with source.open("rb") as src, part.open("wb") as out:
             written = 0
+            on_bytes.at(0)
             for block in iter(lambda: src.read(CHUNK), b""):
                 _check(cancelled)
                 written += len(block)
@@ -121,7 +145,7 @@ def _copy_file_url(url: str, part: Path, on_bytes: OnBytes, limit: int,
 
 
 def _http_attempt(
-    url: str, part: Path, options: FetchOptions, on_bytes: OnBytes, limit: int,
+    url: str, part: Path, options: FetchOptions, on_bytes: _Tally, limit: int,
     cancelled: threading.Event | None,
 ) -> None:
     """One request; appends to ``part`` when the server honours our Range.
@@ -133,10 +157,9 @@ def _http_attempt(
     have = part.stat().st_size if part.exists() else 0
     with _open(url, part, have, options) as response:
         resuming = response.status == 206
-        if not resuming and have:
-            on_bytes(-have)
         expected = response.headers.get("Content-Length")
         start = have if resuming else 0
+        on_bytes.at(start)
         if expected is not None and expected.isdigit() and start + int(expected) > limit:
             raise _too_long(url, limit)
         received = _receive(url, response, part, start, limit, options, on_bytes, cancelled)
@@ -215,7 +238,7 @@ def download(
     """
     options = options or FetchOptions()
     limit = size if size is not None else MAX_INDEX_BYTES
-    report: OnBytes = on_bytes or (lambda _n: None)
+    report = _Tally(on_bytes or (lambda _n: None))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     try:
@@ -235,7 +258,7 @@ class _GaveUp(Exception):
     """Every attempt failed the way a network fails."""
 
 
-def _transfer(url: str, part: Path, options: FetchOptions, report: OnBytes, limit: int,
+def _transfer(url: str, part: Path, options: FetchOptions, report: _Tally, limit: int,
               cancelled: threading.Event | None) -> None:
     if url.startswith("file://"):
         _copy_file_url(url, part, report, limit, cancelled)
