@@ -94,6 +94,9 @@ def pack_packages(demo: Demo) -> None:
             "--summary", "Prints a greeting",
             "--depends", "greeting-lib",
             "--provides", "binary(hello)",
+            # its scripts' `#!/bin/sh` would make binary(sh) a dependency, and the demo's
+            # root has no shell package to provide it
+            "--no-auto-deps",
             *common,
         )
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT.parent / "shared"
-STONE_TESTDATA = SHARED / "testdata" / "stone"
+DATA = PROJECT / "tests" / "data"
+# Real packages built by real moss's boulder, and real moss's schemas: copied into the
+# repository (both small) so that a fresh clone runs every test that uses them.
+STONE_TESTDATA = DATA / "stone"
+REALMOSS_SCHEMAS = DATA / "realmoss"
 
 
 @pytest.fixture
 def stone_testdata() -> Path:
-    """The real packages beside the project; absent in a user's fresh clone."""
-    if not STONE_TESTDATA.is_dir():
-        pytest.skip(f"real .stone test data not found at {STONE_TESTDATA} (../shared is absent)")
+    """The real packages in ``tests/data/stone`` (see its SHA256SUMS)."""
     return STONE_TESTDATA

@@ -27,7 +27,7 @@ from moss.planning import request as planning
 from moss.planning.request import Wanted, fetch, resolve_request
 from moss.planning.selection import Change, Selected, apply_changes, selection_of, to_selections
 from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
-from moss.repo.cache import cache_root
+from moss.repo.cache import cache_root, cached_path
 from moss.states.bootsync import after_change
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
@@ -117,8 +117,26 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     selected, change = apply_changes(current, wanted.install, wanted.remove)
     if wanted.explicit is not None:  # a system model says exactly what is explicit
         selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
-    change.download_size = wanted.download_size(cache_root(root.path, options.cache))
+    cache = cache_root(root.path, options.cache)
+    change.download_size = wanted.download_size(cache)
+    change.disk_size, change.disk_unknown = disk_change(root, wanted, cache)
     return Prepared(running, pending, wanted, selected, change)
+
+
+def disk_change(root: Root, wanted: Wanted, cache: Path) -> tuple[int, int]:
+    """What the transaction adds to the disk, for the plan: downloads, and the new blobs of
+    every package at hand (local or cached; a blob the store holds costs nothing); with
+    the number of packages whose files are not counted because they are not fetched yet."""
+    at_hand = list(wanted.local.values())
+    unknown = 0
+    for sha in wanted.offers:
+        path = cached_path(cache, sha)
+        if path.exists():
+            at_hand.append(read_package(path))
+        else:
+            unknown += 1
+    needs = space.unpack_needs(root, at_hand)
+    return wanted.download_size(cache) + sum(n.size for n in needs), unknown
 
 
 def apply(root: Root, dbs: Databases, request: Request, options: Options,

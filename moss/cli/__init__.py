@@ -75,10 +75,14 @@ class Parser(argparse.ArgumentParser):
         if wrong:
             import difflib
 
+            from moss.cli.foreign import foreign_hint
+
             word, choices = wrong[1], re.findall(r"'([^']*)'", wrong[2])
             near = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(near)}?" if near else ""
-            message = f"unknown command {word!r}{hint} (`{self.prog} --help` lists them)"
+            theirs = foreign_hint(word) if self.prog == "moss" else None
+            message = (f"unknown command {word!r}; {theirs}" if theirs else
+                       f"unknown command {word!r}{hint} (`{self.prog} --help` lists them)")
         super().error(message)
 
 

@@ -146,8 +146,15 @@ def print_change(change: Change) -> None:
         print(f"  replace  {old} -> {new}")
     for label in change.removed:
         print(f"  remove   {label}")
+    from moss.core.progress import size_text
+
     if change.download_size:
-        print(f"  download {change.download_size / 1024:.1f} KiB")
+        print(f"  download {size_text(change.download_size)}")
+    if change.disk_size or change.disk_unknown:
+        later = (f" and the files of {change.disk_unknown} package"
+                 f"{'s' if change.disk_unknown > 1 else ''} once downloaded"
+                 if change.disk_unknown else "")
+        print(f"  disk     +{size_text(change.disk_size)}{later}")
 
 
 def _run(args: argparse.Namespace, request: transaction.Request) -> int:

@@ -171,14 +171,6 @@ def _active(args: argparse.Namespace) -> int:
     return 0
 
 
-def _megabytes(size: int) -> str:
-    """``12.3 MiB``: the unit the progress display uses for bytes."""
-    for scale, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if size >= scale:
-            return f"{size / scale:.1f} {name}"
-    return f"{size} bytes"
-
-
 def _diff(args: argparse.Namespace) -> int:
     from moss.states import diff
 
@@ -225,6 +217,7 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
     """The states about to go, as ``state list`` shows them, and the space freed."""
+    from moss.core.progress import size_text
     from moss.states import listing
 
     infos = {s.id: s for s in listing.list_states(root)}
@@ -235,7 +228,7 @@ def _show_doomed(state_ids: list[int], freed: int, root: Path) -> None:
     rows = [(i, time.strftime("%Y-%m-%d %H:%M", time.localtime(infos[i].created)),
              infos[i].packages, infos[i].summary) for i in state_ids if i in infos]
     print_table(("ID", "CREATED", "PKGS", "SUMMARY"), rows)
-    print(f"This frees about {_megabytes(freed)}.")
+    print(f"This frees about {size_text(freed)}.")
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -315,28 +308,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from moss.states import verify
+    from moss.cli.verify_output import verify_command
 
-    report = verify.verify(args.directory, repair=args.repair, progress=progress_for(args.quiet))
-    if args.json:
-        print_json({
-            "assets": report.assets, "files": report.files,
-            "problems": [p.to_json() for p in report.problems], "repaired": report.repaired,
-            "orphans": report.orphans, "orphan_bytes": report.orphan_bytes,
-        })
-    else:
-        for problem in report.problems:
-            print(f"{problem.path}: {problem.what}")
-        for fixed in report.repaired:
-            print(f"repaired {fixed}")
-        if report.orphans:
-            print(f"{len(report.orphans)} orphaned blobs in the store "
-                  f"({_megabytes(report.orphan_bytes)}) belong to no package (an "
-                  "interrupted install left them): `moss cache prune` deletes them.")
-        print(f"Checked {report.assets} assets and {report.files} files: "
-              f"{len(report.problems)} problems, {len(report.repaired)} repaired.")
-    unrepaired = report.problems and not args.repair
-    return 1 if unrepaired else 0
+    return verify_command(args)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

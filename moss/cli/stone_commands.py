@@ -80,7 +80,9 @@ def _register_pack(sub: Subparsers) -> None:
         "pack", help="build a package from a directory taken as /usr",
         description="Build a .stone package from DIR, taken as /usr: DIR/bin/hello "
         "becomes /usr/bin/hello.  Modes, symlinks and empty directories are kept and "
-        "identical files stored once.",
+        "identical files stored once.  Providers and dependencies are derived from the "
+        "files as boulder does (programs, ELF sonames and DT_NEEDED, .pc files, #! lines) "
+        "and added to those given.",
         epilog="example: moss pack ./destdir/usr --name hello --version 1.0 --release 1 "
         "--depends 'libc,soname(libz.so.1(x86_64))'",
     )
@@ -107,6 +109,9 @@ def _register_pack(sub: Subparsers) -> None:
             f"--{kind}", action="append", default=[], metavar="X",
             help=f"what it {verb}: a name or kind(target); repeat, or separate with commas",
         )
+    p.add_argument("--no-auto-deps", action="store_true",
+                   help="declare only the --provides and --depends given, nothing derived "
+                   "from the files (binary(), sysbinary(), soname(), pkgconfig(), #! lines)")
     p.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     p.set_defaults(handler=_later("cmd_pack"))
 

@@ -80,6 +80,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         conflicts=_dependencies(args.conflicts, "conflicts"),
     )
     _warn_destdir(args.tree)
+    if not args.no_auto_deps and Path(args.tree).is_dir():
+        _add_derived(meta, args.tree)
     output = args.output or Path(
         f"{meta.name}-{meta.version}-{meta.release}-{meta.build_release}-"
         f"{meta.architecture}.stone"
@@ -89,6 +91,17 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Wrote {out} ({meta.id})")
     return 0
+
+
+def _add_derived(meta: PackageMeta, tree: Path) -> None:
+    """Boulder's providers and dependencies of ``tree``, after those given by hand."""
+    from moss.stonetools.autodeps import derive
+
+    found = derive(tree)
+    meta.provides.extend(p for p in found.provides if p not in meta.provides)
+    provided = set(meta.provides)
+    meta.depends.extend(d for d in found.depends
+                        if d not in meta.depends and d not in provided)
 
 
 def cmd_index(args: argparse.Namespace) -> int:

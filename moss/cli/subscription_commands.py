@@ -87,13 +87,10 @@ def _common(q: argparse.ArgumentParser) -> None:
 
 
 def _size(n: int) -> str:
-    sign = "-" if n < 0 else ""
-    value = float(abs(n))
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
-        value /= 1024
-    return str(n)
+    """Bytes as everywhere else in moss (:func:`moss.core.progress.size_text`)."""
+    from moss.core.progress import size_text
+
+    return size_text(n)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -22,14 +22,18 @@ _MIN_BAR = 10
 _REDRAW = 0.1  # seconds between redraws
 
 
-def _count(value: float, unit: str) -> str:
-    """``1234`` files, or bytes as ``12.3 MiB``."""
-    if unit != "B":
-        return f"{value:.0f}"
+def size_text(value: float) -> str:
+    """Bytes as ``12.3 MiB``: binary units, the one way moss writes a size (bars, plans,
+    reports), so a plan's figure and a bar's can be compared."""
     for scale, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if value >= scale:
+        if abs(value) >= scale:
             return f"{value / scale:.1f} {name}"
     return f"{value:.0f} B"
+
+
+def _count(value: float, unit: str) -> str:
+    """``1234`` files, or bytes as ``12.3 MiB``."""
+    return size_text(value) if unit == "B" else f"{value:.0f}"
 
 
 def _duration(seconds: float) -> str:
@@ -54,9 +58,13 @@ class Progress:
         self._open = False  # a line is drawn and not yet ended
 
     def start(self, label: str, total: int, unit: str = "") -> None:
-        """``unit``: what is counted ("files", "packages"), or "B" for bytes."""
+        """``unit``: what is counted ("files", "packages"), or "B" for bytes.
+
+        Nothing to count (``total`` 0) draws nothing: a ``0/0`` bar says nothing.
+        """
         self.end_line()
-        self.label, self.total, self.current, self.unit = label, total, 0, unit
+        self.label = label if total > 0 else ""
+        self.total, self.current, self.unit = total, 0, unit
         self._started = time.monotonic()
         self._draw(force=True)
 
@@ -93,7 +101,7 @@ class Progress:
         return columns or 80  # a terminal that reports no size (a bare pty) gets 80
 
     def _draw(self, force: bool = False, suffix: str = "") -> None:
-        if not self.enabled:
+        if not self.enabled or not self.label:
             return
         now = time.monotonic()
         if not force and now - self._last_draw < _REDRAW:
@@ -109,13 +117,14 @@ class Progress:
     def render(self, width: int, elapsed: float) -> str:
         """The line, at most ``width`` columns: the bar shrinks first, then the extras go."""
         noun = f" {self.unit}" if self.unit and self.unit != "B" else ""
-        counts = f"{_count(self.current, self.unit)}/{_count(self.total, self.unit)}{noun}"
+        current = min(max(self.current, 0), self.total)  # what is shown is never out of range
+        counts = f"{_count(current, self.unit)}/{_count(self.total, self.unit)}{noun}"
         extras = []
-        if elapsed >= 1 and self.current:
-            rate = self.current / elapsed
+        if elapsed >= 1 and current:
+            rate = current / elapsed
             extras.append(f"{_count(rate, self.unit)}{noun}/s")
-            if self.total > self.current:
-                extras.append(f"{_duration((self.total - self.current) / rate)} left")
+            if self.total > current:
+                extras.append(f"{_duration((self.total - current) / rate)} left")
         while True:
             tail = "  ".join([counts, *extras])
             room = width - len(self.label) - len(tail) - 4  # spaces and brackets
@@ -123,7 +132,7 @@ class Progress:
                 break
             extras.pop()
         bar_width = max(_MIN_BAR, min(30, room))
-        filled = bar_width * self.current // self.total if self.total else bar_width
+        filled = bar_width * current // self.total if self.total else bar_width
         bar = "#" * min(filled, bar_width) + "-" * (bar_width - min(filled, bar_width))
         label = self.label
         overflow = len(label) + bar_width + len(tail) + 4 - width

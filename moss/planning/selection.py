@@ -32,6 +32,10 @@ class Change:
     removed: list[str] = field(default_factory=list)
     replaced: list[tuple[str, str]] = field(default_factory=list)
     download_size: int = 0
+    # Bytes the store and the download cache grow by, as far as known before downloading,
+    # and how many packages' files that leaves out (their content is known once fetched).
+    disk_size: int = 0
+    disk_unknown: int = 0
 
     def is_empty(self) -> bool:
         return not (self.added or self.removed or self.replaced)

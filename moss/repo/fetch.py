@@ -14,12 +14,19 @@ declares for a package (or :data:`MAX_INDEX_BYTES` for an index), and a transfer
 that moves less than :data:`STALL_BYTES` in :data:`STALL_SECONDS` is cut, so a
 server that sends forever cannot fill the disk and one that trickles cannot hold
 moss forever.
+
+A Ctrl-C stops a download within a second: the transfers run on worker threads
+(:mod:`moss.repo.cache`), which the signal never reaches, so the main thread sets
+a ``cancelled`` event that every transfer checks between blocks (a block is
+whatever has arrived, at most :data:`CHUNK` bytes) and between retries.  The
+``.part`` stays, to be resumed by the next attempt; it never becomes ``DEST``.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -73,8 +80,40 @@ class _Stall:
         self.since, self.moved = now, 0
 
 
+class _Tally:
+    """The bytes of one file reported to ``on_bytes`` so far, so that progress follows the
+    ``.part`` on disk and never goes below zero.
+
+    A ``.part`` left by an earlier run counts once it is resumed; when a server ignores
+    ``Range`` and sends the file from its start, only what this run counted is taken back
+    (once, a tester saw ``-8060928 B`` and ``-1:… left``).
+    """
+
+    def __init__(self, on_bytes: OnBytes) -> None:
+        self.on_bytes = on_bytes
+        self.counted = 0
+
+    def __call__(self, n: int) -> None:
+        self.counted += n
+        self.on_bytes(n)
+
+    def at(self, size: int) -> None:
+        """The file now holds ``size`` bytes."""
+        if size != self.counted:
+            self(size - self.counted)
+
+
 class _Retryable(Exception):
     """A failure another attempt may fix; carries the user-facing reason."""
+
+
+class Cancelled(Exception):
+    """The transfer stopped because ``cancelled`` was set (the user pressed Ctrl-C)."""
+
+
+def _check(cancelled: threading.Event | None) -> None:
+    if cancelled is not None and cancelled.is_set():
+        raise Cancelled
 
 
 def part_path(dest: Path) -> Path:
@@ -85,12 +124,15 @@ def _too_long(url: str, limit: int) -> MossError:
     return MossError(f"{url}: expected {limit} bytes, but the server sends more; refused")
 
 
-def _copy_file_url(url: str, part: Path, on_bytes: OnBytes, limit: int) -> None:
+def _copy_file_url(url: str, part: Path, on_bytes: _Tally, limit: int,
+                   cancelled: threading.Event | None) -> None:
     source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
     try:
         with source.open("rb") as src, part.open("wb") as out:
             written = 0
+            on_bytes.at(0)
             for block in iter(lambda: src.read(CHUNK), b""):
+                _check(cancelled)
                 written += len(block)
                 if written > limit:
                     raise _too_long(url, limit)
@@ -103,7 +145,8 @@ def _copy_file_url(url: str, part: Path, on_bytes: OnBytes, limit: int) -> None:
 
 
 def _http_attempt(
-    url: str, part: Path, options: FetchOptions, on_bytes: OnBytes, limit: int
+    url: str, part: Path, options: FetchOptions, on_bytes: _Tally, limit: int,
+    cancelled: threading.Event | None,
 ) -> None:
     """One request; appends to ``part`` when the server honours our Range.
 
@@ -114,13 +157,12 @@ def _http_attempt(
     have = part.stat().st_size if part.exists() else 0
     with _open(url, part, have, options) as response:
         resuming = response.status == 206
-        if not resuming and have:
-            on_bytes(-have)
         expected = response.headers.get("Content-Length")
         start = have if resuming else 0
+        on_bytes.at(start)
         if expected is not None and expected.isdigit() and start + int(expected) > limit:
             raise _too_long(url, limit)
-        received = _receive(url, response, part, start, limit, options, on_bytes)
+        received = _receive(url, response, part, start, limit, options, on_bytes, cancelled)
     # http.client does not report a body shorter than Content-Length on read(n).
     if expected is not None and expected.isdigit() and received < int(expected):
         raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
@@ -153,7 +195,8 @@ def _open(url: str, part: Path, have: int, options: FetchOptions) -> http.client
 
 
 def _receive(url: str, response: http.client.HTTPResponse, part: Path, start: int,
-             limit: int, options: FetchOptions, on_bytes: OnBytes) -> int:
+             limit: int, options: FetchOptions, on_bytes: OnBytes,
+             cancelled: threading.Event | None) -> int:
     """Write the body to ``part`` after its first ``start`` bytes (0: from scratch),
     never past ``limit`` bytes in all; how many bytes were received."""
     received = 0
@@ -161,6 +204,7 @@ def _receive(url: str, response: http.client.HTTPResponse, part: Path, start: in
     try:
         with part.open("ab" if start else "wb") as out:
             while block := response.read1(CHUNK):
+                _check(cancelled)
                 if start + received + len(block) > limit:
                     raise _too_long(url, limit)
                 out.write(block)
@@ -184,19 +228,21 @@ def download(
     size: int | None = None,
     options: FetchOptions | None = None,
     on_bytes: OnBytes | None = None,
+    cancelled: threading.Event | None = None,
 ) -> None:
     """Fetch ``url`` into ``dest`` (via ``dest.part``); checks ``size`` and ``sha256`` if given.
 
     Without a ``size`` (an index), at most :data:`MAX_INDEX_BYTES` are accepted.
-    Raises MossError naming the URL on failure; ``dest`` is then untouched.
+    Raises MossError naming the URL on failure; ``dest`` is then untouched.  Once
+    ``cancelled`` is set, raises :class:`Cancelled` at the next block or pause.
     """
     options = options or FetchOptions()
     limit = size if size is not None else MAX_INDEX_BYTES
-    report: OnBytes = on_bytes or (lambda _n: None)
+    report = _Tally(on_bytes or (lambda _n: None))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     try:
-        _transfer(url, part, options, report, limit)
+        _transfer(url, part, options, report, limit, cancelled)
     except _GaveUp as exc:
         # The network's failure: the .part stays, and the next attempt resumes it.
         raise MossError(str(exc)) from None
@@ -212,20 +258,25 @@ class _GaveUp(Exception):
     """Every attempt failed the way a network fails."""
 
 
-def _transfer(url: str, part: Path, options: FetchOptions, report: OnBytes, limit: int) -> None:
+def _transfer(url: str, part: Path, options: FetchOptions, report: _Tally, limit: int,
+              cancelled: threading.Event | None) -> None:
     if url.startswith("file://"):
-        _copy_file_url(url, part, report, limit)
+        _copy_file_url(url, part, report, limit, cancelled)
     elif url.startswith(("http://", "https://")):
         attempt = 0
         while True:
             try:
-                _http_attempt(url, part, options, report, limit)
+                _http_attempt(url, part, options, report, limit, cancelled)
                 return
             except _Retryable as exc:
                 attempt += 1
                 if attempt > options.retries:
                     raise _GaveUp(f"{url}: {exc} (gave up after {attempt} attempts)") from None
-                time.sleep(options.backoff * 2 ** (attempt - 1))
+                pause = options.backoff * 2 ** (attempt - 1)
+                if cancelled is None:
+                    time.sleep(pause)
+                elif cancelled.wait(pause):
+                    raise Cancelled from None
     else:
         raise MossError(f"unsupported URL {url!r}: use https://, http:// or file://")
 

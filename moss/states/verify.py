@@ -1,10 +1,19 @@
 """``moss state verify``: re-hash the store and check every state's tree.
 
 The store is checked against the BLAKE3 recorded when each blob entered it;
-each tree is compared entry by entry with the layouts of its selection.  With
-``repair``, damaged blobs are re-extracted from the cached ``.stone`` files
-(verified again on the way) and damaged tree entries are recreated by a
-temp-name + rename, so a repair can itself be interrupted safely.
+each tree is compared entry by entry with the layouts of its selection.  Every
+check runs before any repair, so ``verify`` and ``verify --repair`` report the
+same problems (a tree file that is a hard link of a damaged blob is damaged too,
+whether or not the blob is about to be repaired).  With ``repair``, damaged blobs
+are then re-extracted from the cached ``.stone`` files (verified again on the
+way) and damaged tree entries are recreated by a temp-name + rename, so a repair
+can itself be interrupted safely; what cannot be repaired is said, with why.
+
+Without ``repair`` verify only reads: on a root whose ``.moss`` this process
+cannot write (a read-only filesystem or mount, another user's root) it opens the
+databases read-only and takes no lock, as a query does.  Where it can write, it
+enters as every changing command does (:func:`moss.states.mutating.mutating`), so
+an interrupted transaction is finished first instead of reported as damage.
 
 Special files follow the blit: a FIFO must be a FIFO with its mode, and is
 recreated with ``mkfifo``; device nodes and sockets are never created (a
@@ -14,8 +23,10 @@ a state recorded before that rule, is not looked for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +34,7 @@ from moss.core.errors import MossError
 from moss.core.hashing import blake3_file
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
-from moss.db.databases import Databases
+from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
@@ -50,21 +61,54 @@ class VerifyReport:
     files: int = 0
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    unrepaired: list[Problem] = field(default_factory=list)  # with ``repair``: why not
     orphans: list[str] = field(default_factory=list)
     orphan_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """A damaged tree entry, to recreate once the store is repaired."""
+
+    usr: Path
+    target: str
+    entry: LayoutEntry | None  # None: a directory
 
 
 def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) -> VerifyReport:
     root = Root(root_path)
     report = VerifyReport()
-    with mutating(root, progress=progress) as dbs:
+    with _opened(root, repair, progress) as dbs:
         damaged = _check_store(root, dbs, report, progress)
-        if repair and damaged:
-            _repair_blobs(root, dbs, damaged, report)
-        for state_id in dbs.state.ids():
-            _check_tree(root, dbs, state_id, report, repair)
+        broken = [b for state_id in dbs.state.ids()
+                  for b in _check_tree(root, dbs, state_id, report, damaged)]
+        if repair:
+            lost = _repair_blobs(root, dbs, damaged, report) if damaged else set()
+            _repair_trees(root, broken, lost, report)
         _find_orphans(root, dbs, report)
     return report
+
+
+def _opened(root: Root, repair: bool, progress: Progress
+            ) -> contextlib.AbstractContextManager[Databases]:
+    """Under the lock where verify can write (or must: ``repair``); else read-only."""
+    if repair or (root.moss.is_dir() and os.access(root.moss, os.W_OK)):
+        return mutating(root, progress=progress)
+    return databases(root)
+
+
+def _repair_trees(root: Root, broken: list[_Broken], lost: set[int],
+                  report: VerifyReport) -> None:
+    for item in broken:
+        path = str(item.usr / item.target)
+        if item.entry is None:
+            make_directory(item.usr, item.target)
+        elif item.entry.file_kind == FileKind.REGULAR and item.entry.digest in lost:
+            report.unrepaired.append(Problem(path, "its asset is lost (no cached package)"))
+            continue
+        else:
+            recreate(root, item.usr, item.target, item.entry)
+        report.repaired.append(path)
 
 
 def _find_orphans(root: Root, dbs: Databases, report: VerifyReport) -> None:
@@ -93,8 +137,9 @@ def _check_store(root: Root, dbs: Databases, report: VerifyReport,
     return damaged
 
 
-def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyReport) -> None:
-    """Re-extract damaged blobs from any cached package that carries them."""
+def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyReport
+                  ) -> set[int]:
+    """Re-extract damaged blobs from any cached package that carries them; the lost ones."""
     wanted = {int(d, 16) for d in damaged}
     attributes = dbs.layout.asset_attributes()
     known = {d: b3 for d, b3 in dbs.layout.all_assets().items() if d not in damaged}
@@ -120,7 +165,9 @@ def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyR
         except StoneError as exc:
             raise MossError(f"cached package {cached} is damaged too: {exc}") from exc
     for lost in wanted:
-        report.problems.append(Problem(digest_hex(lost), "no cached package holds this asset"))
+        report.unrepaired.append(Problem(str(asset_path(root, lost)),
+                                         "no cached package holds this asset"))
+    return wanted
 
 
 def _mode_for(dbs: Databases, package: str, digest: int) -> int:
@@ -131,12 +178,13 @@ def _mode_for(dbs: Databases, package: str, digest: int) -> int:
 
 
 def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
-                repair: bool) -> None:
+                damaged: set[str]) -> Iterator[_Broken]:
     active = read_state_id(root.usr) == state_id
     usr = root.usr if active else root.archived_usr(state_id)
     if read_state_id(usr) != state_id:
         report.problems.append(Problem(str(usr / STATE_ID_FILE), f"not state {state_id}"))
         return
+    damaged_digests = {int(d, 16) for d in damaged}
     selected = selection_of(dbs, state_id)
     plan = plan_tree((s.meta.name, dbs.layout.entries(s.id)) for s in selected.values())
     # Left out by the state's subscriptions, or rewritten by depmod: not damage.
@@ -145,24 +193,22 @@ def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,
         if target in filtered or placed.entry.file_kind in NEVER_CREATED:
             continue
         report.files += 1
-        problem = parent_problem(usr, target) or _check_entry(root, usr / target, placed.entry)
+        problem = parent_problem(usr, target) or _check_entry(root, usr / target, placed.entry,
+                                                               damaged_digests)
         if problem is None:
             continue
         report.problems.append(Problem(str(usr / target), problem))
-        if repair:
-            recreate(root, usr, target, placed.entry)
-            report.repaired.append(str(usr / target))
+        yield _Broken(usr, target, placed.entry)
     for target in plan.directories:
         if target in filtered:
             continue
         if not (usr / target).is_dir() or (usr / target).is_symlink():
             report.problems.append(Problem(str(usr / target), "directory missing"))
-            if repair:
-                make_directory(usr, target)
-                report.repaired.append(str(usr / target))
+            yield _Broken(usr, target, None)
 
 
-def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
+def _check_entry(root: Root, path: Path, entry: LayoutEntry,
+                 damaged: set[int]) -> str | None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -185,8 +231,8 @@ def _check_entry(root: Root, path: Path, entry: LayoutEntry) -> str | None:
         return None if st.st_size == 0 else "should be empty"
     blob = asset_path(root, entry.digest)
     try:
-        if os.stat(blob).st_ino == st.st_ino:
-            return None  # the same inode as the store, whose content was checked
+        if os.stat(blob).st_ino == st.st_ino:  # the same inode as the store's, checked
+            return "content damaged, as its asset in the store" if entry.digest in damaged else None
         same = blake3_file(blob) == blake3_file(path)
     except FileNotFoundError:
         return "its asset is missing from the store"

@@ -33,8 +33,11 @@ def _sandboxed(command: Command, root: Path, usr: Path | None, readonly_etc: boo
     return [*argv, "--", handler.run, *handler.args]
 
 
-def _execute(commands: Sequence[Command], argvs: Sequence[list[str]], progress: Progress) -> None:
-    progress.start("Running triggers", len(commands), "commands")
+def _execute(commands: Sequence[Command], argvs: Sequence[list[str]], progress: Progress,
+             which: str) -> None:
+    """Each command in turn; one bar per kind of trigger, named by ``which`` ("transaction"
+    or "system"), and none when there is nothing to run."""
+    progress.start(f"Running {which} triggers", len(commands), "commands")
     for command, argv in zip(commands, argvs, strict=True):
         try:
             run(argv)
@@ -56,7 +59,7 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
     """
     commands = collect(load_triggers(staging_usr / TX_DIR), walk_tree(staging_usr))
     argvs = [_sandboxed(c, root, staging_usr, readonly_etc=True) for c in commands]
-    _execute(commands, argvs, progress)
+    _execute(commands, argvs, progress, "transaction")
 
 
 def run_system_triggers(root: Path, progress: Progress = QUIET) -> None:
@@ -73,4 +76,4 @@ def run_system_triggers(root: Path, progress: Progress = QUIET) -> None:
             argvs.append(["rm", "-rf", "--", *handler.delete])
         else:
             argvs.append([handler.run, *handler.args])
-    _execute(commands, argvs, progress)
+    _execute(commands, argvs, progress, "system")

@@ -25,7 +25,6 @@ from tests.support.packages import tree_snapshot
 PINEAPPLE = "pineapple-1-1-1-x86_64.stone"
 BASH_COMPLETION = "bash-completion-2.11-1-1-x86_64.stone"
 
-pytestmark = pytest.mark.skipif(not realmoss.STONES.is_dir(), reason="no real .stone test data")
 
 
 def moss(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

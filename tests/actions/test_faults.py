@@ -202,8 +202,6 @@ def test_legacy_upgrade_killed(point: str, tmp_path: Path) -> None:
 
 
 
-@pytest.mark.skipif(not Path("/work/shared/testdata/stone").is_dir(),
-                    reason="no real .stone test data")
 @pytest.mark.parametrize("point", ["unpack:assets-recorded", "tx:extras-recorded",
                                    "tx:recorded", "activate:exchanged"])
 def test_install_killed_on_a_real_moss_root(point: str, tmp_path: Path) -> None:

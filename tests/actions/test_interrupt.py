@@ -13,6 +13,7 @@ import pytest
 from moss.cli import main
 from moss.states import operations
 from tests.actions.test_install_triggers import shell_package, trigger_package
+from tests.support.interrupt import sigint_default
 from tests.support.packages import make_package, tree_snapshot
 from tests.triggers.test_triggers_run import _REASON
 
@@ -27,7 +28,8 @@ def test_sigint_while_a_trigger_runs(tmp_path: Path) -> None:
     slow = trigger_package(tmp_path, "slow",
                            "echo started > /usr/share/started; exec /usr/bin/busybox sleep 5")
     proc = subprocess.Popen([sys.executable, "-m", "moss", "-D", str(root), "-y", "--quiet",
-                             "install", str(slow)], stderr=subprocess.PIPE, text=True)
+                             "install", str(slow)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_default)
     started = root / ".moss/root/staging/usr/share/started"
     deadline = time.monotonic() + 60
     while not started.exists():

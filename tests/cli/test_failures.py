@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from moss.cli import main
+from tests.support.interrupt import sigint_default
 from tests.support.packages import make_package, tree_snapshot
 from tests.support.terminal import Terminal
 
@@ -199,9 +200,11 @@ def test_ctrl_c_during_start_up_is_one_line(root: Path) -> None:
     caught and carries on or gives up.  From moss/__main__.py on, moss says it in
     one line with status 130, or finishes (0) if the signal came too late.
     """
+    interrupted = 0
     for delay in [i * 0.04 for i in range(25)]:
         proc = subprocess.Popen([*MOSS, "-D", str(root), "list", "installed"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=sigint_default)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -215,6 +218,8 @@ def test_ctrl_c_during_start_up_is_one_line(root: Path) -> None:
             assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, stderr)
             assert len(ours) == 1 and ours[0].startswith("moss: interrupted"), stderr
             assert stderr.splitlines()[-1] == ours[0], stderr
+        interrupted += proc.returncode != 0
+    assert interrupted, "no run was interrupted: the signal never reached moss"
 
 
 # --- messages naming odd paths ----------------------------------------------------------

@@ -1,6 +1,6 @@
 """Real moss's databases, as real moss writes and reads them, for the compatibility tests.
 
-The schemas are the reference SQL (``/work/shared/reference/realmoss/``, verbatim
+The schemas are the reference SQL (``tests/data/realmoss/``, verbatim
 from AerynOS/os-tools); the SQL strings below are copied from its
 ``moss/src/db/{state,meta,layout}/mod.rs``.  Where real moss binds a list with
 ``rarray(?)`` (its carray extension, which Python's sqlite3 lacks) the same
@@ -20,9 +20,10 @@ from typing import Any
 
 from moss.stone import FileKind, open_stone
 from moss.store.incoming import IncomingPackage, read_package
+from tests.conftest import REALMOSS_SCHEMAS, STONE_TESTDATA
 
-REFERENCE = Path("/work/shared/reference/realmoss")
-STONES = Path("/work/shared/testdata/stone")
+REFERENCE = REALMOSS_SCHEMAS
+STONES = STONE_TESTDATA
 SCHEMAS = {"install": "meta-v1_up.sql", "state": "state-v1_up.sql", "layout": "layout-v1_up.sql"}
 
 # moss/src/db/state/mod.rs: Database::add and query_states

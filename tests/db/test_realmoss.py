@@ -35,7 +35,6 @@ READ_ONLY = [
     ("info", "bash-completion", "--files"), ("search", "pizza"),
     ("search-file", "share/defaults/italian-pizza"), ("boot", "status", "--boot", "/"),
 ]
-pytestmark = pytest.mark.skipif(not realmoss.STONES.is_dir(), reason="no real .stone test data")
 
 
 def db_bytes(root: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ class Behaviour:
     ignore_range: bool = False
     endless: bool = False  # no Content-Length, then ENDLESS_BYTES of zeros (a bound: it stops)
     trickle: float = 0.0  # one byte every this many seconds, TRICKLE_BYTES at most
+    rate: int = 0  # a slow mirror: the body at about this many bytes a second
 
 
 ENDLESS_BYTES = 64 << 20
@@ -89,7 +90,20 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if how.rate:
+                self._send_slowly(payload, how.rate)
+                return
             self.wfile.write(payload)
+
+        def _send_slowly(self, payload: bytes, rate: int) -> None:
+            piece = 8192
+            try:
+                for at in range(0, len(payload), piece):
+                    self.wfile.write(payload[at:at + piece])
+                    self.wfile.flush()
+                    time.sleep(piece / rate)
+            except OSError:
+                self.close_connection = True  # the client hung up
 
         def _send_hostile(self, how: Behaviour) -> None:
             """A server that does not stop, or barely moves; bounded so the test ends."""

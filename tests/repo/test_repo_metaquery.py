@@ -24,7 +24,6 @@ from tests.repo.test_repo_httpserver import Site, site
 
 __all__ = ["site"]
 
-pytestmark = pytest.mark.skipif(not realmoss.STONES.is_dir(), reason="no real .stone test data")
 
 QUERIES: list[list[str]] = [
     ["list", "available"], ["list", "available", "--json"],

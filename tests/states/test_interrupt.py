@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from moss.core.faults import ENV
+from tests.support.interrupt import sigint_default
 from tests.support.packages import make_package, tree_snapshot
 
 FILES = 20_000
@@ -45,7 +46,7 @@ def interrupt_when(root: Path, package: Path, ready: str) -> tuple[int, float, s
     fanout = len(os.listdir(store))
     proc = subprocess.Popen([sys.executable, "-m", "moss", "-D", str(root), "-y", "install",
                              str(package)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=sigint_default)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if ready == "scratch":

@@ -9,8 +9,6 @@ that does not exist is refused before any question.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.packages import make_package
-from tests.support.terminal import Terminal
+from tests.support.terminal import Terminal, run_with_keyboard
 
 
 def moss(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,11 +87,8 @@ def test_remove_passes_over_an_unknown_state_as_real_moss(root: Path) -> None:
     """Real moss's ``state remove`` removes the ids it knows and passes over the rest
     (status 0); here a note on stderr names them, and nothing is asked or removed."""
     trees = sorted(p.name for p in (root / ".moss/root").iterdir())
-    leader, follower = pty.openpty()
-    proc = subprocess.run([sys.executable, "-m", "moss", "-D", str(root), "state", "remove",
-                           "42"], stdin=follower, capture_output=True, text=True, timeout=60)
-    os.close(follower)
-    os.close(leader)
+    proc = run_with_keyboard([sys.executable, "-m", "moss", "-D", str(root), "state", "remove",
+                              "42"])
     assert proc.returncode == 0
     assert proc.stderr.strip().splitlines() == [
         "moss: note: no state 42; skipped (`moss state list` shows the states)"]

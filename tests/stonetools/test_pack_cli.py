@@ -53,7 +53,7 @@ def test_packages_and_indexes_get_the_mode_the_umask_says(
 def test_default_output_name_and_comma_separated_lists(tree: Path, tmp_path: Path) -> None:
     packed = moss("pack", str(tree), "--name", "hello", "--version", "2.1", "--release", "3",
                   "--depends", "libc,soname(libz.so.1(x86_64))", "--depends", "bash",
-                  "--license", "MIT,Apache-2.0", cwd=tmp_path)
+                  "--license", "MIT,Apache-2.0", "--no-auto-deps", cwd=tmp_path)
     assert packed.returncode == 0, packed.stderr
     out = tmp_path / "hello-2.1-3-1-x86_64.stone"
     assert out.is_file()

@@ -92,6 +92,7 @@ def test_pack_writes_the_meta_given(tmp_path: Path, capsys: pytest.CaptureFixtur
         "--conflicts=goodbye",
         "--build-release=2",
         "--architecture=aarch64",
+        "--no-auto-deps",  # the meta given, alone (tests/stonetools/test_autodeps.py: derived)
     )
     assert status == 0
     with open_stone(out) as reader:

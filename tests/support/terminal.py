@@ -18,6 +18,8 @@ import termios
 import time
 from pathlib import Path
 
+from tests.support.interrupt import sigint_default
+
 READ_STDIN = "0 0x0 " if os.uname().machine == "x86_64" else ""  # read(2) on fd 0
 
 
@@ -33,7 +35,8 @@ class Terminal:
         if columns:
             fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         stdin = follower if keyboard else subprocess.DEVNULL
-        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=follower, stderr=follower)
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=follower, stderr=follower,
+                                     preexec_fn=sigint_default)
         os.close(follower)
         self.shown = b""
 
@@ -92,3 +95,15 @@ def run_on_terminal(argv: list[str], *, columns: int = 0, status: int = 0,
     got, shown = term.finish(timeout)
     assert got == status, shown
     return shown
+
+
+def run_with_keyboard(argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a command whose stdin is a terminal but whose stdout and stderr are captured apart:
+    for a command that must refuse before it asks, though it could ask."""
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run(argv, stdin=follower, capture_output=True, text=True,
+                              timeout=timeout)
+    finally:
+        os.close(follower)
+        os.close(leader)
