@@ -269,7 +269,7 @@ def _sync(
     bootloader = _bootloader_files(states, active, config)
     wanted = signing.files_to_write({**target.files, **bootloader}, set(bootloader), root, config)
     to_copy = {dest: src for dest, src in wanted.items() if not esp.same_file(src, dest)}
-    _check_space(to_copy)
+    esp.check_room(to_copy)
     verified = signing.firmware_verified(target.files, set(bootloader))
     tpm.say_before(config.cmdline_root, tpm.Change(
         sorted(set(to_copy) & verified), any(d.name == uki.UKI_NAME for d in verified),
@@ -382,23 +382,3 @@ def _bootloader_files(
         target / "EFI" / "systemd" / f"systemd-boot{arch}.efi": src,
         target / "EFI" / "BOOT" / f"BOOT{arch.upper()}.EFI": src,
     }
-
-
-def _check_space(to_copy: dict[Path, Path]) -> None:
-    """Check each filesystem that will receive files before writing any."""
-    needed: dict[Path, int] = {}
-    for dest, src in to_copy.items():
-        anchor = dest
-        while not anchor.exists():
-            anchor = anchor.parent
-        key = _mount_anchor(anchor)
-        needed[key] = needed.get(key, 0) + src.stat().st_size
-    for where, size in needed.items():
-        esp.check_space(where, size)
-
-
-def _mount_anchor(path: Path) -> Path:
-    dev = path.stat().st_dev
-    while path.parent != path and path.parent.stat().st_dev == dev:
-        path = path.parent
-    return path

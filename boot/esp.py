@@ -105,3 +105,23 @@ def prune_empty_dirs(top: Path) -> None:
         if Path(dirpath) != top:
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)
+
+
+def check_room(to_copy: dict[Path, Path]) -> None:
+    """Check each filesystem that will receive files before writing any."""
+    needed: dict[Path, int] = {}
+    for dest, src in to_copy.items():
+        anchor = dest
+        while not anchor.exists():
+            anchor = anchor.parent
+        key = _mount_top(anchor)
+        needed[key] = needed.get(key, 0) + src.stat().st_size
+    for where, size in needed.items():
+        check_space(where, size)
+
+
+def _mount_top(path: Path) -> Path:
+    dev = path.stat().st_dev
+    while path.parent != path and path.parent.stat().st_dev == dev:
+        path = path.parent
+    return path
