@@ -26,6 +26,7 @@ in lower-case hex, so either implementation finds the other's download.
 from __future__ import annotations
 
 import re
+import sys
 import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +36,7 @@ import xxhash
 import yaml
 
 from moss.core import kdl
-from moss.core.configfiles import FORMATS, config_files, read_data, system_folders
+from moss.core.configfiles import FORMATS, config_files, is_vendor, read_data, system_folders
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, remove_tree
 from moss.core.root import Root
@@ -55,6 +56,8 @@ ADMIN_DIR = Path("etc/moss/repo.d")
 CACHE_PREFIX = "moss"  # real moss's identifier for repositories from its configuration
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SCHEMES = ("https://", "http://", "file://")
+# Real moss's priority is a u64; this moss stores and compares it as SQLite's i64.
+MAX_PRIORITY = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,9 @@ def read_public_key(text_or_path: str) -> str:
 
 def _int(raw: dict[str, Any], name: str, default: int | None, where: str) -> int:
     value = raw.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise MossError(f"{where} has an invalid {name} {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PRIORITY:
+        raise MossError(f"{where} has an invalid {name} {str(value)[:40]!r}: "
+                        f"a whole number from 0 to {MAX_PRIORITY}")
     return value
 
 
@@ -204,8 +208,8 @@ def _entry(repo_id: str, raw: Any, source: Path) -> Repository:
     )
 
 
-def _read_file(path: Path) -> dict[str, Repository]:
-    data = read_data(path)
+def _read_file(root: Path, path: Path) -> dict[str, Repository]:
+    data = read_data(path, root)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -215,7 +219,24 @@ def _read_file(path: Path) -> dict[str, Repository]:
 
 def _config_files(root: Path, admin_only: bool = False) -> list[Path]:
     folders = system_folders(root)
-    return config_files(folders[1:] if admin_only else folders, DOMAIN)
+    return config_files(folders[1:] if admin_only else folders, DOMAIN, root)
+
+
+_warned: set[str] = set()
+
+
+def _read_vendor_file(root: Path, path: Path) -> dict[str, Repository]:
+    """A package's repository file: when it is bad (a link out of the root, too deep,
+    not a mapping...), a warning and nothing, so that no command, ``remove`` of that
+    package first of all, is blocked by what a package ships.  The administrator's
+    own files stay errors: they are there to be fixed."""
+    try:
+        return _read_file(root, path)
+    except MossError as exc:
+        if str(exc) not in _warned:
+            _warned.add(str(exc))
+            print(f"moss: warning: {exc}; the file is skipped", file=sys.stderr)
+        return {}
 
 
 def resolved(root: Path, repo: Repository) -> Repository:
@@ -233,7 +254,8 @@ def load_repositories(root: Path) -> list[Repository]:
     """
     merged: dict[str, Repository] = {}
     for path in _config_files(root):
-        merged.update(_read_file(path))
+        merged.update(_read_vendor_file(root, path) if is_vendor(root, path)
+                      else _read_file(root, path))
     repos = [resolved(root, r) for r in merged.values()]
     return sorted(repos, key=lambda r: (-r.priority, r.id))
 
@@ -288,8 +310,9 @@ def add_repository(
         check_uri(uri)
     elif not uri.startswith(_SCHEMES):
         raise MossError(f"unsupported repository URI {uri!r}: use https://, http:// or file://")
-    if priority < 0:
-        raise MossError(f"priority must be 0 or more, not {priority}")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise MossError(f"priority must be a whole number from 0 to {MAX_PRIORITY}, "
+                        f"not {str(priority)[:40]}")
     existing = {r.id: r for r in load_repositories(root)}
     if repo_id in existing:
         raise MossError(
@@ -315,7 +338,7 @@ def remove_repository(root: Path, repo_id: str) -> None:
     repo = get_repository(root, repo_id)
     found = False
     for path in _admin_files(root):
-        entries = _read_file(path)
+        entries = _read_file(root, path)
         if repo_id not in entries:
             continue
         found = True
@@ -339,7 +362,7 @@ def set_active(root: Path, repo_id: str, active: bool) -> Repository:
     updated = replace(repo, active=active)
     # An entry living in an admin file is rewritten there, so ids stay unique.
     for path in reversed(_config_files(root, admin_only=True)):
-        entries = _read_file(path)
+        entries = _read_file(root, path)
         if repo_id in entries:
             entries[repo_id] = updated
             atomic_write(path, _encode(path, entries))

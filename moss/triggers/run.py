@@ -54,7 +54,8 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
     Raises MossError naming the trigger and its output if one fails, so the
     transaction stops before the tree becomes active.
     """
-    commands = collect(load_triggers(staging_usr / TX_DIR), walk_tree(staging_usr))
+    commands = collect(load_triggers(staging_usr / TX_DIR, staging_usr.parent),
+                       walk_tree(staging_usr))
     argvs = [_sandboxed(c, root, staging_usr, readonly_etc=True) for c in commands]
     _execute(commands, argvs, progress)
 
@@ -62,7 +63,7 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
 def run_system_triggers(root: Path, progress: Progress = QUIET) -> None:
     """Run ``sys.d`` triggers after activation: directly on ``/``, chrooted elsewhere."""
     usr = root / "usr"
-    commands = collect(load_triggers(usr / SYS_DIR), walk_tree(usr))
+    commands = collect(load_triggers(usr / SYS_DIR, usr.parent), walk_tree(usr))
     live = os.path.realpath(root) == "/"
     argvs = []
     for command in commands:
