@@ -189,3 +189,27 @@ def test_no_repo_file_content_is_a_traceback(shared_root: Path, data: bytes, suf
                 assert err.count("\n") == 1 and "gen" in err, err
     finally:
         path.unlink()
+
+
+def test_a_deep_subscription_definition_is_one_line_and_nothing_is_installed(
+    tmp_path: Path,
+) -> None:
+    root = _installed(tmp_path, {})
+    bad = make_package(tmp_path / "pkgs", "subs", {
+        "share/moss/subscriptions.d/deep.yaml": "- " * 5000 + "x\n"})
+    before = tree_snapshot(root / "usr")
+
+    done = moss(root, "install", str(bad))
+    _assert_clean(done)
+    assert done.returncode == 1 and "deep.yaml" in done.stderr
+    assert tree_snapshot(root / "usr") == before
+
+
+def test_subscription_choices_linking_to_a_host_file_are_not_read(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    root = _installed(tmp_path, {})
+    (root / "etc/moss").mkdir(parents=True, exist_ok=True)
+    (root / "etc/moss/subscriptions.yaml").symlink_to(secret)
+    more = make_package(tmp_path / "pkgs", "more", {"bin/more": "more\n"})
+
+    _assert_clean(moss(root, "install", str(more)))
