@@ -197,3 +197,36 @@ def test_a_boot_conf_linking_to_a_host_file_is_not_read(world: tuple[Path, Path]
         conf.unlink()
         (outside / "boot.conf").unlink()
         conf.write_text("esp = /efi\nroot = root=/dev/vda rw\n")
+
+
+@pytest.mark.parametrize("link,target", [
+    ("efi/loader", "outside/loader"), ("efi/EFI", "outside/EFI"),
+    ("efi/loader/entries", "outside/loader/entries"),
+    ("efi/EFI/serpentos", "outside/EFI/Linux"),
+])
+def test_a_folder_on_the_esp_that_links_out_of_the_root_gets_nothing(
+    tmp_path: Path, link: str, target: str,
+) -> None:
+    root, outside = _make_world(tmp_path)
+    moved = root / link
+    if moved.exists():
+        moved.rename(moved.with_name(moved.name + ".old"))
+    moved.parent.mkdir(parents=True, exist_ok=True)
+    moved.symlink_to(tmp_path / target)
+    before = _snapshots(root, outside)
+    done = moss(root, "boot", "sync")
+
+    _check(root, outside, before, done.returncode, done.stderr)
+    assert done.returncode == 1 and "symbolic link" in done.stderr
+
+
+def test_a_cbm_staging_folder_that_links_out_of_the_root_gets_nothing(tmp_path: Path) -> None:
+    root, outside = _make_world(tmp_path)
+    (root / "etc/moss/boot.conf").write_text("backend = cbm\nesp = /efi\nroot = root=/dev/vda\n")
+    (root / ".moss/boot").mkdir(parents=True, exist_ok=True)
+    (root / ".moss/boot/clr-boot-manager").symlink_to(outside / "cbm")
+    before = _snapshots(root, outside)
+    done = moss(root, "boot", "sync")
+
+    _check(root, outside, before, done.returncode, done.stderr)
+    assert done.returncode == 1 and "symbolic link" in done.stderr
