@@ -69,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _make_world(tmp_path_factory.mktemp("bootconf"))
 
 
-def _snapshots(root: Path, outside: Path) -> object:
+def _snapshots(root: Path, outside: Path) -> list[object]:
     """The sentinel beside the root, and the root's OS (its ``/usr`` and ``.moss``)."""
     return [tree_snapshot(p) for p in (outside, root / "usr", root / ".moss/root")]
 
@@ -230,3 +230,22 @@ def test_a_cbm_staging_folder_that_links_out_of_the_root_gets_nothing(tmp_path: 
 
     _check(root, outside, before, done.returncode, done.stderr)
     assert done.returncode == 1 and "symbolic link" in done.stderr
+
+
+@pytest.mark.parametrize("files", [
+    {"lib/kernel/6.2.0/boot.json": "[" * 100_000 + "]" * 100_000},
+    {"lib/kernel/6.2.0/boot.json": '{"version": ' + "9" * 5000 + "}"},
+    {"lib/kernel/6.2.0/10-big.cmdline": "quiet " * 100_000},
+])
+def test_a_kernel_package_s_bad_boot_files_are_one_line(tmp_path: Path,
+                                                        files: dict[str, str]) -> None:
+    # issue 23, rule 9: json recursed into a RecursionError, str() of a huge number raised
+    root, outside = _make_world(tmp_path)
+    before = _snapshots(root, outside)[:1]
+    evil = make_package(tmp_path / "pkgs", "evil-kernel", {
+        "lib/kernel/6.2.0/vmlinuz": os.urandom(1024), **files}, version="6.2.0")
+    done = moss(root, "install", str(evil))
+
+    assert "Traceback" not in done.stderr
+    assert done.returncode in (1, 3) and done.stderr.count("\n") == 1, done.stderr
+    assert _snapshots(root, outside)[:1] == before
