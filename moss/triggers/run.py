@@ -52,8 +52,11 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
     """Run ``tx.d`` triggers of the new tree with it mounted as ROOT/usr and /etc read-only.
 
     Raises MossError naming the trigger and its output if one fails, so the
-    transaction stops before the tree becomes active.
+    transaction stops before the tree becomes active.  The tree's ``sys.d``
+    triggers, which run only once it is live, are read here too: a file there
+    that cannot be read stops the transaction now, not after the switch.
     """
+    load_triggers(staging_usr / SYS_DIR, staging_usr.parent)
     commands = collect(load_triggers(staging_usr / TX_DIR, staging_usr.parent),
                        walk_tree(staging_usr))
     argvs = [_sandboxed(c, root, staging_usr, readonly_etc=True) for c in commands]

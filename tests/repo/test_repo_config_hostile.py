@@ -213,3 +213,29 @@ def test_subscription_choices_linking_to_a_host_file_are_not_read(tmp_path: Path
     more = make_package(tmp_path / "pkgs", "more", {"bin/more": "more\n"})
 
     _assert_clean(moss(root, "install", str(more)))
+
+
+_release = iter(range(1, 10_000))
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_FILES, suffix=st.sampled_from([".yaml", ".kdl"]),
+       scope=st.sampled_from(["tx.d", "sys.d"]))
+def test_no_trigger_file_content_is_a_traceback_and_its_package_can_be_removed(
+    shared_root: Path, tmp_path_factory: pytest.TempPathFactory, data: bytes, suffix: str,
+    scope: str,
+) -> None:
+    before = tree_snapshot(shared_root / "usr")
+    package = make_package(tmp_path_factory.mktemp("trig"), "trig", {
+        f"share/moss/triggers/{scope}/gen{suffix}": data}, release=next(_release))
+
+    status, out, err = moss_here(shared_root, "install", str(package))
+    _assert_clean((status, out, err))
+    if status == 1:
+        assert err.count("\n") == 1, err
+        assert tree_snapshot(shared_root / "usr") == before
+    else:
+        removed = moss_here(shared_root, "remove", "trig")
+        _assert_clean(removed)
+        assert removed[0] == 0, removed[2]
