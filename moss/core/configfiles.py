@@ -19,11 +19,13 @@ VENDOR = Path("usr/share/moss")
 ADMIN = Path("etc/moss")
 
 
-def _in_folder(folder: Path, domain: str) -> list[Path]:
+def _in_folder(folder: Path, domain: str, root: Path | None) -> list[Path]:
     found = [folder / f"{domain}{ext}" for ext in FORMATS]
     files = [p for p in found if p.is_file()]
-    directory = folder / f"{domain}.d"
-    if directory.is_dir():
+    directory: Path | None = folder / f"{domain}.d"
+    if root is not None and directory is not None:
+        directory = confined.resolve(root, directory.relative_to(root).as_posix())
+    if directory is not None and directory.is_dir():
         files += sorted(p for p in directory.iterdir() if p.suffix in FORMATS and p.is_file())
     return files
 
@@ -41,7 +43,7 @@ def config_files(folders: Sequence[Path], domain: str, root: Path | None = None)
             if inside is None:
                 continue
             folder = inside
-        files += _in_folder(folder, domain)
+        files += _in_folder(folder, domain, root)
     return [p for p in files if not (p.suffix == ".yaml" and p.with_suffix(".kdl") in files)]
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import xxhash
 import yaml
 
-from moss.core import kdl
+from moss.core import confined, kdl
 from moss.core.configfiles import FORMATS, config_files, is_vendor, read_data, system_folders
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, remove_tree
@@ -151,7 +151,7 @@ def read_public_key(text_or_path: str) -> str:
     candidate = Path(text_or_path)
     text = text_or_path
     if "\n" not in text_or_path and len(text_or_path) < 4096 and candidate.is_file():
-        text = candidate.read_text()
+        text = confined.read_file(candidate, 64 * 1024)  # a .pub file is two short lines
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.startswith("untrusted comment:")]
     if len(lines) != 1:
@@ -276,16 +276,17 @@ def _encode(path: Path, entries: dict[str, Repository]) -> bytes:
 
 
 def _write(root: Path, repo: Repository) -> None:
-    path = root / ADMIN_DIR / f"{repo.id}.kdl"
+    path = confined.inside(root, ADMIN_DIR.as_posix()) / f"{repo.id}.kdl"  # never via a link out
     atomic_write(path, _encode(path, {repo.id: repo}))
 
 
 def _admin_files(root: Path) -> list[Path]:
     """Every administrator file, YAML twins of KDL files included (both are edited)."""
-    folder = root / "etc/moss"
+    folder = confined.inside(root, "etc/moss")  # a link out of ROOT edits nothing outside
     files = [folder / f"{DOMAIN}{ext}" for ext in FORMATS]
-    if (folder / f"{DOMAIN}.d").is_dir():
-        files += sorted((folder / f"{DOMAIN}.d").iterdir())
+    directory = confined.inside(root, ADMIN_DIR.as_posix())
+    if directory.is_dir():
+        files += sorted(directory.iterdir())
     return [p for p in files if p.suffix in FORMATS and p.is_file()]
 
 

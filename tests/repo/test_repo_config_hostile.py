@@ -239,3 +239,28 @@ def test_no_trigger_file_content_is_a_traceback_and_its_package_can_be_removed(
         removed = moss_here(shared_root, "remove", "trig")
         _assert_clean(removed)
         assert removed[0] == 0, removed[2]
+
+
+def test_repo_commands_never_write_through_a_link_out_of_the_root(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "main.kdl").write_text('main {\n    uri "file:///x/stone.index"\n}\n')
+    root = tmp_path / "root"
+    (root / "etc/moss").mkdir(parents=True)
+    (root / "etc/moss/repo.d").symlink_to(host)  # absolute: the host's folder
+    before = tree_snapshot(host)
+
+    for command in (("repo", "add", "other", "file:///y/stone.index"),
+                    ("repo", "disable", "other"), ("repo", "remove", "other"),
+                    ("repo", "remove", "main")):
+        _assert_clean(moss(root, *command))
+    assert tree_snapshot(host) == before
+
+
+def test_a_binary_public_key_file_is_one_line(tmp_path: Path) -> None:
+    key = tmp_path / "key.pub"
+    key.write_bytes(bytes(range(256)) * 8)
+    done = moss(tmp_path / "root", "repo", "add", "x", "file:///x/stone.index", "--key", str(key))
+
+    _assert_clean(done)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
