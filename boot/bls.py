@@ -113,17 +113,52 @@ def leftover_temp_files(entries_dir: Path, os_id: str) -> list[Path]:
     return sorted(entries_dir.glob(f".{os_id}-*.tmp"))
 
 
+MAX_TEMPLATE = 64 * 1024  # an entry or loader.conf template is a dozen lines
+
+
+class _ConfinedLoader(jinja2.BaseLoader):
+    """Templates read inside their folder: a link is followed with the folder as ``/``,
+    only regular files of at most :data:`MAX_TEMPLATE` bytes are read (a template
+    linked to a host file would otherwise copy it into an entry on $BOOT)."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.folders = folders
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str | None, None]:
+        for folder in self.folders:
+            found = inroot.resolve(folder, template)
+            if found is not None and found.is_file():
+                data = inroot.read_regular(found, MAX_TEMPLATE)
+                try:
+                    return data.decode(), str(found), None
+                except UnicodeDecodeError:
+                    raise MossError(f"{found} is not UTF-8 text; refused") from None
+        raise jinja2.TemplateNotFound(template)
+
+
 def template_env(config: BootConfig) -> jinja2.Environment:
     """Templates from the distribution's override folder first, then moss's own."""
-    folders = [str(config.template_dir)] if config.template_dir else []
-    folders.append(str(PACKAGED_TEMPLATES))
+    folders = [config.template_dir] if config.template_dir else []
+    folders.append(PACKAGED_TEMPLATES)
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
+        loader=_ConfinedLoader(folders),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_one_line,
     )
+
+
+def render(config: BootConfig, name: str, **values: object) -> str:
+    """A template rendered; a broken one (syntax, an unknown name, nested too deep)
+    is one MossError naming it, never a traceback."""
+    try:
+        return template_env(config).get_template(name).render(**values)
+    except (jinja2.TemplateError, RecursionError, SyntaxError, ValueError, TypeError,
+            AttributeError) as exc:  # SyntaxError: Python compiled from a deep template
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise MossError(f"boot template {name} cannot be used: {reason}") from None
 
 
 def _one_line(value: object) -> object:
@@ -187,7 +222,6 @@ def plan_target(
     assert boot_dir is not None
     chosen, default_key = choose(states, active, pending, config.keep)
     placed = place_kernels(config, [k for c in chosen for k in c.kernels])
-    template = template_env(config).get_template("entry.conf.j2")
     target = Target({}, {}, None)
     for c in chosen:
         for kernel in c.kernels:
@@ -200,7 +234,8 @@ def plan_target(
             filename = existing.get(base, [""])[0] or (
                 f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
             )
-            target.entries[filename] = template.render(
+            target.entries[filename] = render(
+                config, "entry.conf.j2",
                 state=c.state,
                 kernel=kernel,
                 os_id=config.os_id,
@@ -299,7 +334,7 @@ def _write_entries(
             report.written.append(entries_dir / filename)
             checkpoint("entry-written")
     loader_conf = (config.esp or entries_dir.parent.parent) / "loader" / "loader.conf"
-    text = template_env(config).get_template("loader.conf.j2").render(timeout=config.timeout)
+    text = render(config, "loader.conf.j2", timeout=config.timeout)
     if esp.write_text(loader_conf, text):
         report.written.append(loader_conf)
     checkpoint("loader-written")

@@ -249,3 +249,33 @@ def test_a_kernel_package_s_bad_boot_files_are_one_line(tmp_path: Path,
     assert "Traceback" not in done.stderr
     assert done.returncode in (1, 3) and done.stderr.count("\n") == 1, done.stderr
     assert _snapshots(root, outside)[:1] == before
+
+
+def _esp_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((root / "efi").rglob("*")) if p.is_file())
+
+
+@pytest.mark.parametrize("template", [
+    None,  # a link to the host's file
+    "title {{ nothing_such }}\n", "{% if %}\n", "{{ (" * 3000 + ")}}" * 3000,
+    "{% for a in x %}" * 200 + "{% endfor %}" * 200,
+])
+def test_an_entry_template_is_read_inside_the_root_and_a_broken_one_is_one_line(
+    tmp_path: Path, template: str | None,
+) -> None:
+    root, outside = _make_world(tmp_path)
+    folder = root / "etc/moss/boot/templates"
+    folder.mkdir(parents=True)
+    if template is None:
+        (folder / "entry.conf.j2").symlink_to(outside / "shadow")
+    else:
+        (folder / "entry.conf.j2").write_text(template)
+    for entry in (root / "efi/loader/entries").iterdir():
+        entry.unlink()  # so the sync renders every entry again
+    before = _snapshots(root, outside)
+    done = moss(root, "boot", "sync")
+
+    _check(root, outside, before, done.returncode, done.stderr)
+    assert SECRET not in _esp_bytes(root)
+    if template is not None:
+        assert done.returncode == 1 and "entry.conf.j2" in done.stderr
