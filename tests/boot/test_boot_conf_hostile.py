@@ -279,3 +279,26 @@ def test_an_entry_template_is_read_inside_the_root_and_a_broken_one_is_one_line(
     assert SECRET not in _esp_bytes(root)
     if template is not None:
         assert done.returncode == 1 and "entry.conf.j2" in done.stderr
+
+
+def test_entries_and_efi_variables_linking_to_host_files_are_not_read(tmp_path: Path) -> None:
+    from boot.efivars import LOADER_GUID, encode
+
+    root, outside = _make_world(tmp_path)
+    (outside / "entry").write_bytes(b"title " + SECRET + b"\n")
+    (outside / "var").write_bytes(encode(SECRET.decode()))
+    entry = next((root / "efi/loader/entries").iterdir())
+    entry.unlink()
+    entry.symlink_to(outside / "entry")
+    (root / "efivars").mkdir()
+    for name in ("LoaderEntryLastBooted", "LoaderEntryDefault", "LoaderEntrySelected",
+                 "LoaderEntryOneShot", "LoaderBootCountPath"):
+        (root / "efivars" / f"{name}-{LOADER_GUID}").symlink_to(outside / "var")
+    (root / "etc/moss/boot.conf").write_text(
+        "esp = /efi\nefivars = /efivars\nroot = root=/dev/vda\n")
+    before = _snapshots(root, outside)
+
+    for command in (("boot", "status"), ("boot", "sync"), ("boot", "status")):
+        done = moss(root, *command)
+        assert SECRET.decode() not in done.stdout + done.stderr
+        _check(root, outside, before, done.returncode, done.stderr)
