@@ -302,3 +302,14 @@ def test_entries_and_efi_variables_linking_to_host_files_are_not_read(tmp_path: 
         done = moss(root, *command)
         assert SECRET.decode() not in done.stdout + done.stderr
         _check(root, outside, before, done.returncode, done.stderr)
+
+
+def test_a_damaged_digest_store_is_as_good_as_none(tmp_path: Path) -> None:
+    from boot.filehash import STORE_NAME
+
+    root, _outside = _make_world(tmp_path)
+    (root / ".moss" / STORE_NAME).write_text("[" * 100_000 + "]" * 100_000)
+    done = moss(root, "boot", "sync")
+
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
