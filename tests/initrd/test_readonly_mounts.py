@@ -196,3 +196,20 @@ def test_every_writable_list_keeps_the_os_read_only(paths: list[str]) -> None:
     for word in words:
         if _oracle_bad(word):
             assert any(repr(word) in problem for problem in conf.problems), word
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.lists(_SEGMENTS, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)),
+                min_size=1, max_size=6))
+def test_through_the_agent_no_generated_list_opens_the_os(paths: list[str]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        conf = ("enabled = yes\nwritable = " + " ".join(paths) + "\n").encode("utf-8",
+                                                                              "surrogatepass")
+        seen = agent(Path(work), conf)
+        log = kmsg(Path(work))
+
+    for place in ("/", "usr", "usr/bin", "usr/lib", "usr/share/moss", ".moss/root/1/usr/bin"):
+        assert seen[place] == "ro", (place, paths)
+    assert "Traceback" not in log
