@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
-import jinja2
 
 from boot import efivars, esp, inroot
 from boot.cmdline import assemble
 from boot.config import BootConfig
+from boot.entrytemplates import render
 from boot.filehash import STORE_NAME, file_digest, remembering
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
@@ -30,7 +30,6 @@ from boot.plan import choose
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 
-PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
 PENDING_TRIES = 3
 CRASH_ENV = "MOSS_BOOT_CRASH_AT"
 
@@ -111,63 +110,6 @@ def leftover_temp_files(entries_dir: Path, os_id: str) -> list[Path]:
     if not entries_dir.is_dir():
         return []
     return sorted(entries_dir.glob(f".{os_id}-*.tmp"))
-
-
-MAX_TEMPLATE = 64 * 1024  # an entry or loader.conf template is a dozen lines
-
-
-class _ConfinedLoader(jinja2.BaseLoader):
-    """Templates read inside their folder: a link is followed with the folder as ``/``,
-    only regular files of at most :data:`MAX_TEMPLATE` bytes are read (a template
-    linked to a host file would otherwise copy it into an entry on $BOOT)."""
-
-    def __init__(self, folders: Sequence[Path]) -> None:
-        self.folders = folders
-
-    def get_source(self, environment: jinja2.Environment, template: str
-                   ) -> tuple[str, str | None, None]:
-        for folder in self.folders:
-            found = inroot.resolve(folder, template)
-            if found is not None and found.is_file():
-                data = inroot.read_regular(found, MAX_TEMPLATE)
-                try:
-                    return data.decode(), str(found), None
-                except UnicodeDecodeError:
-                    raise MossError(f"{found} is not UTF-8 text; refused") from None
-        raise jinja2.TemplateNotFound(template)
-
-
-def template_env(config: BootConfig) -> jinja2.Environment:
-    """Templates from the distribution's override folder first, then moss's own."""
-    folders = [config.template_dir] if config.template_dir else []
-    folders.append(PACKAGED_TEMPLATES)
-    return jinja2.Environment(
-        loader=_ConfinedLoader(folders),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        finalize=_one_line,
-    )
-
-
-def render(config: BootConfig, name: str, **values: object) -> str:
-    """A template rendered; a broken one (syntax, an unknown name, nested too deep)
-    is one MossError naming it, never a traceback."""
-    try:
-        return template_env(config).get_template(name).render(**values)
-    except (jinja2.TemplateError, RecursionError, SyntaxError, ValueError, TypeError,
-            AttributeError) as exc:  # SyntaxError: Python compiled from a deep template
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise MossError(f"boot template {name} cannot be used: {reason}") from None
-
-
-def _one_line(value: object) -> object:
-    """Every value a template prints, with control characters shown as ``?``.
-
-    A newline in a package's summary, an os-release name or any other value
-    would otherwise add a line (a second ``options``, say) to the entry.
-    """
-    return inroot.printable(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
