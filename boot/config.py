@@ -172,6 +172,9 @@ def _checked_settings(values: dict[str, str], release: dict[str, str], source: s
         "boot", "systemd", "linux", "microsoft",
     ):
         raise MossError(f"{source}: os-id {config.os_id!r} cannot name a folder of its own in EFI/")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", config.cbm_namespace):
+        raise MossError(f"{source}: cbm-namespace {config.cbm_namespace[:80]!r} cannot begin "
+                        "a file name (letters, digits, '.', '_', '-')")
     if config.backend not in ("bls", "cbm"):
         raise MossError(f"{source}: backend must be 'bls' or 'cbm', not {config.backend!r}")
     if values.get("bootloader", "yes").lower() not in ("yes", "true", "1", "no", "false", "0"):

@@ -89,6 +89,7 @@ def _check(root: Path, outside: Path, before: object, status: int, err: str) -> 
     "backend = cbm\nesp = /efi\ncbm-root = /../../outside/cbm\n",
     "esp = /efi\ntemplates = /out-rel/templates\n", "esp = /usr\n", "esp = /efi/../usr/lib\n",
     "backend = cbm\nesp = /efi\ncbm-root = /\n", "esp = /.moss/root\n",
+    "backend = cbm\nesp = /efi\ncbm-namespace = ../../../../../../outside/cbm/x\n",
 ])
 def test_a_configured_path_cannot_lead_out_of_the_root(world: tuple[Path, Path],
                                                         conf: str) -> None:
