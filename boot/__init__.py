@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from boot import bless as blessing
-from boot import bls, bootstatus, cbm, espmount
+from boot import bls, bootstatus, cbm, esp, espmount
 from boot.config import BootConfig, load_config
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
 from moss.core.errors import MossError
@@ -50,7 +50,19 @@ def sync(
                         "copies kernels itself, unsigned")
     backend = cbm.sync if config.backend == "cbm" else bls.sync
     with espmount.reachable(config) as mounted:
+        _refuse_links(root, mounted)
         return backend(root, states, active, pending, mounted, progress)
+
+
+def _refuse_links(root: Path, config: BootConfig) -> None:
+    """No folder moss writes into may be a link (:func:`boot.esp.refuse_links`)."""
+    if config.backend == "cbm":
+        stage = cbm.staging_root(root, config)
+        if stage.is_relative_to(root):
+            esp.refuse_linked_parts(root, stage.relative_to(root).as_posix() + "/usr/lib/kernel")
+        return
+    for top in {p for p in (config.esp, config.xbootldr) if p is not None}:
+        esp.refuse_links(top, ("EFI", "loader"))
 
 
 def status(

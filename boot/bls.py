@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
-import jinja2
 
 from boot import efivars, esp, identity, initramfs, inroot, signing, tpm, uki
 from boot.cmdline import assemble
 from boot.config import BootConfig
+from boot.entrytemplates import render
 from boot.filehash import STORE_NAME, file_digest, remembering
 from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
@@ -31,7 +31,6 @@ from boot.plan import choose
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 
-PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
 PENDING_TRIES = 3
 CRASH_ENV = "MOSS_BOOT_CRASH_AT"
 
@@ -114,28 +113,6 @@ def leftover_temp_files(entries_dir: Path, os_id: str) -> list[Path]:
     return sorted(entries_dir.glob(f".{os_id}-*.tmp"))
 
 
-def template_env(config: BootConfig) -> jinja2.Environment:
-    """Templates from the distribution's override folder first, then moss's own."""
-    folders = [str(config.template_dir)] if config.template_dir else []
-    folders.append(str(PACKAGED_TEMPLATES))
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        finalize=_one_line,
-    )
-
-
-def _one_line(value: object) -> object:
-    """Every value a template prints, with control characters shown as ``?``.
-
-    A newline in a package's summary, an os-release name or any other value
-    would otherwise add a line (a second ``options``, say) to the entry.
-    """
-    return inroot.printable(value) if isinstance(value, str) else value
-
-
 @dataclass(frozen=True)
 class KernelFiles:
     """Where one distinct kernel (image + initrds) goes below $BOOT."""
@@ -194,7 +171,6 @@ def plan_target(
     unify = uki.maker(root, next(s.usr for s in states if s.id == active), config,
                       _EFI_ARCH.get(platform.machine()))
     placed = place_kernels(config, [k for c in chosen for k in c.kernels], unify)
-    template = template_env(config).get_template("entry.conf.j2")
     target = Target({}, {}, None)
     read: dict[tuple[int, int], set[str]] = {}
     for c in chosen:
@@ -209,7 +185,8 @@ def plan_target(
                 f"{base}+{PENDING_TRIES}.conf" if c.pending else f"{base}.conf"
             )
             options = assemble(root, c.state.usr, kernel, c.state.id, config.cmdline_root)
-            target.entries[filename] = template.render(
+            target.entries[filename] = render(
+                config, "entry.conf.j2",
                 state=c.state,
                 kernel=kernel,
                 os_id=config.os_id,
@@ -326,7 +303,7 @@ def _write_entries(
             report.written.append(entries_dir / filename)
             checkpoint("entry-written")
     loader_conf = (config.esp or entries_dir.parent.parent) / "loader" / "loader.conf"
-    text = template_env(config).get_template("loader.conf.j2").render(timeout=config.timeout)
+    text = render(config, "loader.conf.j2", timeout=config.timeout)
     if esp.write_text(loader_conf, text):
         report.written.append(loader_conf)
     checkpoint("loader-written")

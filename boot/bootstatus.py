@@ -6,18 +6,27 @@ import fnmatch
 import shutil
 from pathlib import Path
 
-from boot import efivars, tpm
+from boot import efivars, inroot, tpm
 from boot.bls import existing_entries, parse_entry_name, state_of
 from boot.config import BootConfig
 from boot.kernels import version_key
 from boot.model import BootStatus, EntryStatus
 from boot.signing import is_signed, verifies
 from boot.uki import UKI_NAME
+from moss.core.errors import MossError
+
+MAX_ENTRY = 64 * 1024  # an entry is a handful of lines
 
 
 def _entry_fields(path: Path) -> dict[str, str]:
+    """An entry's ``key value`` lines; a link, a FIFO or a huge file shows nothing
+    (on FAT there are none: under ``-D ROOT`` one could name a host file)."""
     fields: dict[str, str] = {}
-    for line in path.read_text(errors="replace").splitlines():
+    try:
+        text = inroot.read_regular(path, MAX_ENTRY).decode(errors="replace")
+    except MossError:
+        return fields
+    for line in text.splitlines():
         key, _, value = line.strip().partition(" ")
         if key and not key.startswith("#"):
             fields.setdefault(key, value.strip())

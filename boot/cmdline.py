@@ -18,6 +18,10 @@ from boot import inroot
 from boot.kernels import Kernel
 from moss.core.errors import MossError
 
+# The kernel takes a few KiB of command line (COMMAND_LINE_SIZE); a snippet past this
+# is not one, and reading it whole would only cost memory.
+MAX_SNIPPET = 64 * 1024
+
 
 def read_snippet(path: Path) -> str:
     """A snippet's words on one line; ``#`` comment lines are dropped.
@@ -26,7 +30,7 @@ def read_snippet(path: Path) -> str:
     device is refused rather than followed or read.
     """
     try:
-        text = inroot.read_regular(path).decode()
+        text = inroot.read_regular(path, MAX_SNIPPET).decode()
     except (MossError, UnicodeDecodeError) as exc:
         raise MossError(f"cannot read kernel command line file {path}: {exc}") from None
     lines = [ln.strip() for ln in text.splitlines() if not ln.lstrip().startswith("#")]

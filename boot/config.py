@@ -18,20 +18,29 @@ The format is ``key = value`` lines, ``#`` starts a comment line::
     secureboot-key = /etc/moss/keys/db.key   # sign systemd-boot and kernels (README,
     secureboot-cert = /etc/moss/keys/db.crt  # "Real machines"); both or neither
 
-Paths are inside ROOT.  Without ``root``, ``ROOT/etc/kernel/cmdline`` is used,
-and on the live system the device mounted at ``/``.
+Paths are inside ROOT: each is resolved with ROOT as ``/`` (a ``..`` or a
+symlink cannot lead out of it, :mod:`moss.core.confined`).  Every value is
+checked where it is read (no control characters, numbers in range), and the
+file itself is read inside ROOT, as UTF-8 of at most 64 KiB.  Without
+``root``, ``ROOT/etc/kernel/cmdline`` is used, and on the live system the
+device mounted at ``/``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from boot import discovery, identity, inroot, topology
 from boot.cmdline import read_snippet
+from moss.core import confined
 from moss.core.errors import MossError
 
 EFIVARFS = Path("/sys/firmware/efi/efivars")
+MAX_BYTES = 64 * 1024  # boot.conf and os-release: a few lines each
+# keep and timeout: a count of states and seconds; past this they mean nothing useful
+MAX_NUMBER = 65535
 
 
 @dataclass
@@ -80,24 +89,43 @@ def parse(text: str, source: str) -> dict[str, str]:
         key = key.strip().lower()
         if not sep or key not in _KEYS:
             raise MossError(f"{source}:{number}: expected one of {sorted(_KEYS)} = value")
+        if inroot.has_control(value):
+            raise MossError(f"{source}:{number}: the value of {key} holds a control character")
         values[key] = value.strip()
     return values
 
 
 def _inside(root: Path, value: str) -> Path:
-    return root / value.lstrip("/")
+    """A configured path, resolved with ``root`` as ``/``: never outside it."""
+    return confined.inside(root, value)
+
+
+def _written_path(root: Path, values: dict[str, str], key: str, source: str) -> Path | None:
+    """A configured folder moss writes into, inside ``root`` and never its OS.
+
+    ``/usr`` is a state's tree (its files are every archived state's too) and
+    ``.moss`` holds the states and databases; only ``.moss/boot`` is boot's own.
+    A cbm staging root gets ``usr/lib/kernel`` below it, so it cannot be ``/`` either.
+    """
+    if key not in values:
+        return None
+    path = _inside(root, values[key])
+    parts = path.relative_to(root).parts
+    managed = parts[:1] == ("usr",) or (parts[:1] == (".moss",) and parts[1:2] != ("boot",))
+    if managed or (key == "cbm-root" and not parts):
+        raise MossError(f"{source}: {key} = {values[key][:80]} is inside the OS moss manages "
+                        "(/usr, /.moss); choose a folder of its own")
+    return path
 
 
 def _int(values: dict[str, str], key: str, default: int, source: str) -> int:
     if key not in values:
         return default
-    try:
-        number = int(values[key])
-    except ValueError:
-        raise MossError(f"{source}: {key} must be a whole number, not {values[key]!r}") from None
-    if number < 0:
-        raise MossError(f"{source}: {key} must not be negative")
-    return number
+    text = values[key]
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) > MAX_NUMBER:
+        raise MossError(f"{source}: {key} must be a whole number from 0 to {MAX_NUMBER}, "
+                        f"not {text[:40]!r}")
+    return int(text)
 
 
 def _os_release(root: Path) -> dict[str, str]:
@@ -106,7 +134,7 @@ def _os_release(root: Path) -> dict[str, str]:
         candidate = inroot.resolve(root, rel)
         if candidate is not None and inroot.is_regular(candidate):
             fields = {}
-            text = inroot.read_regular(candidate).decode(errors="replace")
+            text = inroot.read_regular(candidate, MAX_BYTES).decode(errors="replace")
             for line in text.splitlines():
                 key, sep, value = line.partition("=")
                 if sep:
@@ -119,15 +147,17 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     """Configuration for ``root``; ``esp``/``boot`` given by the caller win over all else."""
     path = root / "etc" / "moss" / "boot.conf"
     source = str(path)
-    values = parse(path.read_text(), source) if path.is_file() else {}
+    found = confined.resolve(root, "etc/moss/boot.conf")
+    values = (parse(confined.read_config(root, path, MAX_BYTES), source)
+              if found is not None and found.is_file() else {})
     live = root.resolve() == Path("/")
     config = _checked_settings(values, _os_release(root), source)
-    _set_local_paths(config, root, values, live)
+    _set_local_paths(config, root, values, live, source)
     try:
         config.cmdline_root = _cmdline_root(root, values, live)
     except topology.UnknownStack as exc:  # said by the sync that needs it, not by status
         config.cmdline_problem = str(exc)
-    _set_partitions(config, root, values, live, esp, boot)
+    _set_partitions(config, root, values, live, esp, boot, source)
     if config.backend == "bls" and config.boot_dir is None and config.esp_device is None:
         raise MossError(
             "no $BOOT found: mount the EFI system partition (or XBOOTLDR), "
@@ -152,6 +182,9 @@ def _checked_settings(values: dict[str, str], release: dict[str, str], source: s
     )
     if not identity.usable_id(config.os_id):
         raise MossError(f"{source}: os-id {config.os_id!r} cannot name a folder of its own in EFI/")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", config.cbm_namespace):
+        raise MossError(f"{source}: cbm-namespace {config.cbm_namespace[:80]!r} cannot begin "
+                        "a file name (letters, digits, '.', '_', '-')")
     if config.backend not in ("bls", "cbm"):
         raise MossError(f"{source}: backend must be 'bls' or 'cbm', not {config.backend!r}")
     if values.get("bootloader", "yes").lower() not in ("yes", "true", "1", "no", "false", "0"):
@@ -160,22 +193,21 @@ def _checked_settings(values: dict[str, str], release: dict[str, str], source: s
     return config
 
 
-def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], live: bool) -> None:
+def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], live: bool,
+                     source: str) -> None:
     """Templates, the cbm staging root and efivars: inside ROOT, or the live system's."""
     if "templates" in values:
         config.template_dir = _inside(root, values["templates"])
     elif (root / "etc" / "moss" / "boot" / "templates").is_dir():
         config.template_dir = root / "etc" / "moss" / "boot" / "templates"
-    if "cbm-root" in values:
-        config.cbm_root = _inside(root, values["cbm-root"])
+    config.cbm_root = _written_path(root, values, "cbm-root", source)
     if ("secureboot-key" in values) != ("secureboot-cert" in values):
         raise MossError("secureboot-key and secureboot-cert go together in boot.conf")
     if "secureboot-key" in values:
         config.secureboot_key = _inside(root, values["secureboot-key"])
         config.secureboot_cert = _inside(root, values["secureboot-cert"])
-    if "efivars" in values:
-        config.efivars = _inside(root, values["efivars"])
-    elif live and EFIVARFS.is_dir():
+    config.efivars = _written_path(root, values, "efivars", source)
+    if config.efivars is None and live and EFIVARFS.is_dir():
         config.efivars = EFIVARFS
 
 
@@ -195,11 +227,11 @@ def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
 
 
 def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live: bool,
-                    esp: Path | None, boot: Path | None) -> None:
+                    esp: Path | None, boot: Path | None, source: str) -> None:
     """ESP and XBOOTLDR: the caller's, else configured, else (live only) the boot
     loader's (:mod:`boot.discovery`)."""
-    config.esp = esp or (_inside(root, values["esp"]) if "esp" in values else None)
-    config.xbootldr = boot or (_inside(root, values["xbootldr"]) if "xbootldr" in values else None)
+    config.esp = esp or _written_path(root, values, "esp", source)
+    config.xbootldr = boot or _written_path(root, values, "xbootldr", source)
     if config.esp is None and config.xbootldr is None and live:
         config.esp, config.xbootldr, device = discovery.find(config.efivars)
         if config.boot_dir is None:

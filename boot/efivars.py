@@ -9,18 +9,19 @@ the variable into OVMF's store later) gets an ordinary atomic write.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import struct
 from pathlib import Path
 
+from moss.core.confined import read_regular
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write
 
 LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 # NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
 ATTRIBUTES = 0x7
+MAX_VARIABLE = 64 * 1024  # systemd-boot's variables are an entry name or a few numbers
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
 _FS_IMMUTABLE_FL = 0x10
@@ -51,12 +52,11 @@ def decode(data: bytes) -> str:
 
 
 def read(directory: Path, name: str) -> str | None:
-    try:
-        return decode(var_path(directory, name).read_bytes())
-    except FileNotFoundError:
+    path = var_path(directory, name)
+    if not path.exists() and not path.is_symlink():
         return None
-    except OSError as exc:
-        raise MossError(f"cannot read EFI variable {name}: {exc}") from None
+    # a regular file, not a link (under -D ROOT one could name a host file), and small
+    return decode(read_regular(path, MAX_VARIABLE))
 
 
 def _is_efivarfs(directory: Path) -> bool:
@@ -71,16 +71,18 @@ def _is_efivarfs(directory: Path) -> bool:
 
 
 def _clear_immutable(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
-            if flags & _FS_IMMUTABLE_FL:
-                fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags & ~_FS_IMMUTABLE_FL))
-        except OSError:
-            pass  # a filesystem without inode flags has nothing to clear
-        finally:
-            os.close(fd)
+    try:  # never through a link: under -D ROOT it could name a host file
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # missing, or a link the atomic write below replaces
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
+        if flags & _FS_IMMUTABLE_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags & ~_FS_IMMUTABLE_FL))
+    except OSError:
+        pass  # a filesystem without inode flags has nothing to clear
+    finally:
+        os.close(fd)
 
 
 def write(directory: Path, name: str, value: str) -> None:
@@ -89,7 +91,7 @@ def write(directory: Path, name: str, value: str) -> None:
     try:
         _clear_immutable(path)
         if _is_efivarfs(directory):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             try:
                 os.write(fd, data)
             finally:

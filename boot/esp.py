@@ -88,6 +88,36 @@ def write_text(path: Path, text: str) -> bool:
     return True
 
 
+def refuse_links(top: Path, below: Iterable[str]) -> None:
+    """Refuse a symbolic link anywhere moss writes on $BOOT: ``top``'s ``below`` folders
+    and everything in them (an ESP is FAT and holds none; under ``-D ROOT`` a link
+    there would carry kernels and entries out of ROOT).  Nothing is written yet."""
+    for name in below:
+        path = top / name
+        if path.is_symlink():
+            _linked(path)
+        if not path.is_dir():
+            continue
+        for dirpath, dirnames, filenames in walk(path):
+            for entry in dirnames + filenames:
+                if os.path.islink(os.path.join(dirpath, entry)):
+                    _linked(Path(dirpath, entry))
+
+
+def refuse_linked_parts(top: Path, rel: str) -> None:
+    """Refuse when a folder of ``top/rel`` (``top`` excluded) is a symbolic link."""
+    path = top
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            _linked(path)
+
+
+def _linked(path: Path) -> None:
+    raise MossError(f"{path} is a symbolic link; moss writes boot files only through real "
+                    "folders, nothing was changed")
+
+
 def remove_files(paths: Iterable[Path]) -> list[Path]:
     removed = []
     for path in paths:

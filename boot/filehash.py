@@ -61,7 +61,7 @@ def _load(store: Path) -> dict[str, str]:
     """The kept digests; anything unreadable is as good as none (they are re-hashed)."""
     try:
         data = json.loads(store.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # json recurses once per level
         return {}
     if not isinstance(data, dict):
         return {}

@@ -7,7 +7,9 @@ copy a host file onto $BOOT or into an entry.  Here every link is followed as
 if the root were ``/`` (``chroot`` semantics: absolute targets start at the
 root, ``..`` stops at it), and a state's files must then also lie inside its
 ``/usr`` and be regular files.  Files are read with ``O_NOFOLLOW`` and checked
-with ``fstat``, so a FIFO or a device is refused rather than read.
+with ``fstat``, so a FIFO or a device is refused rather than read.  The
+resolution itself is :mod:`moss.core.confined`'s, the one every read of a
+root's files uses.
 """
 
 from __future__ import annotations
@@ -16,53 +18,15 @@ import os
 import re
 import stat
 import sys
-from collections import deque
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from moss.core.errors import MossError
+from moss.core.confined import read_regular, resolve
 
-# Like the kernel's own ELOOP limit.
-MAX_LINKS = 40
+__all__ = ["read_regular", "resolve"]  # the resolution of moss.core.confined, for boot
+
 # Kernel versions reach file names on $BOOT and entry lines: a conservative set.
 _KVER = re.compile(r"[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def resolve(top: Path, rel: str) -> Path | None:
-    """``rel`` below ``top`` with every symlink followed as if ``top`` were ``/``.
-
-    None when a component is missing, is not a folder where one is needed, or
-    the links loop.  The result contains no symlink below ``top``.
-    """
-    todo = deque(_parts(rel))
-    done: list[str] = []
-    links = 0
-    while todo:
-        part = todo.popleft()
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        path = top.joinpath(*done, part)
-        try:
-            mode = os.lstat(path).st_mode
-        except OSError:
-            return None
-        if stat.S_ISLNK(mode):
-            links += 1
-            if links > MAX_LINKS:
-                return None
-            target = os.readlink(path)
-            if target.startswith("/"):
-                done = []
-            todo.extendleft(reversed(_parts(target)))
-            continue
-        done.append(part)
-    return top.joinpath(*done)
-
-
-def _parts(path: str) -> list[str]:
-    return [p for p in PurePosixPath(path).parts if p != "." and not p.startswith("/")]
 
 
 def state_path(usr: Path, rel: str) -> Path | None:
@@ -84,18 +48,6 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def read_regular(path: Path) -> bytes:
-    """A regular file's bytes; a symlink, FIFO, device or folder is refused."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise MossError(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise MossError(f"{path} is not a regular file; refused")
-        return f.read()
 
 
 def valid_kver(kver: str) -> bool:

@@ -19,6 +19,8 @@ from pathlib import Path
 from boot import inroot
 from moss.core.errors import MossError
 
+MAX_BOOT_JSON = 64 * 1024  # a kernel's boot.json names it in three short fields
+
 # <ns>.<variant>.<version>-<release>; namespace and variant start with a letter,
 # the version with a digit, which is what keeps the dotted parts apart.
 _LEGACY = re.compile(
@@ -138,13 +140,14 @@ def _files(usr: Path, folder: Path, names: list[str]) -> list[Path]:
 
 
 def _boot_json(info: Path) -> dict[str, str]:
-    try:
-        loaded = json.loads(inroot.read_regular(info))
-    except ValueError as exc:
-        raise MossError(f"cannot read {info}: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise MossError(f"{info} is not a JSON object")
-    meta = {k: str(v) for k, v in loaded.items() if k in ("name", "version", "variant")}
+    try:  # json recurses once per level, and str() of a 5000-digit number raises
+        loaded = json.loads(inroot.read_regular(info, MAX_BOOT_JSON))
+        if not isinstance(loaded, dict):
+            raise MossError(f"{info} is not a JSON object")
+        meta = {k: str(v) for k, v in loaded.items() if k in ("name", "version", "variant")}
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise MossError(f"cannot read {info}: {reason}") from None
     for key, value in meta.items():
         if value and not inroot.valid_kver(value):
             raise Refused(f"{info.name} has a {key} that cannot name a file")

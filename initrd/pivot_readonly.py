@@ -40,14 +40,31 @@ _KEPT_FLAGS = ((os.ST_NOSUID, ondisk.MS_NOSUID), (os.ST_NODEV, ondisk.MS_NODEV),
                (os.ST_NOEXEC, ondisk.MS_NOEXEC))
 
 
+def _off(problem: str) -> ondisk.ReadonlyConf:
+    conf = ondisk.parse_readonly_conf(None)
+    conf.problems.append(problem)
+    return conf
+
+
 def read_conf(sysroot: str) -> ondisk.ReadonlyConf:
+    """The sysroot's own ``readonly.conf``: a regular file, not a link (which would
+    resolve in the initramfs), at most 64 KiB read; anything else counts as no file."""
     path = os.path.join(sysroot, ondisk.READONLY_CONF)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text: str | None = f.read(65536)
-    except OSError:
-        text = None
-    return ondisk.parse_readonly_conf(text)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return ondisk.parse_readonly_conf(None)
+    except OSError as exc:
+        return _off(f"cannot be read ({exc.strerror}), so it is off")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return _off("is not a regular file, so it is off")
+        data = os.read(fd, 65536)
+    except OSError as exc:
+        return _off(f"cannot be read ({exc.strerror}), so it is off")
+    finally:
+        os.close(fd)
+    return ondisk.parse_readonly_conf(data.decode("utf-8", errors="replace"))
 
 
 def _is_real_dir(path: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moss.core import namespace
+from moss.core import confined, namespace
 from moss.core.errors import MossError
 from moss.core.fs import locked
 from moss.core.progress import Progress
@@ -39,7 +39,7 @@ def export_state(root_path: Path, state_id: int | None = None) -> str:
     usr = root.usr if wanted == active else root.archived_usr(wanted)
     recorded = usr / sysmodel.STATE_MODEL
     if recorded.is_file() and not recorded.is_symlink():
-        text = recorded.read_text()
+        text = confined.read_config(usr.parent, recorded)
         sysmodel.decode(text, str(recorded))  # a damaged file is refused, not passed on
         return text
     return sysmodel.state_model(root_path, explicit, None, sysmodel.repositories(root_path))
@@ -52,7 +52,7 @@ def model_for_sync(root_path: Path, imported: Path | None) -> sysmodel.SystemMod
         if model is None:
             raise MossError(f"no system model at {imported}")
         return model
-    return sysmodel.load(root_path / sysmodel.ADMIN_MODEL)
+    return sysmodel.load(root_path / sysmodel.ADMIN_MODEL, root_path)
 
 
 def fetch_model_indexes(root_path: Path, model: sysmodel.SystemModel, progress: Progress,

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import ckdl
 
+from moss.core import confined
 from moss.core.errors import MossError
+
+# Real moss's files need a handful of levels and a few hundred values.
+MAX_DEPTH = 32
+MAX_NODES = 100_000
 
 Scalar = str | int | float | bool | None
 
@@ -63,17 +68,38 @@ def _convert(raw: ckdl.Node) -> Node:
     )
 
 
+def _check_bounds(nodes: Sequence[ckdl.Node], source: str | Path) -> None:
+    """Refuse a document deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_NODES`.
+
+    ckdl (C) parses any depth, but turning its nodes into ours, and every walk
+    after that, recurses once per level: without this a few thousand ``{`` were a
+    ``RecursionError`` in every command.  Walked with an explicit stack.
+    """
+    todo = [(node, 1) for node in nodes]
+    count = 0
+    while todo:
+        node, depth = todo.pop()
+        count += 1 + len(node.args) + len(node.properties)
+        if depth > MAX_DEPTH:
+            raise MossError(f"{source}: nested deeper than {MAX_DEPTH} levels; refused")
+        if count > MAX_NODES:
+            raise MossError(f"{source}: holds more than {MAX_NODES} values; refused")
+        todo.extend((child, depth + 1) for child in node.children)
+
+
 def parse(text: str, source: str | Path = "<kdl>") -> list[Node]:
-    """The top-level nodes of a KDL (v1 or v2) document; bad syntax is one clear error."""
+    """The top-level nodes of a KDL (v1 or v2) document; bad syntax is one clear error,
+    and so is a document past the bounds (:func:`_check_bounds`)."""
     try:
         document = ckdl.parse(text, version="any")
-    except ckdl.ParseError as exc:
-        raise MossError(f"{source}: not a valid KDL document: {exc}") from None
+    except (ckdl.ParseError, ValueError, OverflowError, MemoryError) as exc:
+        raise MossError(f"{source}: not a valid KDL document: {str(exc)[:200]}") from None
+    _check_bounds(document.nodes, source)
     return [_convert(n) for n in document.nodes]
 
 
-def read(path: Path) -> list[Node]:
-    return parse(read_text(path), path)
+def read(path: Path, root: Path | None = None) -> list[Node]:
+    return parse(read_text(path, root), path)
 
 
 def _quote(text: str) -> str:
@@ -163,9 +189,8 @@ def to_data(nodes: Sequence[Node]) -> dict[str, object]:
     return data
 
 
-def read_text(path: Path) -> str:
-    """A KDL file's text; an unreadable one is a MossError naming it."""
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MossError(f"cannot read {path}: {exc}") from None
+def read_text(path: Path, root: Path | None = None) -> str:
+    """A KDL file's text, at most :data:`~moss.core.confined.MAX_CONFIG_BYTES`, UTF-8;
+    read inside ``root`` when it is one of that root's files (:mod:`moss.core.confined`).
+    An unreadable one is a MossError naming it."""
+    return confined.read_config(root, path) if root is not None else confined.read_file(path)

@@ -297,6 +297,10 @@ DEFAULT_WRITABLE = ("/etc", "/var", "/home", "/root", "/opt", "/srv", "/tmp", "/
                     "/media", "/usr/local")
 USR_LOCAL = "/usr/local"
 USR_LOCAL_STORE = os.path.join("var", "usrlocal")  # what is bound onto /usr/local
+_MANAGED = ("/usr", "/.moss")  # nothing at or below these is ever made writable
+_MAX_PATH = 4096  # PATH_MAX
+_MAX_PROBLEMS = 32  # reported one by one, then counted
+_MAX_WRITABLE = 256  # entries in ``writable``; more are reported and left out
 _YES = ("yes", "true", "1", "on")
 _NO = ("no", "false", "0", "off")
 
@@ -331,20 +335,39 @@ def parse_readonly_conf(text: str | None) -> ReadonlyConf:
             writable = []
             for path in value.split():
                 problem = writable_path_problem(path)
+                if not problem and len(writable) >= _MAX_WRITABLE:
+                    problem = f"{path!r} is past the first {_MAX_WRITABLE} places"
                 if problem:
                     problems.append(f"line {number}: {problem}")
                 elif path not in writable:
                     writable.append(path)
         else:
-            problems.append(f"line {number}: ignored {raw.strip()!r}")
+            problems.append(f"line {number}: ignored {raw.strip()[:200]!r}")
+    if len(problems) > _MAX_PROBLEMS:  # each is a kernel log line
+        problems[_MAX_PROBLEMS:] = [f"{len(problems) - _MAX_PROBLEMS} more problems"]
     return ReadonlyConf(enabled, writable, problems)
 
 
 def writable_path_problem(path: str) -> str:
-    """Why ``path`` cannot be a writable place (empty when it can)."""
-    if not path.startswith("/") or os.path.normpath(path) != path or path.startswith("//"):
+    """Why ``path`` cannot be a writable place (empty when it can).
+
+    The rule, for any text the file can hold: one plain absolute path in its
+    normal form (no ``.``/``..``, no doubled or trailing ``/``, no control
+    character, no NUL, nothing the file's bytes did not decode to), and never
+    ``/``, ``/usr``, ``/.moss`` or anything below ``/usr`` or ``/.moss``: those are
+    the OS moss manages, and a bind there would leave that folder of the archived
+    state writable too (its files are the live ones, through shared inodes).
+    ``/usr/local`` alone is allowed: it is bound from ``/var/usrlocal``, never
+    from the tree itself.
+    """
+    if any(ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 or ch == "\ufffd" for ch in path):
+        return f"{path!r} holds a control character or bytes that are not UTF-8"
+    if (not path.startswith("/") or path.startswith("//") or len(path) > _MAX_PATH
+            or os.path.normpath(path) != path):
         return f"{path!r} is not an absolute, normalised path"
-    if path in ("/", "/usr") or path == "/.moss" or path.startswith("/.moss/"):
+    if path == USR_LOCAL:
+        return ""
+    if path == "/" or any(path == top or path.startswith(top + "/") for top in _MANAGED):
         return f"{path!r} cannot be writable: it is the OS moss manages"
     return ""
 

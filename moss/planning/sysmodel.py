@@ -35,10 +35,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss.core import kdl
+from moss.core import confined, kdl
 from moss.core.errors import MossError
 from moss.planning.resolve import provider_keys
-from moss.repo.config import Repository, check_uri, load_repositories, resolved
+from moss.repo.config import MAX_PRIORITY, Repository, check_uri, load_repositories, resolved
 from moss.repo.rootindex import (
     DEFAULT_ARCH,
     DEFAULT_CHANNEL,
@@ -72,8 +72,9 @@ def _text(node: kdl.Node, name: str, where: str, default: str | None = None) -> 
 def _repository(node: kdl.Node, source: str) -> Repository:
     where = f"{source}: repository {node.name!r}"
     priority = node.value("priority")
-    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
-        raise MossError(f"{where}: priority must be a whole number of 0 or more")
+    if (not isinstance(priority, int) or isinstance(priority, bool)
+            or not 0 <= priority <= MAX_PRIORITY):
+        raise MossError(f"{where}: priority must be a whole number from 0 to {MAX_PRIORITY}")
     enabled = node.value("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise MossError(f"{where}: enabled must be #true or #false")
@@ -111,11 +112,16 @@ def decode(text: str, source: str = "system-model.kdl") -> SystemModel:
     return SystemModel(repos, packages, disable)
 
 
-def load(path: Path) -> SystemModel | None:
-    """The model at ``path``, or None when there is none."""
-    if not path.is_file():
+def load(path: Path, root: Path | None = None) -> SystemModel | None:
+    """The model at ``path``, or None when there is none; with ``root``, a file of
+    that root, read inside it (a link out of it is no model)."""
+    if root is not None:
+        found = confined.resolve(root, path.relative_to(root).as_posix())
+        if found is None or not found.is_file():
+            return None
+    elif not path.is_file():
         return None
-    return decode(kdl.read_text(path), str(path))
+    return decode(kdl.read_text(path, root), str(path))
 
 
 def _sort_key(provider: str) -> str:
@@ -157,7 +163,7 @@ def repositories(root: Path) -> list[Repository]:
     """The repositories moss uses: ``/etc/moss/system-model.kdl``'s when it exists (as
     real moss, whose repository manager then reads only the model), else the configured
     ones; most preferred first."""
-    model = load(root / ADMIN_MODEL)
+    model = load(root / ADMIN_MODEL, root)
     if model is None:
         return load_repositories(root)
     repos = [resolved(root, r) for r in model.repositories]
@@ -189,7 +195,7 @@ def state_model(root: Path, explicit: Sequence[PackageMeta], imported: SystemMod
     list synced; else a fresh one from the active repositories and the explicit
     packages, as real moss's ``update_or_create_system_model``.
     """
-    model = imported if imported is not None else load(root / ADMIN_MODEL)
+    model = imported if imported is not None else load(root / ADMIN_MODEL, root)
     if model is None:
         return create(repositories, (m.name for m in explicit))
     return encode(model.repositories, synced_packages(model, explicit))

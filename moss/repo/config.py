@@ -26,6 +26,7 @@ in lower-case hex, so either implementation finds the other's download.
 from __future__ import annotations
 
 import re
+import sys
 import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +35,8 @@ from typing import Any
 import xxhash
 import yaml
 
-from moss.core import kdl
-from moss.core.configfiles import FORMATS, config_files, read_data, system_folders
+from moss.core import confined, kdl
+from moss.core.configfiles import FORMATS, config_files, is_vendor, read_data, system_folders
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, remove_tree
 from moss.core.root import Root
@@ -55,6 +56,8 @@ ADMIN_DIR = Path("etc/moss/repo.d")
 CACHE_PREFIX = "moss"  # real moss's identifier for repositories from its configuration
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SCHEMES = ("https://", "http://", "file://")
+# Real moss's priority is a u64; this moss stores and compares it as SQLite's i64.
+MAX_PRIORITY = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def read_public_key(text_or_path: str) -> str:
     candidate = Path(text_or_path)
     text = text_or_path
     if "\n" not in text_or_path and len(text_or_path) < 4096 and candidate.is_file():
-        text = candidate.read_text()
+        text = confined.read_file(candidate, 64 * 1024)  # a .pub file is two short lines
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.startswith("untrusted comment:")]
     if len(lines) != 1:
@@ -162,8 +165,9 @@ def read_public_key(text_or_path: str) -> str:
 
 def _int(raw: dict[str, Any], name: str, default: int | None, where: str) -> int:
     value = raw.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise MossError(f"{where} has an invalid {name} {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PRIORITY:
+        raise MossError(f"{where} has an invalid {name} {str(value)[:40]!r}: "
+                        f"a whole number from 0 to {MAX_PRIORITY}")
     return value
 
 
@@ -204,8 +208,8 @@ def _entry(repo_id: str, raw: Any, source: Path) -> Repository:
     )
 
 
-def _read_file(path: Path) -> dict[str, Repository]:
-    data = read_data(path)
+def _read_file(root: Path, path: Path) -> dict[str, Repository]:
+    data = read_data(path, root)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -215,7 +219,24 @@ def _read_file(path: Path) -> dict[str, Repository]:
 
 def _config_files(root: Path, admin_only: bool = False) -> list[Path]:
     folders = system_folders(root)
-    return config_files(folders[1:] if admin_only else folders, DOMAIN)
+    return config_files(folders[1:] if admin_only else folders, DOMAIN, root)
+
+
+_warned: set[str] = set()
+
+
+def _read_vendor_file(root: Path, path: Path) -> dict[str, Repository]:
+    """A package's repository file: when it is bad (a link out of the root, too deep,
+    not a mapping...), a warning and nothing, so that no command, ``remove`` of that
+    package first of all, is blocked by what a package ships.  The administrator's
+    own files stay errors: they are there to be fixed."""
+    try:
+        return _read_file(root, path)
+    except MossError as exc:
+        if str(exc) not in _warned:
+            _warned.add(str(exc))
+            print(f"moss: warning: {exc}; the file is skipped", file=sys.stderr)
+        return {}
 
 
 def resolved(root: Path, repo: Repository) -> Repository:
@@ -233,7 +254,8 @@ def load_repositories(root: Path) -> list[Repository]:
     """
     merged: dict[str, Repository] = {}
     for path in _config_files(root):
-        merged.update(_read_file(path))
+        merged.update(_read_vendor_file(root, path) if is_vendor(root, path)
+                      else _read_file(root, path))
     repos = [resolved(root, r) for r in merged.values()]
     return sorted(repos, key=lambda r: (-r.priority, r.id))
 
@@ -254,16 +276,17 @@ def _encode(path: Path, entries: dict[str, Repository]) -> bytes:
 
 
 def _write(root: Path, repo: Repository) -> None:
-    path = root / ADMIN_DIR / f"{repo.id}.kdl"
+    path = confined.inside(root, ADMIN_DIR.as_posix()) / f"{repo.id}.kdl"  # never via a link out
     atomic_write(path, _encode(path, {repo.id: repo}))
 
 
 def _admin_files(root: Path) -> list[Path]:
     """Every administrator file, YAML twins of KDL files included (both are edited)."""
-    folder = root / "etc/moss"
+    folder = confined.inside(root, "etc/moss")  # a link out of ROOT edits nothing outside
     files = [folder / f"{DOMAIN}{ext}" for ext in FORMATS]
-    if (folder / f"{DOMAIN}.d").is_dir():
-        files += sorted((folder / f"{DOMAIN}.d").iterdir())
+    directory = confined.inside(root, ADMIN_DIR.as_posix())
+    if directory.is_dir():
+        files += sorted(directory.iterdir())
     return [p for p in files if p.suffix in FORMATS and p.is_file()]
 
 
@@ -288,8 +311,9 @@ def add_repository(
         check_uri(uri)
     elif not uri.startswith(_SCHEMES):
         raise MossError(f"unsupported repository URI {uri!r}: use https://, http:// or file://")
-    if priority < 0:
-        raise MossError(f"priority must be 0 or more, not {priority}")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise MossError(f"priority must be a whole number from 0 to {MAX_PRIORITY}, "
+                        f"not {str(priority)[:40]}")
     existing = {r.id: r for r in load_repositories(root)}
     if repo_id in existing:
         raise MossError(
@@ -315,7 +339,7 @@ def remove_repository(root: Path, repo_id: str) -> None:
     repo = get_repository(root, repo_id)
     found = False
     for path in _admin_files(root):
-        entries = _read_file(path)
+        entries = _read_file(root, path)
         if repo_id not in entries:
             continue
         found = True
@@ -339,7 +363,7 @@ def set_active(root: Path, repo_id: str, active: bool) -> Repository:
     updated = replace(repo, active=active)
     # An entry living in an admin file is rewritten there, so ids stay unique.
     for path in reversed(_config_files(root, admin_only=True)):
-        entries = _read_file(path)
+        entries = _read_file(root, path)
         if repo_id in entries:
             entries[repo_id] = updated
             atomic_write(path, _encode(path, entries))

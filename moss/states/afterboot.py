@@ -38,7 +38,7 @@ def read_record(root: Root) -> PivotRecord | None:
     path = root.path / RECORD
     try:
         raw = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deep
         return None
     if not isinstance(raw, dict):
         return None

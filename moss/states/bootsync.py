@@ -19,6 +19,7 @@ from pathlib import Path
 
 import boot
 from moss import triggers
+from moss.core import confined
 from moss.core.errors import BOOT_NOT_UPDATED, FAILED, MossError, PartlyDone, describe_os_error
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, read_state_id
@@ -27,7 +28,8 @@ from moss.states.recovery import state_tree_ids
 
 
 def is_managed(root: Root) -> bool:
-    if (root.path / "etc" / "moss" / "boot.conf").is_file():
+    found = confined.resolve(root.path, "etc/moss/boot.conf")  # a link out of ROOT is no file
+    if found is not None and found.is_file():
         return True
     if root.path.resolve() != Path("/"):
         return False

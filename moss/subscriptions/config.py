@@ -41,8 +41,9 @@ from typing import Any
 
 import yaml
 
-from moss.core import fs
+from moss.core import confined, fs
 from moss.core.errors import MossError
+from moss.core.yamlload import load_yaml
 
 DEFINITIONS_DIR = "share/moss/subscriptions.d"  # relative to /usr
 CHOICES_FILE = Path("etc/moss/subscriptions.yaml")  # relative to the root
@@ -103,10 +104,7 @@ def _strings(value: object, where: str, key: str) -> tuple[str, ...]:
 
 
 def parse_definitions(text: str, where: str) -> list[Definition]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MossError(f"{where}: not valid YAML ({exc})") from exc
+    data = load_yaml(text, where)
     items = data if isinstance(data, list) else [data]
     definitions = []
     for item in items:
@@ -142,12 +140,9 @@ def merge_definitions(files: Iterable[tuple[str, str]]) -> dict[str, Definition]
 
 def load_choices(root: Path) -> Choices:
     path = root / CHOICES_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return Choices()
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MossError(f"{path}: cannot read subscription choices ({exc})") from exc
+    data = load_yaml(confined.read_config(root, path), str(path)) or {}
     if not isinstance(data, dict):
         raise MossError(f"{path}: expected a mapping with 'enabled' and 'disabled'")
     hardware = data.get(HARDWARE) or {}

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moss.core.confined import MAX_CONFIG_BYTES
 from moss.core.errors import MossError
 from moss.core.root import STATE_ID_FILE, Root
 from moss.core.run import run
@@ -98,6 +99,9 @@ class TreeFiles:
         texts = []
         for target in self.plan.files:
             if target.startswith(prefix) and target.endswith((".yaml", ".yml")):
+                if self.size(target) > MAX_CONFIG_BYTES:
+                    raise MossError(f"/usr/{target} is larger than {MAX_CONFIG_BYTES} bytes; "
+                                    "refused")
                 data = self.read(target)
                 if data is not None:
                     texts.append((f"/usr/{target}", data.decode(errors="replace")))

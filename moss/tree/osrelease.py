@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from moss.core import fs
+from moss.core import confined, fs
 from moss.core.errors import MossError
 
 OS_INFO = Path("lib/os-info.json")  # relative to a /usr tree
@@ -99,10 +99,12 @@ def record_os_release(usr: Path) -> bool:
     source = usr / OS_INFO
     if (usr / "lib").is_symlink() or source.is_symlink() or not source.is_file():
         return False  # never follow a package's link out of the tree
+    text = confined.read_config(usr.parent, source)  # regular, inside the tree, bounded
     try:
-        info = json.loads(source.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise MossError(f"/usr/{OS_INFO}: not valid JSON: {exc}") from None
+        info = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # json recurses once per nesting level
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise MossError(f"/usr/{OS_INFO}: not valid JSON: {reason}") from None
     try:
         text = os_release_text(info)
     except MossError as exc:

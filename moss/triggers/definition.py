@@ -130,12 +130,13 @@ def parse_trigger(data: Any, where: str) -> Trigger:
     )
 
 
-def load_triggers(directory: Path) -> list[Trigger]:
+def load_triggers(directory: Path, root: Path | None = None) -> list[Trigger]:
     """The triggers of one scope, given its ``tx.d`` (or ``sys.d``) folder.
 
     Reads ``tx.{yaml,kdl}`` beside it and every ``tx.d/*.{yaml,kdl}`` sorted by
-    name, KDL over YAML; a bad file is a MossError naming it.
+    name, KDL over YAML; a bad file is a MossError naming it.  With ``root`` (the
+    state's root, ``directory`` below it) every file is read inside that root.
     """
     domain = directory.name.removesuffix(".d")
-    return [parse_trigger(read_data(path), str(path))
-            for path in config_files([directory.parent], domain)]
+    return [parse_trigger(read_data(path, root), str(path))
+            for path in config_files([directory.parent], domain, root)]

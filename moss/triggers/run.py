@@ -55,9 +55,13 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
     """Run ``tx.d`` triggers of the new tree with it mounted as ROOT/usr and /etc read-only.
 
     Raises MossError naming the trigger and its output if one fails, so the
-    transaction stops before the tree becomes active.
+    transaction stops before the tree becomes active.  The tree's ``sys.d``
+    triggers, which run only once it is live, are read here too: a file there
+    that cannot be read stops the transaction now, not after the switch.
     """
-    commands = collect(load_triggers(staging_usr / TX_DIR), walk_tree(staging_usr))
+    load_triggers(staging_usr / SYS_DIR, staging_usr.parent)
+    commands = collect(load_triggers(staging_usr / TX_DIR, staging_usr.parent),
+                       walk_tree(staging_usr))
     argvs = [_sandboxed(c, root, staging_usr, readonly_etc=True) for c in commands]
     _execute(commands, argvs, progress, "transaction")
 
@@ -65,7 +69,7 @@ def run_transaction_triggers(root: Path, staging_usr: Path, progress: Progress =
 def run_system_triggers(root: Path, progress: Progress = QUIET) -> None:
     """Run ``sys.d`` triggers after activation: directly on ``/``, chrooted elsewhere."""
     usr = root / "usr"
-    commands = collect(load_triggers(usr / SYS_DIR), walk_tree(usr))
+    commands = collect(load_triggers(usr / SYS_DIR, usr.parent), walk_tree(usr))
     live = os.path.realpath(root) == "/"
     argvs = []
     for command in commands:

@@ -91,6 +91,21 @@ def test_broken_os_info_stops_the_transaction(tmp_path: Path,
     assert tree_snapshot(root / "usr") == before
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, " " * (2 << 20) + "{}",
+                                  b"{\"name\": \"\xff\"}".decode("latin-1")])
+def test_os_info_too_deep_or_too_big_is_one_line(tmp_path: Path, text: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 23, rules 3 and 9: json recursed into a RecursionError; size was unbounded
+    root = tmp_path / "root"
+    assert moss(root, "install", str(make_package(tmp_path, "base", {"lib/x": "x"}))) == 0
+    before = tree_snapshot(root / "usr")
+    bad = make_package(tmp_path, "os-info", {"lib/os-info.json": text.encode("latin-1")})
+    assert moss(root, "install", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "os-info.json" in err and len(err.strip().splitlines()) == 1
+    assert tree_snapshot(root / "usr") == before
+
+
 def test_a_linked_lib_folder_is_not_followed(tmp_path: Path) -> None:
     root = tmp_path / "root"
     pkg = make_package(tmp_path, "odd", {"lib64/os-info.json": json.dumps(AERYNOS),
