@@ -34,6 +34,7 @@ from moss.subscriptions.config import (
 from moss.subscriptions.filter import PathRules
 from moss.subscriptions.hardware import ModuleChoice, choose_modules
 from moss.subscriptions.kmod import from_texts, is_module_file
+from moss.subscriptions.locales import system_languages
 from moss.subscriptions.modalias import Device, devices_for, pins_for
 from moss.tree.plan import Placed, TreePlan
 
@@ -119,6 +120,19 @@ class Evaluator:
     firmware_for: dict[str, set[str]] = field(default_factory=dict)  # package -> modules
     _devices: list[Device] | None = None
     _modules: dict[str, ModuleChoice] = field(default_factory=dict)
+    _languages: set[str] | None = None
+
+    def languages(self) -> set[str]:
+        """The languages the root's locale settings name; read only while ``locales``
+        is on, so a broken ``locale.conf`` stops nothing else."""
+        if self._languages is None:
+            self._languages = system_languages(self.files.root.path, self.choices.locales)
+        return self._languages
+
+    def rules(self, active: list[str]) -> PathRules:
+        definitions = list(self.definitions.values())
+        wants_languages = any(d.locales and d.name in active for d in definitions)
+        return PathRules(definitions, active, self.languages() if wants_languages else None)
 
     def devices(self) -> list[Device]:
         if self._devices is None:
@@ -140,7 +154,7 @@ class Evaluator:
     def evaluate(self, active: list[str]) -> Filtered:
         plan = self.files.plan
         filtered = Filtered(active=active)
-        rules = PathRules(list(self.definitions.values()), active)
+        rules = self.rules(active)
         hardware = HARDWARE in active
         kernels = self.files.kernels() if hardware else []
         filtered.modules = [self.module_choice(k) for k in kernels]
@@ -186,8 +200,7 @@ class Evaluator:
 
     def filters_anything(self, active: list[str]) -> bool:
         """False when no rule can drop a path: most transactions skip the walk."""
-        rules = PathRules(list(self.definitions.values()), active)
-        return HARDWARE in active or bool(rules.active_drop or rules.inactive_keep)
+        return HARDWARE in active or self.rules(active).drops_anything
 
     def dropped_size(self, filtered: Filtered) -> tuple[int, int]:
         files = [t for t in filtered.dropped if t in self.files.plan.files]

@@ -89,7 +89,8 @@ def test_list_shows_what_exists_what_is_on_and_what_it_saves(
     listing = moss_json(capsys, installed, "subscription", "list", "--json")
     assert isinstance(listing, list)
     by_name = {s["name"]: s for s in listing}
-    assert set(by_name) == {"docs", "german", "hardware", "slim-locales"}
+    assert set(by_name) == {"docs", "german", "hardware", "slim-locales",
+                            "locales", "devel", "dbginfo", "32bit"}
     assert by_name["docs"]["active"] and by_name["docs"]["default"]
     assert by_name["docs"]["source"] == "/usr/share/moss/subscriptions.d/docs.yaml"
     # Turning docs off would save its two files.  german is off, and what an inactive
