@@ -111,7 +111,8 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     subscribed = subscriptions.subscribed_packages(root, dbs, current, request.subscriptions)
     wanted = resolve_request(planning.Request(
         root=root.path, current=current, local=[read_package(p) for p in request.install],
-        names=request.names, subscribed=subscribed, remove=request.remove,
+        names=request.names, subscribed=subscribed.names,
+        subpackages=subscribed.subpackages, remove=request.remove,
         sync=request.sync, upgrade_only=request.upgrade_only, model=request.model,
     ))
     selected, change = apply_changes(current, wanted.install, wanted.remove)

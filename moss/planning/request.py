@@ -50,6 +50,8 @@ class Request:
     local: Sequence[IncomingPackage] = ()  # local .stone files, taken as given
     names: Sequence[str] = ()  # names or providers to install from the repositories
     subscribed: Sequence[str] = ()  # what the active subscriptions add, implicitly
+    # Suffixes: each package P of the result brings P-<suffix> where a repository offers it.
+    subpackages: Sequence[str] = ()
     remove: Sequence[str] = ()
     sync: bool = False  # bring everything to what the repositories offer
     upgrade_only: bool = False  # with sync: never downgrade
@@ -80,8 +82,48 @@ def resolve_request(request: Request) -> Wanted:
     unmet = [name for name in request.subscribed if name not in offered]
     if request.names or unmet or request.sync:
         choose_from_repositories(request, wanted, unmet)
-    wanted.remove += sweep_orphans(request.current, wanted, request.subscribed)
+    subscribed = list(request.subscribed)
+    if request.subpackages:
+        wanted, subscribed = _with_subpackages(request, wanted, unmet)
+    wanted.remove += sweep_orphans(request.current, wanted, subscribed)
     return wanted
+
+
+def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
+                      ) -> tuple[Wanted, list[str]]:
+    """``wanted`` grown by each resulting package's offered ``P-<suffix>``, and the
+    subscribed names that keep them (those of the packages that stay).
+
+    A subpackage may need packages that have subpackages of their own, so this
+    resolves again until nothing new is offered; each round only adds names.
+    """
+    repositories = sysmodel.repositories(request.root)
+    names = {o.meta.name for o in load_offers(request.root, repositories)}
+    extra: list[str] = []
+    while True:
+        result = _result_names(request.current, wanted)
+        wants = subpackage_names(result, request.subpackages)
+        missing = [n for n in wants if n in names and n not in result and n not in extra]
+        if not missing:
+            return wanted, [*request.subscribed, *wants]
+        extra += missing
+        again = Wanted(local=wanted.local, install=[s for s in wanted.install
+                                                    if s.id in wanted.local])
+        if request.remove:
+            again.remove = list(wanted.remove)
+        choose_from_repositories(request, again, [*unmet, *extra])
+        wanted = again
+
+
+def subpackage_names(names: Collection[str], suffixes: Sequence[str]) -> list[str]:
+    """``P-<suffix>`` for each package P and suffix, P not itself such a subpackage."""
+    ends = tuple(f"-{s}" for s in suffixes)
+    return sorted(f"{n}-{s}" for n in names if not n.endswith(ends) for s in suffixes)
+
+
+def _result_names(current: Mapping[str, Selected], wanted: Wanted) -> set[str]:
+    names = {n for n in current if n not in wanted.remove}
+    return names | {s.meta.name for s in wanted.install}
 
 
 def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:

@@ -244,9 +244,17 @@ def apply(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
     return kept, filtered
 
 
+@dataclass
+class Subscribed:
+    """What the active subscriptions add to a selection."""
+
+    names: list[str] = field(default_factory=list)  # names or providers
+    subpackages: list[str] = field(default_factory=list)  # suffixes: P brings P-<suffix>
+
+
 def subscribed_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
-                        choices: Choices | None = None) -> list[str]:
-    """Names and providers the active subscriptions add to a selection.
+                        choices: Choices | None = None) -> Subscribed:
+    """Names, providers and subpackage suffixes the active subscriptions add.
 
     They are selected implicitly: they stay while a subscription wants them and
     go, as orphans, when none does.  Definitions come from the current
@@ -259,10 +267,12 @@ def subscribed_packages(root: Root, dbs: Databases, current: Mapping[str, Select
             if entry.target.startswith(DEFINITIONS_DIR + "/"):
                 plan.files[entry.target] = Placed(selected.meta.name, entry)
     ev = evaluator(root, plan, current, choices)
-    names: list[str] = []
+    wanted = Subscribed()
     for name in ev.choices.active(ev.definitions):
-        names += [p for p in ev.definitions[name].packages if p not in names]
-    return names
+        definition = ev.definitions[name]
+        wanted.names += [p for p in definition.packages if p not in wanted.names]
+        wanted.subpackages += [s for s in definition.subpackages if s not in wanted.subpackages]
+    return wanted
 
 
 def record(dbs: Databases, state_id: int, filtered: Filtered) -> None:

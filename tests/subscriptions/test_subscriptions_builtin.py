@@ -1,0 +1,159 @@
+"""Issue 26's "Done when": the built-in locales, docs and devel subscriptions, through the CLI.
+
+A root with ``LANG=de_DE.UTF-8`` in ``/etc/locale.conf`` installs, from a served
+repository, packages that ship translations (gettext, man pages, GNOME help, Qt
+``.qm``), documentation, and ``-devel``/``-docs`` subpackages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moss.actions.query import installed
+from moss.cli import main
+from moss.stonetools.index import build_index
+from tests.repo.test_repo_endtoend import serve_directory
+from tests.repo.test_repo_httpserver import Site, site
+from tests.support.packages import make_package
+
+__all__ = ["site"]
+
+
+def translated(name: str, languages: list[str]) -> dict[str, str]:
+    """A package's files: a program, its docs, and translations into ``languages``."""
+    files = {f"bin/{name}": "#!/bin/sh\n",
+             f"share/doc/{name}/README": f"{name} reads me\n" * 50,
+             f"share/man/man1/{name}.1": f".TH {name}\n",
+             f"share/help/C/{name}/index.page": "<page/>\n"}
+    for lang in languages:
+        files[f"share/locale/{lang}/LC_MESSAGES/{name}.mo"] = f"{name} in {lang}\n"
+        files[f"share/man/{lang}/man1/{name}.1"] = f".TH {name} {lang}\n"
+        files[f"share/help/{lang}/{name}/index.page"] = f"<page lang='{lang}'/>\n"
+        files[f"share/qt5/translations/{name}_{lang}.qm"] = f"qm {lang}\n"
+    return files
+
+
+def moss(root: Path, *args: str) -> int:
+    return main(["-D", str(root), "-y", "--quiet", *args])
+
+
+def names(root: Path) -> list[str]:
+    return sorted(p.name for p in installed(root))
+
+
+def verify_clean(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert moss(root, "state", "verify", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["problems"] == []
+
+
+def downloads(site: Site) -> list[str]:
+    return [path for path, _range in site.requests if path.endswith(".stone")]
+
+
+@pytest.fixture
+def root(tmp_path: Path, site: Site) -> Path:
+    pool = tmp_path / "served" / "pool"
+    pool.mkdir(parents=True)
+    specs = {
+        "hello": translated("hello", ["de", "de_AT", "fr", "pt_BR", "sr@latin"]),
+        "hello-devel": {"include/hello.h": "int hello(void);\n"},
+        "hello-docs": {"share/doc/hello/manual.html": "<h1>hello</h1>\n" * 100},
+        "world": translated("world", ["de", "es"]),
+        "world-devel": {"include/world.h": "int world(void);\n"},
+        "tool": {"bin/tool": "#!/bin/sh\n"},
+        "tool-devel": {"include/tool.h": "int tool(void);\n"},
+    }
+    for name, files in specs.items():
+        base = name.split("-")[0]
+        package = make_package(tmp_path, name, files,
+                               depends=(base,) if base != name else ())
+        package.rename(pool / package.name)
+    build_index(tmp_path / "served")
+    serve_directory(site, tmp_path / "served", "repo")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/locale.conf").write_text('LANG=de_DE.UTF-8\nLC_TIME="C"\n')
+    assert moss(root, "repo", "add", "main", site.url("/repo/stone.index")) == 0
+    assert moss(root, "repo", "update") == 0
+    assert moss(root, "install", "hello") == 0
+    return root
+
+
+def test_locales_keep_the_systems_language_and_come_back_offline(
+        root: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    usr = root / "usr"
+    assert names(root) == ["hello", "hello-docs"]  # docs is on: -docs come along
+    assert moss(root, "subscription", "add", "locales") == 0
+    assert sorted(p.name for p in (usr / "share/locale").iterdir()) == ["de", "de_AT"]
+    assert sorted(p.name for p in (usr / "share/man").iterdir()) == ["de", "de_AT", "man1"]
+    assert sorted(p.name for p in (usr / "share/help").iterdir()) == ["C", "de", "de_AT"]
+    assert sorted(p.name for p in (usr / "share/qt5/translations").iterdir()) == [
+        "hello_de.qm", "hello_de_AT.qm"]
+    assert (usr / "bin/hello").exists() and (usr / "share/doc/hello/manual.html").exists()
+    verify_clean(root, capsys)
+
+    # Later installs are filtered the same way.
+    assert moss(root, "install", "world") == 0
+    assert not (usr / "share/locale/es").exists()
+    assert (usr / "share/locale/de/LC_MESSAGES/world.mo").exists()
+    verify_clean(root, capsys)
+
+    # Changing the setting and refreshing follows it.
+    (root / "etc/locale.conf").write_text("LANG=fr_FR.UTF-8\n")
+    assert moss(root, "subscription", "refresh") == 0
+    assert sorted(p.name for p in (usr / "share/locale").iterdir()) == ["fr"]
+
+    before = downloads(site)
+    assert moss(root, "subscription", "remove", "locales") == 0
+    assert sorted(p.name for p in (usr / "share/locale").iterdir()) == [
+        "de", "de_AT", "es", "fr", "pt_BR", "sr@latin"]
+    assert (usr / "share/man/fr/man1/hello.1").read_text() == ".TH hello fr\n"
+    assert downloads(site) == before  # nothing fetched: the store had every blob
+    verify_clean(root, capsys)
+
+
+def test_docs_off_drops_documentation_and_docs_packages(
+        root: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    usr = root / "usr"
+    assert moss(root, "subscription", "remove", "docs") == 0
+    assert names(root) == ["hello"]
+    for gone in ("share/doc", "share/man", "share/help"):
+        assert not (usr / gone).exists(), gone
+    assert (usr / "share/locale/fr/LC_MESSAGES/hello.mo").exists()
+    verify_clean(root, capsys)
+    # A later install brings no -docs and no documentation.
+    assert moss(root, "install", "world") == 0
+    assert names(root) == ["hello", "world"]
+    assert not (usr / "share/doc").exists()
+
+    before = downloads(site)
+    assert moss(root, "subscription", "add", "docs") == 0
+    assert names(root) == ["hello", "hello-docs", "world"]  # world offers no -docs
+    assert (usr / "share/doc/hello/manual.html").exists()
+    assert (usr / "share/man/de/man1/world.1").exists()
+    assert downloads(site) == before  # hello-docs came from the package cache
+    verify_clean(root, capsys)
+
+
+def test_devel_brings_each_packages_devel_now_and_later(
+        root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    usr = root / "usr"
+    assert moss(root, "install", "world") == 0
+    assert moss(root, "subscription", "add", "devel") == 0
+    assert names(root) == ["hello", "hello-devel", "hello-docs", "world", "world-devel"]
+    assert (usr / "include/world.h").exists()
+    assert moss(root, "install", "tool") == 0
+    assert "tool-devel" in names(root)
+    # Removing a package removes its -devel.
+    assert moss(root, "remove", "world") == 0
+    assert "world-devel" not in names(root) and not (usr / "include/world.h").exists()
+    verify_clean(root, capsys)
+    # Off removes them, except one the user asked for by name.
+    assert moss(root, "install", "hello-devel") == 0
+    assert moss(root, "subscription", "remove", "devel") == 0
+    assert names(root) == ["hello", "hello-devel", "hello-docs", "tool"]
+    verify_clean(root, capsys)
