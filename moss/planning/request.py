@@ -97,8 +97,7 @@ def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
     A subpackage may need packages that have subpackages of their own, so this
     resolves again until nothing new is offered; each round only adds names.
     """
-    repositories = sysmodel.repositories(request.root)
-    names = {o.meta.name for o in load_offers(request.root, repositories)}
+    names = offered_names(request.root)
     extra: list[str] = []
     while True:
         result = _result_names(request.current, wanted)
@@ -113,6 +112,11 @@ def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
             again.remove = list(wanted.remove)
         choose_from_repositories(request, again, [*unmet, *extra])
         wanted = again
+
+
+def offered_names(root: Path) -> set[str]:
+    """Names of the packages the active repositories offer (their fetched indexes)."""
+    return {o.meta.name for o in load_offers(root, sysmodel.repositories(root))}
 
 
 def subpackage_names(names: Collection[str], suffixes: Sequence[str]) -> list[str]:

@@ -50,6 +50,19 @@ def verify_clean(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["problems"] == []
 
 
+def usr_files(root: Path) -> tuple[int, int]:
+    """Regular files under /usr and their bytes, as du would count them."""
+    files = [p for p in (root / "usr").rglob("*") if p.is_file() and not p.is_symlink()
+             and p.name != ".stateID"]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def listed(root: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
+    capsys.readouterr()
+    assert moss(root, "subscription", "list", "--json") == 0
+    return {s["name"]: s["toggle"] for s in json.loads(capsys.readouterr().out)}
+
+
 def downloads(site: Site) -> list[str]:
     return [path for path, _range in site.requests if path.endswith(".stone")]
 
@@ -87,7 +100,14 @@ def test_locales_keep_the_systems_language_and_come_back_offline(
         root: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     usr = root / "usr"
     assert names(root) == ["hello", "hello-docs"]  # docs is on: -docs come along
+    toggles = listed(root, capsys)
+    # What the list says switching saves is what /usr loses: measured, not estimated.
+    files, size = usr_files(root)
     assert moss(root, "subscription", "add", "locales") == 0
+    after = usr_files(root)
+    assert toggles["locales"] == {"action": "add", "saves_files": files - after[0],
+                                  "saves_bytes": size - after[1], "packages": []}
+    assert files - after[0] == 12  # fr, pt_BR, sr@latin: .mo, man page, help, .qm each
     assert sorted(p.name for p in (usr / "share/locale").iterdir()) == ["de", "de_AT"]
     assert sorted(p.name for p in (usr / "share/man").iterdir()) == ["de", "de_AT", "man1"]
     assert sorted(p.name for p in (usr / "share/help").iterdir()) == ["C", "de", "de_AT"]
@@ -119,7 +139,12 @@ def test_locales_keep_the_systems_language_and_come_back_offline(
 def test_docs_off_drops_documentation_and_docs_packages(
         root: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     usr = root / "usr"
+    toggles = listed(root, capsys)
+    files, size = usr_files(root)
     assert moss(root, "subscription", "remove", "docs") == 0
+    after = usr_files(root)
+    assert toggles["docs"] == {"action": "remove", "saves_files": files - after[0],
+                               "saves_bytes": size - after[1], "packages": ["hello-docs"]}
     assert names(root) == ["hello"]
     for gone in ("share/doc", "share/man", "share/help"):
         assert not (usr / gone).exists(), gone
@@ -143,6 +168,9 @@ def test_devel_brings_each_packages_devel_now_and_later(
         root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     usr = root / "usr"
     assert moss(root, "install", "world") == 0
+    assert listed(root, capsys)["devel"] == {"action": "add", "saves_files": 0,
+                                             "saves_bytes": 0,
+                                             "packages": ["hello-devel", "world-devel"]}
     assert moss(root, "subscription", "add", "devel") == 0
     assert names(root) == ["hello", "hello-devel", "hello-docs", "world", "world-devel"]
     assert (usr / "include/world.h").exists()
