@@ -29,6 +29,7 @@ from moss.planning.selection import Change, Selected, apply_changes, selection_o
 from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root
 from moss.states.bootsync import after_change
+from moss.states.culled import restore_missing
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
@@ -140,6 +141,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     unpack_packages(root, dbs, incoming, options.progress)
     checkpoint("tx:unpacked")
     plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
+    restore_missing(root, dbs, plan_digests(plan), prepared.selected, cache, options.progress)
     state_id = record_state(root, dbs, prepared.selected,
                             request.summary or describe(prepared.change), filtered)
     checkpoint("tx:recorded")

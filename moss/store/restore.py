@@ -46,11 +46,13 @@ def restore_blobs(root: Root, dbs: Databases, wanted: set[int],
                     else:
                         for _ in chunks:  # still read: the reader checks the digest
                             pass
-                for row in scratch.commit():
-                    wanted.discard(int(row[0], 16))
-                    restored.append((row[0], path))
+                rows = scratch.commit()
         except StoneError as exc:
             raise MossError(f"cached package {path} is damaged: {exc}") from exc
+        dbs.layout.add_assets(rows)  # a blob that had left the store has no row
+        for row in rows:
+            wanted.discard(int(row[0], 16))
+            restored.append((row[0], path))
     return restored
 
 

@@ -185,3 +185,39 @@ def test_devel_brings_each_packages_devel_now_and_later(
     assert moss(root, "subscription", "remove", "devel") == 0
     assert names(root) == ["hello", "hello-devel", "hello-docs", "tool"]
     verify_clean(root, capsys)
+
+
+def store(root: Path) -> tuple[int, int]:
+    """Blobs in the store and their bytes."""
+    blobs = [p for p in (root / ".moss/assets").rglob("*") if p.is_file()]
+    return len(blobs), sum(p.stat().st_size for p in blobs)
+
+
+def test_culled_files_leave_the_store_and_come_back_from_cache_then_repository(
+        root: Path, site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    usr = root / "usr"
+    full = store(root)
+    files, size = usr_files(root)
+    assert moss(root, "subscription", "add", "locales") == 0
+    culled = (files - usr_files(root)[0], size - usr_files(root)[1])
+    assert store(root) == full  # state 1 still has every translation
+    assert moss(root, "state", "prune", "--keep", "1") == 0
+    assert store(root) == (full[0] - culled[0], full[1] - culled[1])
+    verify_clean(root, capsys)
+
+    # Back on: from the cached packages, nothing downloaded.
+    before = downloads(site)
+    assert moss(root, "subscription", "remove", "locales") == 0
+    assert (usr / "share/locale/fr/LC_MESSAGES/hello.mo").read_text() == "hello in fr\n"
+    assert store(root) == full and downloads(site) == before
+    verify_clean(root, capsys)
+
+    # Culled again and the cache gone: only the package holding them is fetched.
+    assert moss(root, "subscription", "add", "locales") == 0
+    assert moss(root, "state", "prune", "--keep", "1") == 0
+    (root / ".moss/cache").rename(tmp_path / "cache-gone")
+    assert moss(root, "subscription", "remove", "locales") == 0
+    fetched = downloads(site)[len(before):]
+    assert len(fetched) == 1 and fetched[0].endswith("/hello-1.0-1.stone")
+    assert (usr / "share/man/pt_BR/man1/hello.1").read_text() == ".TH hello pt_BR\n"
+    verify_clean(root, capsys)
