@@ -31,17 +31,18 @@ from moss.store.restore import restore_blobs
 from moss.subscriptions.step import DROPPED
 
 
-def tree_digests(dbs: Databases) -> set[str]:
-    """Hex digests of the blobs some state's tree links to.
+def tree_digests(dbs: Databases, states: Iterable[int] | None = None) -> set[int]:
+    """The blobs the trees of ``states`` (default: every state) link to.
 
     A state that left nothing out uses every blob of its packages; one that did
     uses those of the paths it kept.  Blobs a depmod rewrote stay: cheap, and
     the shipped file is what a rebuild starts from.
     """
+    ids = dbs.state.ids() if states is None else list(states)
     dropped = {s: {t for t, why in dbs.state.filtered(s).items() if why == DROPPED}
-               for s in dbs.state.ids()}
-    if not any(dropped.values()):
-        return {digest_hex(d) for d in dbs.layout.referenced_digests()}
+               for s in ids}
+    if states is None and not any(dropped.values()):
+        return dbs.layout.referenced_digests()  # every package is some state's
     whole: set[str] = set()  # packages some state keeps entirely
     partial: dict[str, list[set[str]]] = {}  # package -> the drops of states culling it
     for state_id, paths in dropped.items():
@@ -57,7 +58,7 @@ def tree_digests(dbs: Databases) -> set[str]:
                 continue
             if package in whole or any(entry.target not in p for p in partial[package]):
                 used.add(entry.digest)
-    return {digest_hex(d) for d in used}
+    return used
 
 
 def restore_missing(root: Root, dbs: Databases, digests: Iterable[int],

@@ -32,7 +32,7 @@ from moss.states.listing import list_states as list_states
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
-from moss.stone import EMPTY_DIGEST, FileKind
+from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
 from moss.store.assets import check_blobs, remove_unreferenced
 
 
@@ -177,7 +177,8 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
         if cached.exists():
             cached.unlink()
             removed += 1
-    referenced = tree_digests(dbs)  # culled files' blobs go too (moss.states.culled)
+    # Culled files' blobs go too (moss.states.culled).
+    referenced = {digest_hex(d) for d in tree_digests(dbs)}
     dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)
     checkpoint("prune:asset-rows-removed")
     return removed + remove_unreferenced(root, referenced, progress)

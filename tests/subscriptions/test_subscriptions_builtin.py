@@ -14,6 +14,7 @@ import pytest
 
 from moss.actions.query import installed
 from moss.cli import main
+from moss.states.diff import prune_preview
 from moss.stonetools.index import build_index
 from tests.repo.test_repo_endtoend import serve_directory
 from tests.repo.test_repo_httpserver import Site, site
@@ -201,6 +202,7 @@ def test_culled_files_leave_the_store_and_come_back_from_cache_then_repository(
     assert moss(root, "subscription", "add", "locales") == 0
     culled = (files - usr_files(root)[0], size - usr_files(root)[1])
     assert store(root) == full  # state 1 still has every translation
+    assert prune_preview(root, 1) == ([1], culled[1])  # what prune says it frees
     assert moss(root, "state", "prune", "--keep", "1") == 0
     assert store(root) == (full[0] - culled[0], full[1] - culled[1])
     verify_clean(root, capsys)
