@@ -73,7 +73,9 @@ def resolve_request(request: Request) -> Wanted:
     wanted.install = [Selected(p.id, p.meta, explicit=True) for p in request.local]
     installed, explicit = request.installed, request.explicit
     if request.remove:
-        plan = resolve.remove(installed, explicit, request.remove)
+        _refuse_subscribed_subpackages(request)
+        plan = resolve.remove(installed, explicit | _subscribed_installed(request),
+                              request.remove)
         wanted.remove = [m.name for m in plan.remove]
     if request.model is not None:
         choose_from_model(request, request.model, wanted)
@@ -87,6 +89,31 @@ def resolve_request(request: Request) -> Wanted:
         wanted, subscribed = _with_subpackages(request, wanted, unmet)
     wanted.remove += sweep_orphans(request.current, wanted, subscribed)
     return wanted
+
+
+def _refuse_subscribed_subpackages(request: Request) -> None:
+    """Removing ``P-<suffix>`` while its toggle is on and P stays would only last
+    until the next transaction brings it back: refused, saying what does it."""
+    gone = set(request.remove)
+    for suffix in request.subpackages:
+        for name in request.remove:
+            base = name.removesuffix(f"-{suffix}")
+            if base != name and base in request.current and base not in gone:
+                raise MossError(f"{name} comes with {base} while the subscription bringing "
+                                f"every -{suffix} is on: turn it off "
+                                "(`moss subscription list`), or remove " + base)
+
+
+def _subscribed_installed(request: Request) -> set[str]:
+    """Installed packages the active subscriptions want: a removal keeps them as it
+    keeps what the user chose (sweep_orphans lets go those it no longer wants)."""
+    providers: dict[str, str] = {}
+    for meta in request.installed:
+        for key in resolve.provider_keys(meta):
+            providers.setdefault(key, meta.name)
+    wanted = {providers[n] for n in request.subscribed if n in providers}
+    subpackages = subpackage_names(request.current, request.subpackages)
+    return wanted | {n for n in subpackages if n in request.current}
 
 
 def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]

@@ -168,23 +168,33 @@ def test_docs_off_drops_documentation_and_docs_packages(
 def test_devel_brings_each_packages_devel_now_and_later(
         root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     usr = root / "usr"
-    assert moss(root, "install", "world") == 0
+    assert moss(root, "install", "world", "tool-devel") == 0  # tool-devel: asked by name
     assert listed(root, capsys)["devel"] == {"action": "add", "saves_files": 0,
                                              "saves_bytes": 0,
                                              "packages": ["hello-devel", "world-devel"]}
     assert moss(root, "subscription", "add", "devel") == 0
-    assert names(root) == ["hello", "hello-devel", "hello-docs", "world", "world-devel"]
+    assert names(root) == ["hello", "hello-devel", "hello-docs", "tool", "tool-devel",
+                           "world", "world-devel"]
     assert (usr / "include/world.h").exists()
-    assert moss(root, "install", "tool") == 0
+    assert moss(root, "remove", "tool", "tool-devel") == 0
+    assert moss(root, "install", "tool") == 0  # a later install brings its -devel
     assert "tool-devel" in names(root)
-    # Removing a package removes its -devel.
+    # Removing one -devel alone would last until the next transaction: refused.
+    capsys.readouterr()
+    assert moss(root, "remove", "tool-devel") == 1
+    err = capsys.readouterr().err
+    assert "tool-devel comes with tool while the subscription bringing every -devel is on" \
+        in err and err.count("\n") == 1
+    assert "tool-devel" in names(root)
+    # Removing a package removes its -devel, and leaves the others' alone.
     assert moss(root, "remove", "world") == 0
     assert "world-devel" not in names(root) and not (usr / "include/world.h").exists()
+    assert "hello-devel" in names(root)
     verify_clean(root, capsys)
     # Off removes them, except one the user asked for by name.
-    assert moss(root, "install", "hello-devel") == 0
+    assert moss(root, "install", "world", "world-devel") == 0
     assert moss(root, "subscription", "remove", "devel") == 0
-    assert names(root) == ["hello", "hello-devel", "hello-docs", "tool"]
+    assert names(root) == ["hello", "hello-docs", "tool", "world", "world-devel"]
     verify_clean(root, capsys)
 
 
