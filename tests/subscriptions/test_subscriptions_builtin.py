@@ -23,6 +23,15 @@ from tests.support.packages import make_package
 __all__ = ["site"]
 
 
+# A distribution's own subscription, in the same format as the built-in toggles.
+SELINUX = """\
+name: selinux
+description: SELinux policy, and each package's policy module
+packages: [selinux-policy]
+subpackages: [selinux]
+"""
+
+
 def translated(name: str, languages: list[str]) -> dict[str, str]:
     """A package's files: a program, its docs, and translations into ``languages``."""
     files = {f"bin/{name}": "#!/bin/sh\n",
@@ -80,11 +89,14 @@ def root(tmp_path: Path, site: Site) -> Path:
         "world-devel": {"include/world.h": "int world(void);\n"},
         "tool": {"bin/tool": "#!/bin/sh\n"},
         "tool-devel": {"include/tool.h": "int tool(void);\n"},
+        "hello-selinux": {"share/selinux/packages/hello.pp": "policy module\n"},
+        "selinux-policy": {"share/selinux/default/policy.kern": "policy\n"},
+        "distro-subscriptions": {"share/moss/subscriptions.d/selinux.yaml": SELINUX},
     }
     for name, files in specs.items():
         base = name.split("-")[0]
         package = make_package(tmp_path, name, files,
-                               depends=(base,) if base != name else ())
+                               depends=(base,) if base in specs and base != name else ())
         package.rename(pool / package.name)
     build_index(tmp_path / "served")
     serve_directory(site, tmp_path / "served", "repo")
@@ -232,4 +244,17 @@ def test_culled_files_leave_the_store_and_come_back_from_cache_then_repository(
     fetched = downloads(site)[len(before):]
     assert len(fetched) == 1 and fetched[0].endswith("/hello-1.0-1.stone")
     assert (usr / "share/man/pt_BR/man1/hello.1").read_text() == ".TH hello pt_BR\n"
+    verify_clean(root, capsys)
+
+
+def test_a_distribution_adds_its_own_toggle(root: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert moss(root, "install", "distro-subscriptions") == 0
+    assert listed(root, capsys)["selinux"]["packages"] == ["hello-selinux"]
+    assert moss(root, "subscription", "add", "selinux") == 0
+    assert names(root) == ["distro-subscriptions", "hello", "hello-docs", "hello-selinux",
+                           "selinux-policy"]
+    assert (root / "usr/share/selinux/packages/hello.pp").exists()
+    assert moss(root, "subscription", "remove", "selinux") == 0
+    assert names(root) == ["distro-subscriptions", "hello", "hello-docs"]
     verify_clean(root, capsys)
