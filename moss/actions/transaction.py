@@ -116,7 +116,7 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
         subpackages=subscribed.subpackages, remove=request.remove,
         sync=request.sync, upgrade_only=request.upgrade_only, model=request.model,
     ))
-    selected, change = apply_changes(current, wanted.install, wanted.remove)
+    selected, change = apply_changes(current, wanted.install, wanted.remove, wanted.mark)
     if wanted.explicit is not None:  # a system model says exactly what is explicit
         selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
@@ -259,4 +259,6 @@ def describe(change: Change) -> str:
         parts.append("replace " + ", ".join(f"{a} with {b}" for a, b in change.replaced))
     if change.removed:
         parts.append("remove " + ", ".join(change.removed))
+    if change.marked:
+        parts.append("keep as asked for " + ", ".join(change.marked))
     return "; ".join(parts)

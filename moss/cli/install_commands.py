@@ -146,6 +146,8 @@ def print_change(change: Change) -> None:
         print(f"  replace  {old} -> {new}")
     for label in change.removed:
         print(f"  remove   {label}")
+    for label in change.marked:
+        print(f"  keep     {label} (asked for by name: it stays when what brought it goes)")
     if change.download_size:
         print(f"  download {change.download_size / 1024:.1f} KiB")
 

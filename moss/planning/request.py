@@ -35,6 +35,8 @@ class Wanted:
     repositories: list[Repository] = field(default_factory=list)
     # From a system model: exactly these names are explicit in the new state.
     explicit: set[str] | None = None
+    # Installed implicitly, now asked for by name: explicit from this state on.
+    mark: set[str] = field(default_factory=set)
 
     def download_size(self, cache: Path) -> int:
         return sum(o.meta.size or 0 for sha, o in self.offers.items()
@@ -95,10 +97,14 @@ def _refuse_subscribed_subpackages(request: Request) -> None:
     """Removing ``P-<suffix>`` while its toggle is on and P stays would only last
     until the next transaction brings it back: refused, saying what does it."""
     gone = set(request.remove)
+    offered: set[str] | None = None  # read only for a name that looks like one
     for suffix in request.subpackages:
         for name in request.remove:
             base = name.removesuffix(f"-{suffix}")
-            if base != name and base in request.current and base not in gone:
+            if base == name or base not in request.current or base in gone:
+                continue
+            offered = offered_names(request.root) if offered is None else offered
+            if name in offered:  # else nothing would bring it back
                 raise MossError(f"{name} comes with {base} while the subscription bringing "
                                 f"every -{suffix} is on: turn it off "
                                 "(`moss subscription list`), or remove " + base)
@@ -170,6 +176,7 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
         plan = resolve.sync(installed, explicit, catalog, upgrade_only=request.upgrade_only)
     else:
         plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet)
+        wanted.mark = {n for n in plan.selected - explicit if n in request.current}
     _take(wanted, plan, explicit)
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 

@@ -203,10 +203,15 @@ def test_devel_brings_each_packages_devel_now_and_later(
     assert "world-devel" not in names(root) and not (usr / "include/world.h").exists()
     assert "hello-devel" in names(root)
     verify_clean(root, capsys)
-    # Off removes them, except one the user asked for by name.
+    # Off removes them, except one the user asked for by name: before (world-devel,
+    # new) or after the subscription brought it (hello-devel, there already).
     assert moss(root, "install", "world", "world-devel") == 0
+    capsys.readouterr()
+    assert moss(root, "install", "hello-devel") == 0
+    assert "keep     hello-devel-1.0-1 (asked for by name" in capsys.readouterr().out
     assert moss(root, "subscription", "remove", "devel") == 0
-    assert names(root) == ["hello", "hello-docs", "tool", "world", "world-devel"]
+    assert names(root) == ["hello", "hello-devel", "hello-docs", "tool", "world",
+                           "world-devel"]
     verify_clean(root, capsys)
 
 
