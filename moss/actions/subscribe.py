@@ -70,7 +70,6 @@ def list_subscriptions(root_path: Path) -> list[SubscriptionInfo]:
     active = ev.choices.active(ev.definitions)
     now = ev.evaluate(active)
     now_files, now_bytes = ev.dropped_size(now)
-    offered: set[str] | None = None
     infos = []
     for name, definition in ev.definitions.items():
         on = name in active
@@ -88,9 +87,9 @@ def list_subscriptions(root_path: Path) -> list[SubscriptionInfo]:
             info.toggle_files += len(kept)
             info.toggle_bytes += sum(ev.files.size(t) for t in kept)
         elif suffixes:
-            offered = offered_names(root_path) if offered is None else offered
-            info.toggle_packages = [n for n in subpackage_names(selected, suffixes)
-                                    if n in offered and n not in selected]
+            absent = [n for n in subpackage_names(selected, suffixes) if n not in selected]
+            offered = offered_names(root_path, absent)
+            info.toggle_packages = [n for n in absent if n in offered]
         infos.append(info)
     return infos
 

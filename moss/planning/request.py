@@ -19,6 +19,7 @@ from moss.core.progress import Progress
 from moss.planning import imported, resolve, sysmodel
 from moss.planning.selection import Selected
 from moss.planning.sysmodel import SystemModel
+from moss.repo import metaquery
 from moss.repo.cache import cache_root, cached_path, fetch_packages
 from moss.repo.config import Repository
 from moss.repo.index import Offer, downloads_for, load_offers
@@ -97,14 +98,12 @@ def _refuse_subscribed_subpackages(request: Request) -> None:
     """Removing ``P-<suffix>`` while its toggle is on and P stays would only last
     until the next transaction brings it back: refused, saying what does it."""
     gone = set(request.remove)
-    offered: set[str] | None = None  # read only for a name that looks like one
     for suffix in request.subpackages:
         for name in request.remove:
             base = name.removesuffix(f"-{suffix}")
             if base == name or base not in request.current or base in gone:
                 continue
-            offered = offered_names(request.root) if offered is None else offered
-            if name in offered:  # else nothing would bring it back
+            if offered_names(request.root, [name]):  # else nothing would bring it back
                 raise MossError(f"{name} comes with {base} while the subscription bringing "
                                 f"every -{suffix} is on: turn it off "
                                 "(`moss subscription list`), or remove " + base)
@@ -130,12 +129,13 @@ def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
     A subpackage may need packages that have subpackages of their own, so this
     resolves again until nothing new is offered; each round only adds names.
     """
-    names = offered_names(request.root)
     extra: list[str] = []
     while True:
         result = _result_names(request.current, wanted)
         wants = subpackage_names(result, request.subpackages)
-        missing = [n for n in wants if n in names and n not in result and n not in extra]
+        absent = [n for n in wants if n not in result and n not in extra]
+        names = offered_names(request.root, absent)
+        missing = [n for n in absent if n in names]
         if not missing:
             return wanted, [*request.subscribed, *wants]
         extra += missing
@@ -147,9 +147,16 @@ def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
         wanted = again
 
 
-def offered_names(root: Path) -> set[str]:
-    """Names of the packages the active repositories offer (their fetched indexes)."""
-    return {o.meta.name for o in load_offers(root, sysmodel.repositories(root))}
+def offered_names(root: Path, names: Collection[str]) -> set[str]:
+    """Those of ``names`` the active repositories offer: from their meta databases,
+    or their indexes when a database is missing or stale."""
+    if not names:
+        return set()
+    repositories = sysmodel.repositories(root)
+    found = metaquery.offered_among(root, repositories, sorted(names))
+    if found is None:
+        found = {o.meta.name for o in load_offers(root, repositories)} & set(names)
+    return found
 
 
 def subpackage_names(names: Collection[str], suffixes: Sequence[str]) -> list[str]:

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 
 from moss.cli import main
 from moss.core.errors import MossError
-from moss.planning.request import Request, resolve_request
+from moss.planning.request import Request, offered_names, resolve_request
 from moss.planning.selection import Selected
-from moss.repo.config import load_repositories
+from moss.repo import metaquery
+from moss.repo.config import cache_dir, load_repositories
 from moss.repo.index import load_offers
+from moss.repo.metadb import DB_NAME
 from moss.stone import PackageMeta
 from moss.stonetools.index import build_index
 from tests.support.packages import make_package
@@ -110,3 +112,19 @@ def test_each_package_brings_its_subpackages_while_the_toggle_is_on(
         base = name.partition("-")[0]
         if base not in removed_bases:
             assert name in result, f"{name}, asked for by name, went"
+
+
+def test_offered_names_read_the_meta_database_or_else_the_index(
+        repo_root: tuple[Path, dict[str, PackageMeta]], tmp_path: Path) -> None:
+    root, _metas = repo_root
+    asked = ["alpha-devel", "beta-docs", "delta-devel", "eps-dbginfo", "nonesuch"]
+    assert offered_names(root, asked) == {"alpha-devel", "eps-dbginfo"}
+    # Without the database (real moss's, or a stale one) the index answers the same.
+    [repo] = load_repositories(root)
+    db = cache_dir(root, repo) / DB_NAME
+    db.rename(tmp_path / "db-away")
+    try:
+        assert metaquery.offered_among(root, [repo], asked) is None
+        assert offered_names(root, asked) == {"alpha-devel", "eps-dbginfo"}
+    finally:
+        (tmp_path / "db-away").rename(db)
