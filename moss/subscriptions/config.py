@@ -84,11 +84,10 @@ BUILT_IN = [
     Definition(HARDWARE, "only the kernel modules (and their dependencies) that this "
                "machine's devices need, by udev MODALIAS", modalias=True),
     Definition(LOCALES, "translations only into the languages this system uses "
-               "(/etc/locale.conf, /etc/default/locale, 'locales:' in "
-               "/etc/moss/subscriptions.yaml)", locales=True),
-    Definition("docs", "documentation: " + ", ".join(DOC_PATHS) + ", and each "
-               "package's -docs subpackage", default=True, drop_when_off=DOC_PATHS,
-               subpackages=("docs",)),
+               "(/etc/locale.conf, /etc/default/locale)", locales=True),
+    Definition("docs", "documentation (share/doc, share/man, share/info, share/help...) "
+               "and each package's -docs subpackage", default=True,
+               drop_when_off=DOC_PATHS, subpackages=("docs",)),
     Definition("devel", "each package's -devel subpackage (headers, pkg-config files)",
                subpackages=("devel",)),
     Definition("dbginfo", "each package's -dbginfo subpackage (debug symbols)",
