@@ -233,6 +233,10 @@ def test_culled_files_leave_the_store_and_come_back_from_cache_then_repository(
     assert moss(root, "state", "prune", "--keep", "1") == 0
     assert store(root) == (full[0] - culled[0], full[1] - culled[1])
     verify_clean(root, capsys)
+    # An ephemeral root (--to) has every path, whatever this root's subscriptions.
+    assert moss(root, "install", "hello", "--to", str(tmp_path / "eph")) == 0
+    assert (tmp_path / "eph/usr/share/locale/fr/LC_MESSAGES/hello.mo").read_text() == \
+        "hello in fr\n"
 
     # Back on: from the cached packages, nothing downloaded.
     before = downloads(site)
