@@ -31,6 +31,7 @@ from bench import (
     resolve,
     startup,
     stone_memory,
+    subscriptions,
 )
 from bench.common import Result, print_results
 
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "qemu": qemu_share.run,  # opt-in: --qemu
     "memory": stone_memory.run,
     "startup": startup.run,
+    "subscriptions": subscriptions.run,
 }
 
 

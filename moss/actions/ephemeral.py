@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss import triggers
-from moss.actions.transaction import Options, Request, check_before_writing, plan_state_tree
+from moss.actions.transaction import (
+    Options,
+    Request,
+    check_before_writing,
+    plan_digests,
+    plan_state_tree,
+)
 from moss.actions.transaction import prepare as prepare_transaction
 from moss.core import fs
 from moss.core.errors import MossError
@@ -34,6 +40,8 @@ from moss.planning import resolve
 from moss.planning.request import fetch
 from moss.planning.selection import Change, Selected
 from moss.planning.sysmodel import STATE_MODEL, repositories, state_model
+from moss.repo.cache import cache_root
+from moss.states.culled import restore_missing
 from moss.states.mutating import mutating
 from moss.store.ingest import unpack_packages
 from moss.tree.blit import blit
@@ -93,6 +101,9 @@ def run(root_path: Path, request: Request, target: Path, options: Options) -> Ou
         model = state_model(root.path, [s.meta for s in selected.values() if s.explicit],
                             request.model, repositories(root.path))
         unpack_packages(root, dbs, incoming, options.progress)
+        # Every path, whatever this root's subscriptions: what they culled comes back.
+        restore_missing(root, dbs, plan_digests(plan), selected,
+                        cache_root(root.path, options.cache), options.progress)
         build(root, dbs, plan, out, model, options)
         outcome.written, outcome.entries = True, len(plan)
         return outcome

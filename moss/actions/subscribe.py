@@ -17,6 +17,7 @@ from moss.core import fs
 from moss.core.errors import MossError, PartlyDone
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
+from moss.planning.request import offered_names, subpackage_names
 from moss.planning.selection import Selected, selection_of
 from moss.subscriptions.config import Choices, Definition, load_choices, save_choices
 from moss.subscriptions.hardware import DeviceModules, choose_modules
@@ -33,6 +34,9 @@ class SubscriptionInfo:
     # What switching it (on if off, off if on) does to the tree: positive saves.
     toggle_files: int
     toggle_bytes: int
+    # Subpackages switching it removes (installed, measured in the numbers above)
+    # or brings from the repositories (not measured: their files are not here yet).
+    toggle_packages: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         d = self.definition
@@ -41,7 +45,8 @@ class SubscriptionInfo:
                 "drop": list(d.drop), "packages": list(d.packages),
                 "toggle": {"action": "remove" if self.active else "add",
                            "saves_files": self.toggle_files,
-                           "saves_bytes": self.toggle_bytes}}
+                           "saves_bytes": self.toggle_bytes,
+                           "packages": self.toggle_packages}}
 
 
 def _active_plan(root: Root) -> tuple[TreePlan, dict[str, Selected]]:
@@ -59,16 +64,40 @@ def _evaluator(root_path: Path, choices: Choices | None = None) -> Evaluator:
 
 
 def list_subscriptions(root_path: Path) -> list[SubscriptionInfo]:
-    ev = _evaluator(root_path)
+    root = Root(root_path)
+    plan, selected = _active_plan(root)
+    ev = evaluator(root, plan, selected)
     active = ev.choices.active(ev.definitions)
-    now_files, now_bytes = ev.dropped_size(ev.evaluate(active))
+    now = ev.evaluate(active)
+    now_files, now_bytes = ev.dropped_size(now)
     infos = []
     for name, definition in ev.definitions.items():
         on = name in active
         toggled = sorted(set(active) - {name}) if on else sorted({*active, name})
-        files, size = ev.dropped_size(ev.evaluate(toggled))
-        infos.append(SubscriptionInfo(definition, on, files - now_files, size - now_bytes))
+        then = ev.evaluate(toggled)
+        files, size = ev.dropped_size(then)
+        info = SubscriptionInfo(definition, on, files - now_files, size - now_bytes)
+        others = {s for n in active if n != name for s in ev.definitions[n].subpackages}
+        suffixes = [s for s in definition.subpackages if s not in others]
+        if suffixes and on:
+            info.toggle_packages = _subpackages_of(selected, suffixes)
+            # Their files the tree has now and would not lose to the paths alone.
+            kept = [t for t, p in plan.files.items() if p.package in info.toggle_packages
+                    and t not in now.dropped and t not in then.dropped]
+            info.toggle_files += len(kept)
+            info.toggle_bytes += sum(ev.files.size(t) for t in kept)
+        elif suffixes:
+            absent = [n for n in subpackage_names(selected, suffixes) if n not in selected]
+            offered = offered_names(root_path, absent)
+            info.toggle_packages = [n for n in absent if n in offered]
+        infos.append(info)
     return infos
+
+
+def _subpackages_of(selected: dict[str, Selected], suffixes: Sequence[str]) -> list[str]:
+    """The installed ``P-<suffix>`` of installed packages P that nobody asked for by name."""
+    wanted = set(subpackage_names(selected, suffixes))
+    return sorted(n for n, s in selected.items() if n in wanted and not s.explicit)
 
 
 def new_choices(root_path: Path, add: Sequence[str] = (), remove: Sequence[str] = ()
@@ -82,8 +111,11 @@ def new_choices(root_path: Path, add: Sequence[str] = (), remove: Sequence[str] 
     choices = dataclasses.replace(ev.choices)
     choices.enabled = sorted((set(choices.enabled) | set(add)) - set(remove))
     choices.disabled = sorted((set(choices.disabled) | set(remove)) - set(add))
-    # Only what differs from the definition's default needs to be written down.
-    choices.enabled = [n for n in choices.enabled if not ev.definitions[n].default]
+    # What differs from the definition's default is written down; so is a default
+    # added by name when it brings subpackages: only then does it bring them
+    # (moss.subscriptions.step.subscribed_packages).
+    choices.enabled = [n for n in choices.enabled
+                       if not ev.definitions[n].default or ev.definitions[n].subpackages]
     choices.disabled = [n for n in choices.disabled if ev.definitions[n].default]
     return choices
 

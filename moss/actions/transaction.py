@@ -29,6 +29,7 @@ from moss.planning.selection import Change, Selected, apply_changes, selection_o
 from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root, cached_path
 from moss.states.bootsync import after_change
+from moss.states.culled import restore_missing
 from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
@@ -111,10 +112,11 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     subscribed = subscriptions.subscribed_packages(root, dbs, current, request.subscriptions)
     wanted = resolve_request(planning.Request(
         root=root.path, current=current, local=[read_package(p) for p in request.install],
-        names=request.names, subscribed=subscribed, remove=request.remove,
+        names=request.names, subscribed=subscribed.names,
+        subpackages=subscribed.subpackages, remove=request.remove,
         sync=request.sync, upgrade_only=request.upgrade_only, model=request.model,
     ))
-    selected, change = apply_changes(current, wanted.install, wanted.remove)
+    selected, change = apply_changes(current, wanted.install, wanted.remove, wanted.mark)
     if wanted.explicit is not None:  # a system model says exactly what is explicit
         selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
     cache = cache_root(root.path, options.cache)
@@ -157,6 +159,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     unpack_packages(root, dbs, incoming, options.progress)
     checkpoint("tx:unpacked")
     plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
+    restore_missing(root, dbs, plan_digests(plan), prepared.selected, cache, options.progress)
     state_id = record_state(root, dbs, prepared.selected,
                             request.summary or describe(prepared.change), filtered)
     checkpoint("tx:recorded")
@@ -274,4 +277,6 @@ def describe(change: Change) -> str:
         parts.append("replace " + ", ".join(f"{a} with {b}" for a, b in change.replaced))
     if change.removed:
         parts.append("remove " + ", ".join(change.removed))
+    if change.marked:
+        parts.append("keep as asked for " + ", ".join(change.marked))
     return "; ".join(parts)

@@ -146,6 +146,8 @@ def print_change(change: Change) -> None:
         print(f"  replace  {old} -> {new}")
     for label in change.removed:
         print(f"  remove   {label}")
+    for label in change.marked:
+        print(f"  keep     {label} (asked for by name: it stays when what brought it goes)")
     from moss.core.progress import size_text
 
     if change.download_size:

@@ -5,10 +5,12 @@
     {"name": str, "description": str, "active": bool, "default": bool,
      "source": str (the YAML file, or "built in"), "keep": [glob], "drop": [glob],
      "packages": [name], "toggle": {"action": "add"|"remove",
-     "saves_files": int, "saves_bytes": int}}
+     "saves_files": int, "saves_bytes": int, "packages": [name]}}
 
 ``toggle`` is what ``moss subscription <action> NAME`` would do to the active
-state's tree: positive numbers are saved, negative ones cost.
+state's tree, measured on it: positive numbers are saved, negative ones cost.
+``toggle.packages`` are the subpackages it would remove (their files counted)
+or bring from the repositories (not counted: their files are not here yet).
 
 Each handler imports what it runs, so building the parser stays cheap (issue 18).
 """
@@ -106,6 +108,9 @@ def _list(args: argparse.Namespace) -> int:
         saves = "saves" if info.toggle_bytes >= 0 else "costs"
         effect = (f"{verb} {saves} {_size(abs(info.toggle_bytes))} "
                   f"({abs(info.toggle_files)} files)")
+        if info.toggle_packages:
+            effect += (f", {'removes' if info.active else 'brings'} "
+                       f"{len(info.toggle_packages)} packages")
         rows.append((info.definition.name, "on" if info.active else "off", effect,
                      info.definition.description))
     print_table(("NAME", "", "EFFECT", "DESCRIPTION"), rows)

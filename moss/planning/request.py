@@ -19,6 +19,7 @@ from moss.core.progress import Progress
 from moss.planning import imported, resolve, sysmodel
 from moss.planning.selection import Selected
 from moss.planning.sysmodel import SystemModel
+from moss.repo import metaquery
 from moss.repo.cache import cache_root, cached_path, fetch_packages
 from moss.repo.config import Repository
 from moss.repo.index import Offer, downloads_for, load_offers
@@ -35,6 +36,8 @@ class Wanted:
     repositories: list[Repository] = field(default_factory=list)
     # From a system model: exactly these names are explicit in the new state.
     explicit: set[str] | None = None
+    # Installed implicitly, now asked for by name: explicit from this state on.
+    mark: set[str] = field(default_factory=set)
 
     def download_size(self, cache: Path) -> int:
         return sum(o.meta.size or 0 for sha, o in self.offers.items()
@@ -50,6 +53,8 @@ class Request:
     local: Sequence[IncomingPackage] = ()  # local .stone files, taken as given
     names: Sequence[str] = ()  # names or providers to install from the repositories
     subscribed: Sequence[str] = ()  # what the active subscriptions add, implicitly
+    # Suffixes: each package P of the result brings P-<suffix> where a repository offers it.
+    subpackages: Sequence[str] = ()
     remove: Sequence[str] = ()
     sync: bool = False  # bring everything to what the repositories offer
     upgrade_only: bool = False  # with sync: never downgrade
@@ -71,7 +76,9 @@ def resolve_request(request: Request) -> Wanted:
     wanted.install = [Selected(p.id, p.meta, explicit=True) for p in request.local]
     installed, explicit = request.installed, request.explicit
     if request.remove:
-        plan = resolve.remove(installed, explicit, request.remove)
+        _refuse_subscribed_subpackages(request)
+        plan = resolve.remove(installed, explicit | _subscribed_installed(request),
+                              request.remove)
         wanted.remove = [m.name for m in plan.remove]
     if request.model is not None:
         choose_from_model(request, request.model, wanted)
@@ -80,8 +87,87 @@ def resolve_request(request: Request) -> Wanted:
     unmet = [name for name in request.subscribed if name not in offered]
     if request.names or unmet or request.sync:
         choose_from_repositories(request, wanted, unmet)
-    wanted.remove += sweep_orphans(request.current, wanted, request.subscribed)
+    subscribed = list(request.subscribed)
+    if request.subpackages:
+        wanted, subscribed = _with_subpackages(request, wanted, unmet)
+    wanted.remove += sweep_orphans(request.current, wanted, subscribed)
     return wanted
+
+
+def _refuse_subscribed_subpackages(request: Request) -> None:
+    """Removing ``P-<suffix>`` while its toggle is on and P stays would only last
+    until the next transaction brings it back: refused, saying what does it."""
+    gone = set(request.remove)
+    for suffix in request.subpackages:
+        for name in request.remove:
+            base = name.removesuffix(f"-{suffix}")
+            if base == name or base not in request.current or base in gone:
+                continue
+            if offered_names(request.root, [name]):  # else nothing would bring it back
+                raise MossError(f"{name} comes with {base} while the subscription bringing "
+                                f"every -{suffix} is on: turn it off "
+                                "(`moss subscription list`), or remove " + base)
+
+
+def _subscribed_installed(request: Request) -> set[str]:
+    """Installed packages the active subscriptions want: a removal keeps them as it
+    keeps what the user chose (sweep_orphans lets go those it no longer wants)."""
+    providers: dict[str, str] = {}
+    for meta in request.installed:
+        for key in resolve.provider_keys(meta):
+            providers.setdefault(key, meta.name)
+    wanted = {providers[n] for n in request.subscribed if n in providers}
+    subpackages = subpackage_names(request.current, request.subpackages)
+    return wanted | {n for n in subpackages if n in request.current}
+
+
+def _with_subpackages(request: Request, wanted: Wanted, unmet: Sequence[str]
+                      ) -> tuple[Wanted, list[str]]:
+    """``wanted`` grown by each resulting package's offered ``P-<suffix>``, and the
+    subscribed names that keep them (those of the packages that stay).
+
+    A subpackage may need packages that have subpackages of their own, so this
+    resolves again until nothing new is offered; each round only adds names.
+    """
+    extra: list[str] = []
+    while True:
+        result = _result_names(request.current, wanted)
+        wants = subpackage_names(result, request.subpackages)
+        absent = [n for n in wants if n not in result and n not in extra]
+        names = offered_names(request.root, absent)
+        missing = [n for n in absent if n in names]
+        if not missing:
+            return wanted, [*request.subscribed, *wants]
+        extra += missing
+        again = Wanted(local=wanted.local, install=[s for s in wanted.install
+                                                    if s.id in wanted.local])
+        if request.remove:
+            again.remove = list(wanted.remove)
+        choose_from_repositories(request, again, [*unmet, *extra])
+        wanted = again
+
+
+def offered_names(root: Path, names: Collection[str]) -> set[str]:
+    """Those of ``names`` the active repositories offer: from their meta databases,
+    or their indexes when a database is missing or stale."""
+    if not names:
+        return set()
+    repositories = sysmodel.repositories(root)
+    found = metaquery.offered_among(root, repositories, sorted(names))
+    if found is None:
+        found = {o.meta.name for o in load_offers(root, repositories)} & set(names)
+    return found
+
+
+def subpackage_names(names: Collection[str], suffixes: Sequence[str]) -> list[str]:
+    """``P-<suffix>`` for each package P and suffix, P not itself such a subpackage."""
+    ends = tuple(f"-{s}" for s in suffixes)
+    return sorted(f"{n}-{s}" for n in names if not n.endswith(ends) for s in suffixes)
+
+
+def _result_names(current: Mapping[str, Selected], wanted: Wanted) -> set[str]:
+    names = {n for n in current if n not in wanted.remove}
+    return names | {s.meta.name for s in wanted.install}
 
 
 def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:
@@ -97,6 +183,7 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
         plan = resolve.sync(installed, explicit, catalog, upgrade_only=request.upgrade_only)
     else:
         plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet)
+        wanted.mark = {n for n in plan.selected - explicit if n in request.current}
     _take(wanted, plan, explicit)
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
 

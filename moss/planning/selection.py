@@ -31,6 +31,9 @@ class Change:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     replaced: list[tuple[str, str]] = field(default_factory=list)
+    # Installed as a dependency or by a subscription, now asked for by name: it
+    # stays when what brought it goes (``subscription remove devel``).
+    marked: list[str] = field(default_factory=list)
     download_size: int = 0
     # Bytes the store and the download cache grow by, as far as known before downloading,
     # and how many packages' files that leaves out (their content is known once fetched).
@@ -38,7 +41,7 @@ class Change:
     disk_unknown: int = 0
 
     def is_empty(self) -> bool:
-        return not (self.added or self.removed or self.replaced)
+        return not (self.added or self.removed or self.replaced or self.marked)
 
 
 def selection_of(dbs: Databases, state_id: int | None) -> dict[str, Selected]:
@@ -61,17 +64,23 @@ def apply_changes(
     base: Mapping[str, Selected],
     install: Iterable[Selected],
     remove: Iterable[str],
+    mark: Iterable[str] = (),
 ) -> tuple[dict[str, Selected], Change]:
+    """``base`` with ``remove`` gone and ``install`` in; ``mark`` are installed names
+    the user asked for, which become explicit."""
     new = dict(base)
     change = Change()
     for name in remove:
         if name not in new:
             raise MossError(f"cannot remove {name}: it is not installed")
         change.removed.append(_label(new.pop(name).meta))
+    marked = set(mark)
     for package in install:
         name = package.meta.name
         old = new.get(name)
         if old is not None and old.id == package.id:
+            if package.explicit:
+                marked.add(name)
             continue
         explicit = package.explicit or (old is not None and old.explicit)
         new[name] = Selected(package.id, package.meta, explicit)
@@ -79,6 +88,11 @@ def apply_changes(
             change.added.append(_label(package.meta))
         else:
             change.replaced.append((_label(old.meta), _label(package.meta)))
+    for name in sorted(marked):
+        old = new.get(name)
+        if old is not None and not old.explicit:
+            new[name] = Selected(old.id, old.meta, True)
+            change.marked.append(_label(old.meta))
     check_conflicts(new.values())
     return new, change
 

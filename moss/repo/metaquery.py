@@ -13,6 +13,7 @@ them with the same stable sort gives the same result.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -170,3 +171,19 @@ def offers_providing(root: Path, repos: Sequence[Repository], key: str) -> list[
                 for (record,) in conn.execute(
                     "SELECT record FROM moss_py_offers WHERE seq IN "
                     "(SELECT seq FROM moss_py_keys WHERE key = ?) ORDER BY seq", (key,))]
+
+
+def offered_among(root: Path, repos: Sequence[Repository], names: Sequence[str]
+                  ) -> set[str] | None:
+    """Which of ``names`` some repository offers by that name; None to parse instead.
+
+    One indexed lookup per repository, so asking about a few hundred names does
+    not read a 100 000-package index (a subpackage toggle asks at every transaction).
+    """
+    wanted = json.dumps(sorted(set(names)))
+    with _current(root, repos) as dbs:
+        if dbs is None:
+            return None
+        return {name for _repo, conn in dbs for (name,) in conn.execute(
+            "SELECT name FROM moss_py_best WHERE name IN (SELECT value FROM json_each(?))",
+            (wanted,))}

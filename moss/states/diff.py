@@ -17,7 +17,7 @@ from moss.core.errors import MossError
 from moss.core.root import Root, read_state_id, refuse_foreign_usr
 from moss.db.databases import Databases, databases
 from moss.planning.selection import Selected, selection_of
-from moss.stone import EMPTY_DIGEST, FileKind
+from moss.states.culled import tree_digests
 from moss.store.assets import asset_location
 
 
@@ -125,19 +125,15 @@ def freed_bytes(dbs: Databases, root: Root, doomed: list[int]) -> int:
     kept = {s.package for record in dbs.state.all() if record.id not in doomed
             for s in record.selections}
     dropped = [p for p in dbs.install.all_packages() if p not in kept]
-    kept_digests = _digests(dbs, kept)
+    # What the remaining trees link to: culled files' blobs go (moss.states.culled).
+    kept_digests = tree_digests(dbs, [s for s in dbs.state.ids() if s not in doomed])
     freed = 0
     assets = str(root.assets)
-    for digest in _digests(dbs, dropped) - kept_digests:
+    for digest in dbs.layout.referenced_digests() - kept_digests:
         freed += _size(asset_location(assets, digest))
     for package in dropped:
         freed += _size(str(root.cached_package(package)))
     return freed
-
-
-def _digests(dbs: Databases, packages: set[str] | list[str]) -> set[int]:
-    return {e.digest for p in packages for e in dbs.layout.entries(p)
-            if e.file_kind == FileKind.REGULAR and e.digest != EMPTY_DIGEST}
 
 
 def _size(path: str) -> int:

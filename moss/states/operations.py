@@ -24,6 +24,7 @@ from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning.selection import selection_of
 from moss.states.bootsync import after_change, sync_if_managed
+from moss.states.culled import tree_digests
 from moss.states.diff import check_keep, check_removable, prune_candidates
 from moss.states.listing import StateInfo as StateInfo
 from moss.states.listing import active_state as active_state
@@ -176,7 +177,8 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
         if cached.exists():
             cached.unlink()
             removed += 1
-    referenced = {digest_hex(d) for d in dbs.layout.referenced_digests()}
+    # Culled files' blobs go too (moss.states.culled).
+    referenced = {digest_hex(d) for d in tree_digests(dbs)}
     dbs.layout.remove_assets(set(dbs.layout.all_assets()) - referenced)
     checkpoint("prune:asset-rows-removed")
     return removed + remove_unreferenced(root, referenced, progress)

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss.core.errors import MossError
 from moss.core.hashing import blake3_file
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
@@ -38,8 +37,9 @@ from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
-from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
-from moss.store.assets import asset_path, batch, orphaned_blobs
+from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, digest_hex
+from moss.store.assets import asset_path, orphaned_blobs
+from moss.store.restore import restore_blobs
 from moss.tree.plan import plan_tree
 
 #: Kinds the blit never creates (:data:`moss.store.incoming.REFUSED_KINDS`).
@@ -141,40 +141,14 @@ def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyR
                   ) -> set[int]:
     """Re-extract damaged blobs from any cached package that carries them; the lost ones."""
     wanted = {int(d, 16) for d in damaged}
-    attributes = dbs.layout.asset_attributes()
-    known = {d: b3 for d, b3 in dbs.layout.all_assets().items() if d not in damaged}
-    for package in dbs.install.all_packages():
-        cached = root.cached_package(package)
-        if not wanted or not cached.exists():
-            continue
-        try:
-            with open_stone(cached) as reader, batch(root) as scratch:
-                for entry, chunks in reader.iter_content():
-                    if entry.digest in wanted:
-                        # The mode it was stored with, which the blit relies on.
-                        recorded = attributes.get(entry.digest)
-                        mode = recorded[0] if recorded else _mode_for(dbs, package, entry.digest)
-                        asset_path(root, entry.digest).unlink(missing_ok=True)
-                        scratch.add(entry.digest, chunks, mode, known)
-                    else:
-                        for _ in chunks:
-                            pass
-                for row in scratch.commit():
-                    wanted.discard(int(row[0], 16))
-                    report.repaired.append(f"asset {row[0]} from {cached.name}")
-        except StoneError as exc:
-            raise MossError(f"cached package {cached} is damaged too: {exc}") from exc
+    sources = [(p, root.cached_package(p)) for p in dbs.install.all_packages()]
+    restored = restore_blobs(root, dbs, wanted, sources, damaged)
+    for digest, path in restored:
+        report.repaired.append(f"asset {digest} from {path.name}")
     for lost in wanted:
         report.unrepaired.append(Problem(str(asset_path(root, lost)),
                                          "no cached package holds this asset"))
     return wanted
-
-
-def _mode_for(dbs: Databases, package: str, digest: int) -> int:
-    for entry in dbs.layout.entries(package):
-        if entry.file_kind == FileKind.REGULAR and entry.digest == digest:
-            return entry.mode
-    return 0o644
 
 
 def _check_tree(root: Root, dbs: Databases, state_id: int, report: VerifyReport,

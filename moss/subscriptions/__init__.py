@@ -7,6 +7,7 @@ See ``README.md`` beside this file for the YAML shapes and the rules, and
 from moss.subscriptions.config import Choices, load_choices, save_choices
 from moss.subscriptions.step import (
     Filtered,
+    Subscribed,
     apply,
     record,
     regenerate_module_metadata,
@@ -16,6 +17,7 @@ from moss.subscriptions.step import (
 __all__ = [
     "Choices",
     "Filtered",
+    "Subscribed",
     "apply",
     "load_choices",
     "record",

@@ -10,6 +10,9 @@ mapping, or a list of them::
     keep: [share/doc]               # paths kept only while this subscription is on
     drop: []                        # paths dropped while this subscription is on
     packages: []                    # names or providers added while it is on
+    drop-when-off: []               # paths dropped while it is off (no keep while on)
+    subpackages: []                 # suffixes: each package P brings P-<suffix> while on
+    locales: false                  # drop translations into languages the system does not use
 
 Paths are globs relative to ``/usr`` (a leading ``/usr/`` is accepted): ``*``
 and ``?`` stop at ``/``, ``**`` crosses it, and a pattern that matches a
@@ -20,11 +23,15 @@ on, the ``keep`` of a subscription that is off (dropped), otherwise kept.  So
 another leaves German only.
 
 ``hardware`` is built in: while on, only the kernel modules this machine's
-devices need (see :mod:`moss.subscriptions.hardware`) reach the state.
+devices need (see :mod:`moss.subscriptions.hardware`) reach the state.  So are
+``locales``, ``docs``, ``devel``, ``dbginfo`` and ``32bit`` (see :data:`BUILT_IN`);
+a shipped definition of the same name replaces them.  No definition may drop
+``/usr/bin``, ``/usr/sbin`` or a kernel: :func:`check_protected` refuses it.
 
 The user's choices live in ``/etc/moss/subscriptions.yaml``::
 
     enabled: [hardware]             # turned on (beyond the defaults)
+    locales: [fr_FR]                # for 'locales': languages kept beyond the system's
     disabled: [docs]                # defaults turned off
     hardware:
       modalias-file: /path/to/list  # another machine's devices (default: udev)
@@ -44,10 +51,12 @@ import yaml
 from moss.core import confined, fs
 from moss.core.errors import MossError
 from moss.core.yamlload import load_yaml
+from moss.subscriptions.globs import matches
 
 DEFINITIONS_DIR = "share/moss/subscriptions.d"  # relative to /usr
 CHOICES_FILE = Path("etc/moss/subscriptions.yaml")  # relative to the root
 HARDWARE = "hardware"
+LOCALES = "locales"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 
 
@@ -61,12 +70,36 @@ class Definition:
     packages: tuple[str, ...] = ()
     source: str = "built in"
     modalias: bool = False  # the hardware subscription: chooses kernel modules
+    drop_when_off: tuple[str, ...] = ()
+    subpackages: tuple[str, ...] = ()  # suffixes: P brings P-<suffix> while this is on
+    locales: bool = False  # while on: translations only into the system's languages
 
+
+# Where packages keep documentation (Debian's, Fedora's and AerynOS's layouts).
+# Translated man pages go with the rest of share/man: the locales subscription
+# only chooses among what docs lets through.
+DOC_PATHS = ("share/doc", "share/man", "share/info", "share/gtk-doc", "share/help",
+             "share/devhelp/books", "share/gnome/help", "share/omf", "share/javadoc")
 
 BUILT_IN = [
     Definition(HARDWARE, "only the kernel modules (and their dependencies) that this "
                "machine's devices need, by udev MODALIAS", modalias=True),
+    Definition(LOCALES, "translations only into the languages this system uses "
+               "(/etc/locale.conf, /etc/default/locale)", locales=True),
+    Definition("docs", "documentation (share/doc, share/man, share/info, share/help...) "
+               "and each package's -docs subpackage", default=True,
+               drop_when_off=DOC_PATHS, subpackages=("docs",)),
+    Definition("devel", "each package's -devel subpackage (headers, pkg-config files)",
+               subpackages=("devel",)),
+    Definition("dbginfo", "each package's -dbginfo subpackage (debug symbols)",
+               subpackages=("dbginfo",)),
+    Definition("32bit", "each package's -32bit subpackage (32-bit libraries)",
+               subpackages=("32bit",)),
 ]
+# Paths no subscription may drop: a system without them does not start.
+PROTECTED_PROBES = ("bin", "bin/sh", "bin/moss", "sbin", "sbin/init", "lib/kernel",
+                    "lib/kernel/default-x86_64", "lib/kernel/6.1.0/vmlinuz",
+                    "lib/modules/6.1.0/vmlinuz", "lib/systemd/systemd")
 
 
 @dataclass
@@ -75,6 +108,7 @@ class Choices:
     disabled: list[str] = field(default_factory=list)
     modalias_file: Path | None = None
     pins: list[str] = field(default_factory=list)
+    locales: list[str] = field(default_factory=list)  # kept beyond the system's settings
 
     def active(self, definitions: dict[str, Definition]) -> list[str]:
         """The names that are on: defaults not disabled, plus what the user enabled."""
@@ -92,6 +126,8 @@ class Choices:
             hardware["pin"] = list(self.pins)
         if hardware:
             data[HARDWARE] = hardware
+        if self.locales:
+            data[LOCALES] = list(self.locales)
         return data
 
 
@@ -110,7 +146,8 @@ def parse_definitions(text: str, where: str) -> list[Definition]:
     for item in items:
         if not isinstance(item, dict):
             raise MossError(f"{where}: a subscription must be a mapping with a 'name'")
-        unknown = set(item) - {"name", "description", "default", "keep", "drop", "packages"}
+        unknown = set(item) - {"name", "description", "default", "keep", "drop", "packages",
+                               "drop-when-off", "subpackages", "locales"}
         if unknown:
             raise MossError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         name = item.get("name")
@@ -118,15 +155,37 @@ def parse_definitions(text: str, where: str) -> list[Definition]:
             raise MossError(f"{where}: subscription name {name!r} is not [a-z0-9][a-z0-9_.-]*")
         if name == HARDWARE:
             raise MossError(f"{where}: '{HARDWARE}' is built into moss and cannot be redefined")
-        definitions.append(Definition(
+        subpackages = _strings(item.get("subpackages"), where, "subpackages")
+        bad = [s for s in subpackages if not _NAME.match(s)]
+        if bad:
+            raise MossError(f"{where}: subpackage suffix {bad[0]!r} is not [a-z0-9][a-z0-9_.-]*")
+        definition = Definition(
             name=name, description=str(item.get("description") or ""),
             default=bool(item.get("default", False)),
             keep=_strings(item.get("keep"), where, "keep"),
             drop=_strings(item.get("drop"), where, "drop"),
             packages=_strings(item.get("packages"), where, "packages"),
             source=where,
-        ))
+            drop_when_off=_strings(item.get("drop-when-off"), where, "drop-when-off"),
+            subpackages=subpackages,
+            locales=bool(item.get("locales", False)),
+        )
+        check_protected(definition)
+        definitions.append(definition)
     return definitions
+
+
+def check_protected(definition: Definition) -> None:
+    """Refuse a definition with a pattern that would drop ``/usr/bin`` or a kernel.
+
+    Every pattern can drop (``keep`` drops while off), so each is tried against
+    paths that stand for what must stay.
+    """
+    for pattern in (*definition.keep, *definition.drop, *definition.drop_when_off):
+        hit = next((p for p in PROTECTED_PROBES if matches([pattern], p)), None)
+        if hit is not None:
+            raise MossError(f"{definition.source}: subscription {definition.name!r}: "
+                            f"pattern {pattern!r} would drop /usr/{hit}; refused")
 
 
 def merge_definitions(files: Iterable[tuple[str, str]]) -> dict[str, Definition]:
@@ -154,6 +213,7 @@ def load_choices(root: Path) -> Choices:
         disabled=list(_strings(data.get("disabled"), str(path), "disabled")),
         modalias_file=Path(modalias_file) if modalias_file else None,
         pins=list(_strings(hardware.get("pin"), str(path), f"{HARDWARE}.pin")),
+        locales=list(_strings(data.get(LOCALES), str(path), LOCALES)),
     )
 
 

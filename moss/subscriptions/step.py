@@ -35,6 +35,7 @@ from moss.subscriptions.config import (
 from moss.subscriptions.filter import PathRules
 from moss.subscriptions.hardware import ModuleChoice, choose_modules
 from moss.subscriptions.kmod import from_texts, is_module_file
+from moss.subscriptions.locales import system_languages
 from moss.subscriptions.modalias import Device, devices_for, pins_for
 from moss.tree.plan import Placed, TreePlan
 
@@ -123,6 +124,19 @@ class Evaluator:
     firmware_for: dict[str, set[str]] = field(default_factory=dict)  # package -> modules
     _devices: list[Device] | None = None
     _modules: dict[str, ModuleChoice] = field(default_factory=dict)
+    _languages: set[str] | None = None
+
+    def languages(self) -> set[str]:
+        """The languages the root's locale settings name; read only while ``locales``
+        is on, so a broken ``locale.conf`` stops nothing else."""
+        if self._languages is None:
+            self._languages = system_languages(self.files.root.path, self.choices.locales)
+        return self._languages
+
+    def rules(self, active: list[str]) -> PathRules:
+        definitions = list(self.definitions.values())
+        wants_languages = any(d.locales and d.name in active for d in definitions)
+        return PathRules(definitions, active, self.languages() if wants_languages else None)
 
     def devices(self) -> list[Device]:
         if self._devices is None:
@@ -144,7 +158,7 @@ class Evaluator:
     def evaluate(self, active: list[str]) -> Filtered:
         plan = self.files.plan
         filtered = Filtered(active=active)
-        rules = PathRules(list(self.definitions.values()), active)
+        rules = self.rules(active)
         hardware = HARDWARE in active
         kernels = self.files.kernels() if hardware else []
         filtered.modules = [self.module_choice(k) for k in kernels]
@@ -190,8 +204,7 @@ class Evaluator:
 
     def filters_anything(self, active: list[str]) -> bool:
         """False when no rule can drop a path: most transactions skip the walk."""
-        rules = PathRules(list(self.definitions.values()), active)
-        return HARDWARE in active or bool(rules.active_drop or rules.inactive_keep)
+        return HARDWARE in active or self.rules(active).drops_anything
 
     def dropped_size(self, filtered: Filtered) -> tuple[int, int]:
         files = [t for t in filtered.dropped if t in self.files.plan.files]
@@ -235,9 +248,21 @@ def apply(root: Root, plan: TreePlan, selected: Mapping[str, Selected],
     return kept, filtered
 
 
+@dataclass
+class Subscribed:
+    """What the active subscriptions add to a selection."""
+
+    names: list[str] = field(default_factory=list)  # names or providers
+    subpackages: list[str] = field(default_factory=list)  # suffixes: P brings P-<suffix>
+
+
 def subscribed_packages(root: Root, dbs: Databases, current: Mapping[str, Selected],
-                        choices: Choices | None = None) -> list[str]:
-    """Names and providers the active subscriptions add to a selection.
+                        choices: Choices | None = None) -> Subscribed:
+    """Names, providers and subpackage suffixes the active subscriptions add.
+
+    A subscription that is on by default (``docs``) brings its subpackages only once
+    added by name (``moss subscription add docs``): otherwise upgrading from real moss
+    would install every ``P-docs`` a repository offers at the next transaction.
 
     They are selected implicitly: they stay while a subscription wants them and
     go, as orphans, when none does.  Definitions come from the current
@@ -250,10 +275,14 @@ def subscribed_packages(root: Root, dbs: Databases, current: Mapping[str, Select
             if entry.target.startswith(DEFINITIONS_DIR + "/"):
                 plan.files[entry.target] = Placed(selected.meta.name, entry)
     ev = evaluator(root, plan, current, choices)
-    names: list[str] = []
+    wanted = Subscribed()
     for name in ev.choices.active(ev.definitions):
-        names += [p for p in ev.definitions[name].packages if p not in names]
-    return names
+        definition = ev.definitions[name]
+        wanted.names += [p for p in definition.packages if p not in wanted.names]
+        if definition.default and name not in ev.choices.enabled:
+            continue  # on by default only: no P-<suffix> real moss would not install
+        wanted.subpackages += [s for s in definition.subpackages if s not in wanted.subpackages]
+    return wanted
 
 
 def record(dbs: Databases, state_id: int, filtered: Filtered) -> None:

@@ -89,16 +89,17 @@ def test_list_shows_what_exists_what_is_on_and_what_it_saves(
     listing = moss_json(capsys, installed, "subscription", "list", "--json")
     assert isinstance(listing, list)
     by_name = {s["name"]: s for s in listing}
-    assert set(by_name) == {"docs", "german", "hardware", "slim-locales"}
+    assert set(by_name) == {"docs", "german", "hardware", "slim-locales",
+                            "locales", "devel", "dbginfo", "32bit"}
     assert by_name["docs"]["active"] and by_name["docs"]["default"]
     assert by_name["docs"]["source"] == "/usr/share/moss/subscriptions.d/docs.yaml"
     # Turning docs off would save its two files.  german is off, and what an inactive
     # subscription keeps is left out: its two translations are not there now, so
     # adding it costs them, and slim-locales would only save the French one.
     assert by_name["docs"]["toggle"] == {"action": "remove", "saves_files": 2,
-                                         "saves_bytes": 8005}
+                                         "saves_bytes": 8005, "packages": []}
     assert by_name["german"]["toggle"] == {"action": "add", "saves_files": -2,
-                                           "saves_bytes": -11}
+                                           "saves_bytes": -11, "packages": []}
     assert by_name["slim-locales"]["toggle"]["saves_files"] == 1
     assert not by_name["hardware"]["active"]
     assert by_name["hardware"]["toggle"]["saves_files"] == 0  # no kernel installed
