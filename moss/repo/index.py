@@ -25,6 +25,7 @@ the signature code: they are imported by the functions that fetch (issue 18).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ from moss.stone.errors import StoneError
 
 if TYPE_CHECKING:
     from moss.repo.cache import Download
-    from moss.repo.fetch import FetchOptions
+    from moss.repo.fetch import FetchOptions, Validators
     from moss.stone import PackageMeta
 
 INDEX_NAME = REPO_INDEX_NAME
@@ -108,45 +109,79 @@ def update_repository(
     """Fetch, verify and install ``repo``'s index; returns how many packages it lists.
 
     A signed index older than the one in use is refused unless ``allow_older``.
+    The index is asked for conditionally (:mod:`moss.repo.revalidate`): on a 304
+    the index in use is checked again as if it had just been fetched (signature
+    and freshness included), and when its signature did not change either,
+    nothing is rewritten.
     """
+    from moss.repo import revalidate
     from moss.repo.fetch import download
 
     target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
     repo = resolve_uri(repo, target, options)
+    previous = revalidate.stored(target, repo.uri)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
     try:
         new_index = scratch / INDEX_NAME
-        download(repo.uri, new_index, options=options)
+        fetched = download(repo.uri, new_index, options=options, validators=previous)
+        if not fetched.modified:
+            shutil.copyfile(target / INDEX_NAME, new_index)
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
         stamp: int | None = None
         if repo.key:
             trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
             stamp = check_freshness(repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
-        if repo.key:
-            record_timestamp(target, stamp)
-        # Real moss reads packages from its meta database, and fetches only when the
-        # index is missing: the database goes in first, so an index never lacks one.
-        # Its stat survives the rename: it tells queries the db is current (metacache).
-        write_meta_db(target, metas, new_index.stat())
-        for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
-            # Signature first: a crash in between leaves a signature that
-            # matches nothing, which the next update simply replaces.
-            if (scratch / name).exists():
-                os.replace(scratch / name, target / name)
-            elif name != INDEX_NAME:
-                (target / name).unlink(missing_ok=True)
-        if repo.root_index is not None:
-            # After the index: packages are fetched relative to the URI recorded here.
-            atomic_write(target / "index-uri", repo.uri.encode())
-        fsync_dir(target)
+        if not fetched.modified and _unchanged(target, new_signature):
+            progress.advance()
+            return len(metas)
+        _install(target, scratch, repo, metas, stamp, fetched.validators)
         progress.advance()
         return len(metas)
     finally:
         progress.done()
         remove_tree(scratch, ignore_errors=True)
+
+
+def _install(target: Path, scratch: Path, repo: Repository, metas: Sequence[PackageMeta],
+             stamp: int | None, validators: Validators) -> None:
+    """Put the checked index (and signature) from ``scratch`` in place, with what
+    describes it: real moss's meta database, the signed timestamp, the validators."""
+    from moss.repo import revalidate
+
+    if repo.key:
+        record_timestamp(target, stamp)
+    # Real moss reads packages from its meta database, and fetches only when the
+    # index is missing: the database goes in first, so an index never lacks one.
+    # Its stat survives the rename: it tells queries the db is current (metacache).
+    write_meta_db(target, metas, (scratch / INDEX_NAME).stat())
+    for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
+        # Signature first: a crash in between leaves a signature that
+        # matches nothing, which the next update simply replaces.
+        if (scratch / name).exists():
+            os.replace(scratch / name, target / name)
+        elif name != INDEX_NAME:
+            (target / name).unlink(missing_ok=True)
+    revalidate.store(target, repo.uri, target / INDEX_NAME, validators)
+    if repo.root_index is not None:
+        # After the index: packages are fetched relative to the URI recorded here.
+        atomic_write(target / "index-uri", repo.uri.encode())
+    fsync_dir(target)
+
+
+def _unchanged(target: Path, new_signature: Path) -> bool:
+    """After a 304: whether the signature (if any) and real moss's meta database are
+    as they were, so the update has nothing to write."""
+    from moss.repo.metadb import DB_NAME
+
+    old_signature = target / (INDEX_NAME + SIGNATURE_SUFFIX)
+    if not (target / DB_NAME).is_file():
+        return False
+    if not new_signature.exists():
+        return not old_signature.exists()
+    return old_signature.is_file() and old_signature.read_bytes() == new_signature.read_bytes()
 
 
 def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:
