@@ -114,12 +114,45 @@ def update_repository(
     and freshness included), and when its signature did not change either,
     nothing is rewritten.
     """
-    from moss.repo import revalidate
-    from moss.repo.fetch import download
-
     target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
     repo = resolve_uri(repo, target, options)
+    if repo.mirrors:
+        return _update_from_mirrors(target, repo, progress, options, allow_older)
+    return _update_from(target, repo, progress, options, allow_older)
+
+
+def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
+                         options: FetchOptions | None, allow_older: bool) -> int:
+    """Try the repository's URIs in :func:`moss.repo.mirrors.order`; each one that fails
+    or serves an index that is refused gets a penalty, and the next is asked.  Only
+    the last one asked is retried: the others are worth moving on from at once."""
+    from moss.repo import mirrors
+    from moss.repo.fetch import FetchOptions
+
+    failures: list[str] = []
+    urls = mirrors.order(target, repo.candidates())
+    for number, url in enumerate(urls):
+        patience = options if number == len(urls) - 1 else replace(
+            options or FetchOptions(), retries=0)
+        try:
+            count = _update_from(target, replace(repo, uri=url), progress, patience, allow_older)
+        except MossError as exc:
+            mirrors.penalize(target, url, str(exc))
+            failures.append(str(exc))
+            continue
+        mirrors.record_answer(target, url)
+        return count
+    raise MossError(f"repository {repo.id!r}: no mirror served a usable index: "
+                    + "; ".join(failures))
+
+
+def _update_from(target: Path, repo: Repository, progress: Progress,
+                 options: FetchOptions | None, allow_older: bool) -> int:
+    """The update from ``repo.uri`` into ``target`` (conditional, checked, atomic)."""
+    from moss.repo import revalidate
+    from moss.repo.fetch import download
+
     previous = revalidate.stored(target, repo.uri)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
@@ -271,9 +304,10 @@ def package_url(repo: Repository, meta_uri: str) -> str:
     An index may name packages on its own server only: an ``http://`` index that
     says ``file:///etc/shadow`` (or another host, or another scheme) would make
     moss read the machine's files or fetch from anywhere the index's author likes.
+    With mirrors, the index's own URL is the mirror that served it.
     """
-    url = urllib.parse.urljoin(repo.uri, meta_uri)
-    base, got = urllib.parse.urlsplit(repo.uri), urllib.parse.urlsplit(url)
+    url = urllib.parse.urljoin(repo.source(), meta_uri)
+    base, got = urllib.parse.urlsplit(repo.source()), urllib.parse.urlsplit(url)
     if (got.scheme, got.netloc) != (base.scheme, base.netloc):
         raise MossError(
             f"the index of {repo.id!r} names a package at {url!r}, outside its own "
