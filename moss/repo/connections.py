@@ -1,10 +1,11 @@
 """HTTP connections kept open per origin, so many packages pay one TCP and TLS handshake.
 
-Each thread keeps at most one ``http.client`` connection per (scheme, host, port)
-for the life of the process (one moss run): a package download that reads its
-whole body leaves the connection ready for the next request to the same
-mirror.  A connection the server closed while idle fails on its next request
-before any answer arrives; that request is sent once more on a fresh one.
+Idle ``http.client`` connections are kept per (scheme, host, port) for the life
+of the process (one moss run), shared by its download threads: a download that
+reads its whole body hands the connection back for the next request to the same
+mirror, so a run opens at most as many connections as it has transfers at once.
+A connection the server closed while idle fails on its next request before any
+answer arrives; that request is sent once more on a fresh one.
 Redirects are followed (at most :data:`MAX_REDIRECTS`), and the proxies of the
 environment (``http_proxy``, ``https_proxy``, ``no_proxy``) are honoured as
 urllib honours them.
@@ -25,18 +26,31 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Origin = tuple[str, str, int]
 
 
-class _Pool(threading.local):
+class _Pool:
+    """Idle connections by origin, shared by the download threads of this process."""
+
     def __init__(self) -> None:
-        # origin -> (connection, whether requests name the absolute URL: a plain proxy)
-        self.open: dict[Origin, tuple[http.client.HTTPConnection, bool]] = {}
-        self.opened = 0  # connections made by this thread, for tests and benchmarks
+        self.lock = threading.Lock()
+        # origin -> idle (connection, whether requests name the absolute URL: a plain proxy)
+        self.idle: dict[Origin, list[tuple[http.client.HTTPConnection, bool]]] = {}
+        self.opened = 0  # connections made so far, for tests and benchmarks
+
+    def take(self, origin: Origin) -> tuple[http.client.HTTPConnection, bool] | None:
+        with self.lock:
+            idle = self.idle.get(origin)
+            return idle.pop() if idle else None
+
+    def give_back(self, origin: Origin, connection: http.client.HTTPConnection,
+                  absolute: bool) -> None:
+        with self.lock:
+            self.idle.setdefault(origin, []).append((connection, absolute))
 
 
 _pool = _Pool()
 
 
 def connections_opened() -> int:
-    """How many connections this thread has opened so far (keep-alive reuses them)."""
+    """How many connections this process has opened so far (keep-alive reuses them)."""
     return _pool.opened
 
 
@@ -56,7 +70,7 @@ class Reply:
         complete = self.response.isclosed() or self.response.length == 0
         if complete and not self.response.will_close:
             self.response.close()  # http.client sends no new request while it is open
-            _pool.open[self.origin] = (self.connection, self.absolute)
+            _pool.give_back(self.origin, self.connection, self.absolute)
             self._kept = True
 
     def discard(self) -> None:
@@ -103,7 +117,7 @@ def _connect(origin: Origin, timeout: float) -> tuple[http.client.HTTPConnection
 
 def _request(url: str, headers: dict[str, str], timeout: float) -> Reply:
     origin, target = _origin(url)
-    pooled = _pool.open.pop(origin, None)
+    pooled = _pool.take(origin)
     for reused in ((True, False) if pooled is not None else (False,)):
         if reused and pooled is not None:
             connection, absolute = pooled
@@ -112,7 +126,8 @@ def _request(url: str, headers: dict[str, str], timeout: float) -> Reply:
                 connection.sock.settimeout(timeout)
         else:
             connection, absolute = _connect(origin, timeout)
-            _pool.opened += 1
+            with _pool.lock:
+                _pool.opened += 1
         try:
             connection.request("GET", url if absolute else target, headers=headers)
             return Reply(connection.getresponse(), origin, connection, absolute)
