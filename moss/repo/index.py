@@ -150,7 +150,7 @@ def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
 def _update_from(target: Path, repo: Repository, progress: Progress,
                  options: FetchOptions | None, allow_older: bool) -> int:
     """The update from ``repo.uri`` into ``target`` (conditional, checked, atomic)."""
-    from moss.repo import revalidate
+    from moss.repo import deltalist, revalidate
     from moss.repo.fetch import download
 
     previous = revalidate.stored(target, repo.uri)
@@ -167,10 +167,9 @@ def _update_from(target: Path, repo: Repository, progress: Progress,
             trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
             stamp = check_freshness(repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
-        if not fetched.modified and _unchanged(target, new_signature):
-            progress.advance()
-            return len(metas)
-        _install(target, scratch, repo, metas, stamp, fetched.validators)
+        if fetched.modified or not _unchanged(target, new_signature):
+            _install(target, scratch, repo, metas, stamp, fetched.validators)
+        deltalist.refresh(target, repo, options)
         progress.advance()
         return len(metas)
     finally:

@@ -21,11 +21,12 @@ from moss.repo.fetch import Validators
 VALIDATORS_NAME = REPO_INDEX_NAME + ".http"
 
 
-def stored(target: Path, url: str) -> Validators | None:
-    """The validators to send for ``url``, if they still describe ``target``'s index."""
-    index = target / REPO_INDEX_NAME
+def stored(target: Path, url: str, name: str = REPO_INDEX_NAME) -> Validators | None:
+    """The validators to send for ``url``, if they still describe ``target``'s index
+    (or its file ``name``: the deltas list keeps its own)."""
+    index = target / name
     try:
-        record = json.loads((target / VALIDATORS_NAME).read_text())
+        record = json.loads((target / (name + ".http")).read_text())
         if not isinstance(record, dict) or record.get("url") != url or not index.is_file():
             return None
         if record.get("sha256") != sha256_file(index):
@@ -38,9 +39,10 @@ def stored(target: Path, url: str) -> Validators | None:
     return found or None
 
 
-def store(target: Path, url: str, index: Path, validators: Validators) -> None:
-    """Record ``validators`` for ``index`` (about to be, or already, ``target``'s index)."""
-    path = target / VALIDATORS_NAME
+def store(target: Path, url: str, index: Path, validators: Validators,
+          name: str = REPO_INDEX_NAME) -> None:
+    """Record ``validators`` for ``index`` (about to be, or already, ``target/name``)."""
+    path = target / (name + ".http")
     if not validators:
         path.unlink(missing_ok=True)
         return

@@ -23,9 +23,10 @@ A delta holds no blob the older release already has: the client's store has thos
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import zstandard
@@ -36,6 +37,7 @@ from moss.stone.errors import StoneError
 from moss.stone.meta import PackageMeta
 from moss.stone.records import IndexEntry, LayoutEntry, encode_attribute, encode_layout_entry
 
+DELTAS_NAME = "stone.index.deltas"
 BASE_KEY = b"moss.delta.base"
 TARGET_KEY = b"moss.delta.target"
 PATCH_KEY = b"moss.delta.patch"
@@ -162,3 +164,34 @@ def rebuild(path: Path, delta: Delta, base_blob: Callable[[int], bytes]
             if xxh3_128(blob) != patch.digest:
                 raise StoneError(f"{path}: a patch rebuilt a blob other than {patch.digest:032x}")
             yield patch.digest, blob
+
+
+@dataclass(frozen=True)
+class DeltaEntry:
+    """One entry of ``stone.index.deltas``: the delta from package ``base`` to ``target``
+    (both sha256 of the ``.stone``), at ``uri`` relative to the index, with its sha256."""
+
+    name: str
+    target: str
+    base: str
+    uri: str
+    hash: str
+    size: int
+
+
+def encode_deltas(entries: Sequence[DeltaEntry]) -> bytes:
+    data = {"version": 1, "deltas": [asdict(e) for e in entries]}
+    return json.dumps(data, indent=1).encode() + b"\n"
+
+
+def parse_deltas(text: bytes) -> list[DeltaEntry]:
+    """``stone.index.deltas``; anything malformed lists no delta (full packages remain)."""
+    try:
+        data = json.loads(text)
+        if data.get("version") != 1:
+            return []
+        return [DeltaEntry(str(e["name"]), str(e["target"]).lower(), str(e["base"]).lower(),
+                           str(e["uri"]), str(e["hash"]).lower(), int(e["size"]))
+                for e in data["deltas"]]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []

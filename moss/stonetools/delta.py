@@ -9,10 +9,7 @@ in ``stone.index.deltas`` (JSON) beside ``stone.index``: real moss reads only
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
@@ -20,9 +17,16 @@ import zstandard
 from moss.core.fs import atomic_write
 from moss.core.hashing import sha256_file
 from moss.stone import EMPTY_DIGEST, FileKind, PackageMeta, open_stone, xxh3_128
-from moss.stone.delta import MAX_PATCH_INPUT, Patch, make_patch, write_delta
+from moss.stone.delta import (
+    DELTAS_NAME,
+    MAX_PATCH_INPUT,
+    DeltaEntry,
+    Patch,
+    encode_deltas,
+    make_patch,
+    write_delta,
+)
 
-DELTAS_NAME = "stone.index.deltas"
 DELTA_DIR = "deltas"
 # Deltas from the newest three older releases: a machine that updates weekly from a
 # repository releasing a package every few days still finds one, while the folder
@@ -31,18 +35,6 @@ DELTA_DIR = "deltas"
 # cost it anyway.
 DELTA_BASES = 3
 PATCH_LEVEL = 19
-
-
-@dataclass(frozen=True)
-class DeltaEntry:
-    """One line of ``stone.index.deltas``: the delta from ``base`` to ``target``."""
-
-    name: str
-    target: str
-    base: str
-    uri: str
-    hash: str
-    size: int
 
 
 def _blobs(path: Path, wanted: set[int]) -> dict[int, bytes]:
@@ -112,19 +104,7 @@ def write_deltas(output: Path, chosen: dict[str, PackageMeta],
                                       sha256_file(out), out.stat().st_size))
     listing = output / DELTAS_NAME
     if entries:
-        data = {"version": 1, "deltas": [e.__dict__ for e in entries]}
-        atomic_write(listing, json.dumps(data, indent=1).encode() + b"\n")
+        atomic_write(listing, encode_deltas(entries))
     else:
         listing.unlink(missing_ok=True)
     return listing
-
-
-def parse_deltas(text: bytes, where: str) -> Sequence[DeltaEntry]:
-    """``stone.index.deltas``; anything malformed lists no delta (the full packages remain)."""
-    try:
-        data = json.loads(text)
-        return [DeltaEntry(str(e["name"]), str(e["target"]).lower(), str(e["base"]).lower(),
-                           str(e["uri"]), str(e["hash"]).lower(), int(e["size"]))
-                for e in data["deltas"]] if data.get("version") == 1 else []
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return []
