@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moss.stone import FileType, open_stone
-from moss.stone.delta import read_delta, rebuild
-from moss.stonetools.delta import DELTA_BASES, DELTAS_NAME
+from moss.stone.delta import DELTAS_NAME, read_delta, rebuild
+from moss.stonetools.delta import DELTA_BASES
 from moss.stonetools.index import build_index
 from tests.support.packages import make_package
 
