@@ -22,6 +22,7 @@ from bench import (
     boot_sync,
     dedup,
     dracut_bytes,
+    fleet,
     install,
     pivot_time,
     prune,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "qemu": qemu_share.run,  # opt-in: --qemu
     "memory": stone_memory.run,
     "startup": startup.run,
+    "fleet": fleet.run,
 }
 
 

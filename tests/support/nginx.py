@@ -3,7 +3,8 @@
 ``nginx -p DIR -c DIR/nginx.conf`` with a generated configuration: one server
 on a free port serving ``DIR/www``, every response logged with the bytes it
 put on the wire (``$bytes_sent``) and the connection it used, so a test
-counts what a user's refresh really costs.  ``/slow/`` serves the same files
+counts what a user's refresh really costs (``/nginx-status`` is its
+``stub_status``, not logged).  ``/slow/`` serves the same files
 at :data:`SLOW_RATE` bytes a second, to cut a transfer in the middle.
 Tests that need it skip, naming the package, where nginx is not installed.
 """
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,10 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {directory}/www;
+        location = /nginx-status {{
+            stub_status;
+            access_log off;
+        }}
         location /slow/ {{
             alias {directory}/www/;
             limit_rate {SLOW_RATE};
@@ -154,6 +160,12 @@ class Nginx:
             result.append(Hit(uri, int(status), int(sent), int(conn), int(conn_requests),
                               "" if range_header == "-" else range_header))
         return result
+
+    def active_connections(self) -> int:
+        """Open client connections now (``stub_status``; the asking one not counted)."""
+        with urllib.request.urlopen(self.url("nginx-status"), timeout=5) as status:
+            first = status.read().decode().splitlines()[0]  # "Active connections: N"
+        return int(first.split(":")[1]) - 1
 
     def bytes_sent(self) -> int:
         return sum(hit.bytes_sent for hit in self.hits())
