@@ -55,11 +55,10 @@ def make_delta(new: Path, new_id: str, base: Path, base_id: str, out: Path,
         meta, layout = reader.package_meta(), reader.layout()
     with open_stone(base) as reader:
         base_layout = reader.layout()
-    regular = FileKind.REGULAR
-    base_digests = {e.digest for e in base_layout if e.file_kind is regular}
-    base_by_path = {e.target: e.digest for e in base_layout if e.file_kind is regular}
-    needed = {e.digest for e in layout if e.file_kind is regular} - base_digests - {EMPTY_DIGEST}
-    bases = {e.digest: base_by_path[e.target] for e in layout
+    files = [e for e in layout if e.file_kind is FileKind.REGULAR]
+    base_by_path = {e.target: e.digest for e in base_layout if e.file_kind is FileKind.REGULAR}
+    needed = {e.digest for e in files} - set(base_by_path.values()) - {EMPTY_DIGEST}
+    bases = {e.digest: base_by_path[e.target] for e in files
              if e.digest in needed and e.target in base_by_path}
     new_blobs = _blobs(new, needed)
     old_blobs = _blobs(base, set(bases.values()))

@@ -21,7 +21,7 @@ from moss.stone import FileType, open_stone
 from moss.stone.delta import DELTAS_NAME, read_delta, rebuild
 from moss.stonetools.delta import DELTA_BASES
 from moss.stonetools.index import build_index
-from tests.support.packages import make_package
+from tests.support.packages import Link, make_package
 
 CHANGES = st.lists(st.sampled_from(["keep", "replace", "edit", "remove", "rename"]),
                    min_size=1, max_size=8)
@@ -47,6 +47,11 @@ def releases(seed: int, changes: list[str]) -> tuple[dict[str, bytes], dict[str,
     return old, new
 
 
+def with_links_and_folders(files: dict[str, bytes]) -> dict[str, bytes | Link | None]:
+    """Real packages hold symlinks and empty folders besides files: a delta keeps them."""
+    return {**files, "bin/tool": Link("../lib/added"), "share/empty": None}
+
+
 def blobs(path: Path) -> dict[int, bytes]:
     with open_stone(path) as reader:
         return {entry.digest: b"".join(chunks) for entry, chunks in reader.iter_content()}
@@ -58,8 +63,8 @@ def test_a_delta_rebuilds_exactly_the_blobs_the_older_release_lacks(
         tmp_path_factory: pytest.TempPathFactory, seed: int, changes: list[str]) -> None:
     folder = tmp_path_factory.mktemp("repo")
     old_files, new_files = releases(seed, changes)
-    old = make_package(folder, "pkg", old_files, release=1)
-    new = make_package(folder, "pkg", new_files, release=2)
+    old = make_package(folder, "pkg", with_links_and_folders(old_files), release=1)
+    new = make_package(folder, "pkg", with_links_and_folders(new_files), release=2)
     build_index(folder)
     [entry] = json.loads((folder / DELTAS_NAME).read_text())["deltas"]
     delta_path = folder / entry["uri"]
