@@ -45,7 +45,7 @@ from moss.stone.errors import StoneError
 
 if TYPE_CHECKING:
     from moss.repo.cache import Download
-    from moss.repo.fetch import FetchOptions, Validators
+    from moss.repo.fetch import Fetched, FetchOptions, Validators
     from moss.stone import PackageMeta
 
 INDEX_NAME = REPO_INDEX_NAME
@@ -150,21 +150,16 @@ def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
 def _update_from(target: Path, repo: Repository, progress: Progress,
                  options: FetchOptions | None, allow_older: bool) -> int:
     """The update from ``repo.uri`` into ``target`` (conditional, checked, atomic)."""
-    from moss.repo import deltalist, revalidate
-    from moss.repo.fetch import download
+    from moss.repo import deltalist
 
-    previous = revalidate.stored(target, repo.uri)
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
     try:
         new_index = scratch / INDEX_NAME
-        fetched = download(repo.uri, new_index, options=options, validators=previous)
-        if not fetched.modified:
-            shutil.copyfile(target / INDEX_NAME, new_index)
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
+        fetched, trusted = _fetch_index(target, repo, new_index, new_signature, options)
         stamp: int | None = None
-        if repo.key:
-            trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
+        if trusted is not None:
             stamp = check_freshness(repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
         if fetched.modified or not _unchanged(target, new_signature):
@@ -175,6 +170,30 @@ def _update_from(target: Path, repo: Repository, progress: Progress,
     finally:
         progress.done()
         remove_tree(scratch, ignore_errors=True)
+
+
+def _fetch_index(target: Path, repo: Repository, new_index: Path, new_signature: Path,
+                 options: FetchOptions | None) -> tuple[Fetched, str | None]:
+    """The index (a 304 copies the one in use) and, with a key, its verified trusted
+    comment.  A 304 whose index the signature does not match means the server's
+    validators were too coarse (nginx's ETag is mtime and size: the same size
+    published within one second): the index is then fetched whole."""
+    from moss.repo import revalidate
+    from moss.repo.fetch import download
+
+    fetched = download(repo.uri, new_index, options=options,
+                       validators=revalidate.stored(target, repo.uri))
+    if not fetched.modified:
+        shutil.copyfile(target / INDEX_NAME, new_index)
+    if not repo.key:
+        return fetched, None
+    try:
+        return fetched, _fetch_and_verify_signature(repo, new_index, new_signature, options)
+    except MossError:
+        if fetched.modified:
+            raise
+    fetched = download(repo.uri, new_index, options=options)
+    return fetched, _fetch_and_verify_signature(repo, new_index, new_signature, options)
 
 
 def _install(target: Path, scratch: Path, repo: Repository, metas: Sequence[PackageMeta],

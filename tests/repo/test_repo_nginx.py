@@ -200,3 +200,24 @@ def test_packages_share_kept_alive_connections(nginx: Nginx, tmp_path: Path) -> 
 def test_a_missing_file_on_nginx_names_the_url(nginx: Nginx, tmp_path: Path) -> None:
     with pytest.raises(MossError, match=r"nothing\.stone: 404 Not Found"):
         download(nginx.url("pool/nothing.stone"), tmp_path / "x", options=QUICK)
+
+
+@needs_minisign
+def test_an_index_republished_within_the_same_second_is_not_missed(
+        nginx: Nginx, tmp_path: Path) -> None:
+    """A server whose only validator is Last-Modified (whole seconds; nginx's ETag adds
+    just the size) takes a new index published within the same second for unchanged.
+    The new signature does not match the kept index, so moss fetches the index whole."""
+    pub, sec = make_key(tmp_path)
+    root = tmp_path / "root"
+    first, second = index_bytes(tmp_path, 30, release=1), index_bytes(tmp_path, 30, release=2)
+    publish_signed(nginx, tmp_path, first, sec, 1_700_000_000)
+    repo = add_repository(root, "main", nginx.url("no-etag/repo/stone.index"),
+                          key=str(pub))
+    update_repository(root, repo, options=QUICK)
+    publish_signed(nginx, tmp_path, second, sec, 1_700_000_001)
+    os.utime(nginx.www / "repo/stone.index", (1_700_000_000, 1_700_000_000))
+    nginx.clear_log()
+    update_repository(root, repo, options=QUICK)
+    assert index_path(root, repo).read_bytes() == second
+    assert [hit.status for hit in nginx.hits() if hit.path.endswith("stone.index")] == [304, 200]

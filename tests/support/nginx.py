@@ -4,7 +4,8 @@
 on a free port serving ``DIR/www``, every response logged with the bytes it
 put on the wire (``$bytes_sent``) and the connection it used, so a test
 counts what a user's refresh really costs (``/nginx-status`` is its
-``stub_status``, not logged).  ``/slow/`` serves the same files
+``stub_status``, not logged).  ``/no-etag/`` serves the same files with only
+``Last-Modified`` (whole seconds) as validator.  ``/slow/`` serves the same files
 at :data:`SLOW_RATE` bytes a second, to cut a transfer in the middle.
 Tests that need it skip, naming the package, where nginx is not installed.
 """
@@ -69,6 +70,10 @@ http {{
         location = /nginx-status {{
             stub_status;
             access_log off;
+        }}
+        location /no-etag/ {{
+            alias {directory}/www/;
+            etag off;
         }}
         location /slow/ {{
             alias {directory}/www/;
