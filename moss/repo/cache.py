@@ -8,7 +8,7 @@ present is trusted after a re-hash; a damaged one is fetched again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,8 @@ class Download:
     url: str
     sha256: str
     size: int | None = None
+    # The same file on the repository's other mirrors, tried in order when ``url`` fails.
+    alternates: tuple[str, ...] = ()
 
 
 def cache_root(root: Path, cache: Path | None = None) -> Path:
@@ -80,6 +82,21 @@ def missing_from_cache(downloads: Sequence[Download], cache: Path) -> list[Downl
     return wanted
 
 
+def fetch_from_mirrors(item: Download, dest: Path, options: FetchOptions | None,
+                       on_bytes: Callable[[int], None]) -> None:
+    """``item`` from its URL, else from each alternate in turn (the sha256 decides what
+    is accepted, so a ``.part`` one mirror left may be resumed from the next)."""
+    urls = (item.url, *item.alternates)
+    for number, url in enumerate(urls):
+        try:
+            download(url, dest, sha256=item.sha256, size=item.size, options=options,
+                     on_bytes=on_bytes)
+            return
+        except MossError:
+            if number == len(urls) - 1:
+                raise
+
+
 def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progress,
                       jobs: int, options: FetchOptions | None) -> None:
     """Run the transfers on ``jobs`` threads; raise the first failure once all are done.
@@ -96,8 +113,7 @@ def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progres
                 progress.advance(n)
 
     def fetch_one(item: Download) -> None:
-        download(item.url, cached_path(cache, item.sha256), sha256=item.sha256,
-                 size=item.size, options=options, on_bytes=on_bytes)
+        fetch_from_mirrors(item, cached_path(cache, item.sha256), options, on_bytes)
         if not known_sizes:
             with lock:
                 progress.advance()

@@ -354,6 +354,9 @@ def downloads_for(repos: Sequence[Repository], offers: Sequence[Offer]) -> list[
         meta = offer.meta
         if not meta.uri or not meta.hash:
             raise MossError(f"{meta.name}: the index of {offer.repository!r} gives no uri or hash")
-        url = package_url(by_id[offer.repository], meta.uri)
-        result.append(Download(meta.name, url, meta.hash, meta.size))
+        repo = by_id[offer.repository]
+        url = package_url(repo, meta.uri)
+        others = [replace(repo, answered=uri) for uri in repo.candidates() if uri != repo.source()]
+        alternates = tuple(package_url(other, meta.uri) for other in others) if repo.mirrors else ()
+        result.append(Download(meta.name, url, meta.hash, meta.size, alternates))
     return result

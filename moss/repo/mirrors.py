@@ -9,7 +9,8 @@ at each further failure up to :data:`MAX_PENALTY`, and forgiven when it answers
 again.  The penalties and the URI that answered last live in
 ``<repo folder>/mirrors.json`` beside the index (real moss's folder; it ignores
 the file); packages are fetched from the URI that answered, since the index
-names them relative to itself.
+names them relative to itself, then from the others (:class:`moss.repo.cache.Download`
+``alternates``).
 """
 
 from __future__ import annotations

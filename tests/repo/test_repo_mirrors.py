@@ -148,3 +148,24 @@ def test_mirrors_survive_both_file_formats(
     if repo.mirrors:
         assert "mirrors" in kdl.dumps([repo.to_kdl()])
         assert yaml.safe_load((folder / "main.yaml").read_text())["main"]["mirrors"] == uris[1:]
+
+
+def test_a_package_missing_from_the_mirror_that_answered_comes_from_the_next(
+        nginx: Nginx, tmp_path: Path) -> None:
+    release = release_folder(tmp_path, 1)
+    for folder in ("a", "b"):
+        for path in (p for p in release.iterdir() if p.is_file()):
+            nginx.publish(f"{folder}/{path.name}", path.read_bytes())
+    root = tmp_path / "root"
+    first, second = nginx.url("a/stone.index"), nginx.url("b/stone.index")
+    assert moss(root, "repo", "add", "main", first, "--mirror", second).returncode == 0
+    assert moss(root, "repo", "update").returncode == 0
+    package = next(release.glob("hello-*.stone"))
+    (nginx.www / "a" / package.name).unlink()  # a mirror half-way through a sync
+    nginx.clear_log()
+    out = tmp_path / "out"
+    fetched = moss(root, "fetch", "hello", "-o", str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    assert [p.read_bytes() for p in out.iterdir()] == [package.read_bytes()]
+    assert [(hit.path.split("/")[1], hit.status) for hit in nginx.hits()] == [
+        ("a", 404), ("b", 200)]
