@@ -163,8 +163,10 @@ def rebuild_row(work: Path, old: Path, new: Path) -> Result:
 
     def from_delta() -> None:
         base = lambda digest: (base_dir / f"{digest:032x}").read_bytes()  # noqa: E731
-        for digest, blob in rebuild(delta_path, delta, base):
-            (out / f"{digest:032x}").write_bytes(blob)
+        for digest, chunks in rebuild(delta_path, delta, base):
+            with (out / f"{digest:032x}").open("wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
 
     def full() -> None:
         with open_stone(new) as reader:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -136,6 +136,8 @@ def read_delta(path: Path) -> Delta:
             ids[key] = value.decode("ascii", "replace")
         elif key == PATCH_KEY and len(value) == _PATCH.size:
             stored, digest, base, size = _PATCH.unpack(value)
+            if size > MAX_PATCH_INPUT:  # make_patch never patches more: a bomb
+                raise StoneError(f"{path}: a patch claims {size} bytes, past {MAX_PATCH_INPUT}")
             patch = Patch(int.from_bytes(stored, "big"), int.from_bytes(digest, "big"),
                           int.from_bytes(base, "big"), size)
             patches[patch.stored] = patch
@@ -147,23 +149,24 @@ def read_delta(path: Path) -> Delta:
 
 
 def rebuild(path: Path, delta: Delta, base_blob: Callable[[int], bytes]
-            ) -> Iterator[tuple[int, bytes]]:
-    """Each blob the delta carries, rebuilt (a patch applied to ``base_blob(digest)``)
-    and checked against its XXH3-128: a mismatch is a StoneError, nothing is guessed."""
+            ) -> Iterator[tuple[int, Iterable[bytes]]]:
+    """Each blob the delta carries as chunks: a whole one streamed (the reader checks
+    its XXH3-128 after the last chunk), a patched one applied to ``base_blob(digest)``
+    and checked here.  A mismatch is a StoneError; nothing is guessed.  Consume each
+    blob's chunks before asking for the next."""
     from moss.stone.digest import xxh3_128
     from moss.stone.reader import open_stone
 
     with open_stone(path) as reader:
         for entry, chunks in reader.iter_content():
-            data = b"".join(chunks)  # the reader checks it against the stored digest
             patch = delta.patches.get(entry.digest)
             if patch is None:
-                yield entry.digest, data
+                yield entry.digest, chunks
                 continue
-            blob = apply_patch(base_blob(patch.base), data, patch.size)
+            blob = apply_patch(base_blob(patch.base), b"".join(chunks), patch.size)
             if xxh3_128(blob) != patch.digest:
                 raise StoneError(f"{path}: a patch rebuilt a blob other than {patch.digest:032x}")
-            yield patch.digest, blob
+            yield patch.digest, (blob,)
 
 
 @dataclass(frozen=True)

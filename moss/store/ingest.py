@@ -18,7 +18,7 @@ from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.databases import Databases
 from moss.stone import EMPTY_DIGEST, FileKind, StoneError, digest_hex, open_stone
-from moss.stone.delta import rebuild
+from moss.stone.delta import MAX_PATCH_INPUT, rebuild
 from moss.store.assets import asset_path, batch
 from moss.store.incoming import IncomingPackage, cache_package
 
@@ -88,14 +88,18 @@ def _unpack_delta(root: Root, dbs: Databases, package: IncomingPackage,
         raise MossError(f"{len(absent)} blobs of the base release are not in the store")
 
     def base_blob(digest: int) -> bytes:
-        if digest_hex(digest) not in known:
+        path = asset_path(root, digest)
+        if digest_hex(digest) not in known or path.stat().st_size > MAX_PATCH_INPUT:
             raise MossError(f"base blob {digest_hex(digest)} is not in the store")
-        return asset_path(root, digest).read_bytes()
+        return path.read_bytes()
 
     with batch(root) as scratch:
-        for digest, blob in rebuild(package.path, delta, base_blob):
+        for digest, chunks in rebuild(package.path, delta, base_blob):
             if digest in modes:
-                scratch.add(digest, [blob], modes[digest], known)
+                scratch.add(digest, chunks, modes[digest], known)
+            else:
+                for _ in chunks:  # still read: the reader checks the digest
+                    pass
         rows = scratch.commit()
     dbs.layout.add_assets(rows)
     known.update({row[0]: row[1] for row in rows})

@@ -17,8 +17,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moss.stone import FileType, open_stone
-from moss.stone.delta import DELTAS_NAME, read_delta, rebuild
+from moss.stone import FileType, PackageMeta, StoneError, open_stone, xxh3_128
+from moss.stone.delta import (
+    DELTAS_NAME,
+    MAX_PATCH_INPUT,
+    Patch,
+    read_delta,
+    rebuild,
+    write_delta,
+)
 from moss.stonetools.delta import DELTA_BASES
 from moss.stonetools.index import build_index
 from tests.support.packages import Link, make_package
@@ -73,7 +80,8 @@ def test_a_delta_rebuilds_exactly_the_blobs_the_older_release_lacks(
         assert delta.layout == reader.layout()
         assert delta.meta == reader.package_meta()
     old_blobs, new_blobs = blobs(old), blobs(new)
-    rebuilt = dict(rebuild(delta_path, delta, old_blobs.__getitem__))
+    rebuilt = {digest: b"".join(chunks)
+               for digest, chunks in rebuild(delta_path, delta, old_blobs.__getitem__)}
     # Exactly what the store lacks, byte for byte; nothing it already has.
     assert rebuilt == {d: b for d, b in new_blobs.items() if d not in old_blobs}
     assert delta.base_id == entry["base"] and delta.target_id == entry["target"]
@@ -113,3 +121,16 @@ def test_deltas_come_from_the_newest_few_releases_and_real_moss_reads_the_index(
         assert reader.file_type is FileType.REPOSITORY
         assert [m.release for m in reader.repository_metas()] == [DELTA_BASES + 2]
         assert all(ph.kind.name == "META" for ph in reader.payload_headers())
+
+
+@settings(max_examples=10, deadline=None)
+@given(size=st.integers(MAX_PATCH_INPUT + 1, 2**64 - 1))
+def test_a_delta_claiming_a_huge_patch_is_refused_before_anything_is_allocated(
+        tmp_path_factory: pytest.TempPathFactory, size: int) -> None:
+    folder = tmp_path_factory.mktemp("bomb")
+    out = folder / "bomb.delta"
+    patch = b"not really a patch"
+    write_delta(out, PackageMeta(name="pkg", version="1", release=2), [], "a" * 64, "b" * 64,
+                {xxh3_128(patch): patch}, [Patch(xxh3_128(patch), 1, 2, size)])
+    with pytest.raises(StoneError, match="claims"):
+        read_delta(out)
