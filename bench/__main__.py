@@ -22,6 +22,7 @@ from bench import (
     boot_sync,
     dedup,
     dracut_bytes,
+    fleet,
     growth,
     install,
     pivot_time,
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "memory": stone_memory.run,
     "startup": startup.run,
     "subscriptions": subscriptions.run,
+    "fleet": fleet.run,
 }
 
 

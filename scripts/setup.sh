@@ -11,7 +11,7 @@ APT_PACKAGES=(
     qemu-system-x86 ovmf systemd-boot-efi systemd-boot
     busybox-static cpio mtools dosfstools dracut-core kmod zstd e2fsprogs
     minisign util-linux ostree python3-solv
-    mmdebstrap fdisk fusefat
+    mmdebstrap fdisk fusefat nginx
     cryptsetup btrfs-progs lvm2 sbsigntool  # real machines: boot/topology, signing
     xfsprogs  # the blit's reflinks are tested on loop-mounted btrfs and xfs images
 )

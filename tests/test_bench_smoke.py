@@ -20,6 +20,7 @@ from bench import (
     boot_sync,
     dedup,
     dracut_bytes,
+    fleet,
     growth,
     install,
     pivot_time,
@@ -155,3 +156,11 @@ def test_main_prints_the_table_and_writes_json(tmp_path: Path,
         assert row["name"] in printed
     assert bench_main(["--quick", "--only", "qemu"]) == 0  # without --qemu: a labelled row
     assert "not measured in this run" in capsys.readouterr().out
+
+
+def test_fleet_rows_with_and_without_deltas() -> None:
+    rows = fleet.run(True, files=12, size=4000, clients=2)
+    check_rows(rows)
+    if rows[0].value is not None:
+        assert "peak connections" in rows[-1].note
+        assert "byte-identical" in rows[0].note

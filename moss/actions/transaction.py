@@ -146,7 +146,8 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     """Fetch, unpack, build and go live; recovery finishes or undoes any interruption."""
     cache = cache_root(root.path, options.cache)
     space.check([space.Need(cache, prepared.change.download_size)])
-    incoming = fetch(root.path, prepared.wanted, options.cache, options.progress)
+    incoming = fetch(root.path, prepared.wanted, options.cache, options.progress,
+                     has_package=dbs.layout.has, warn=_warn)
     plan = plan_state_tree(dbs, prepared.selected, incoming)
     check_before_writing(root, dbs, incoming, plan)
     # Worked out (and any bad /etc/moss/system-model.kdl refused) before anything is written.
@@ -156,7 +157,7 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
                             reboot_needed(dbs, prepared.running, plan, prepared.selected)
                             or prepared.pending is not None)
     checkpoint("tx:planned")
-    unpack_packages(root, dbs, incoming, options.progress)
+    unpack_packages(root, dbs, incoming, options.progress, warn=_warn)
     checkpoint("tx:unpacked")
     plan, filtered = subscriptions.apply(root, plan, prepared.selected, request.subscriptions)
     restore_missing(root, dbs, plan_digests(plan), prepared.selected, cache, options.progress)
@@ -179,6 +180,10 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
         finish_switch(root, dbs, f"state {state_id} is active", skip_boot=options.skip_boot,
                       progress=options.progress)
     return Outcome(prepared.change, state_id, prepared.running, deferred=deferred)
+
+
+def _warn(line: str) -> None:
+    print(f"moss: warning: {line}", file=sys.stderr)
 
 
 def plan_state_tree(

@@ -14,6 +14,9 @@ from moss.cli.output import print_json, print_table, progress_for
 from moss.core.errors import MossError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from moss.repo import config
 
 
@@ -43,6 +46,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             description=args.comment,
             key=args.key,
             root_index=args.root_index,
+            mirrors=tuple(args.mirror),
         )
     signed = " (signed index required)" if repo.key else ""
     where = repo.root_index.uri() if repo.root_index else repo.uri
@@ -77,6 +81,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "active": r.active,
                     "signed": r.key is not None,
                     "fetched": index_path(args.directory, r).is_file(),
+                    **_mirror_fields(args.directory, r),
                 }
                 for r in repos
             ]
@@ -96,7 +101,28 @@ def cmd_list(args: argparse.Namespace) -> int:
         for r in repos
     ]
     print_table(("NAME", "PRIORITY", "ACTIVE", "SIGNED", "URI"), rows)
+    for r in repos:
+        for number, mirror in enumerate(r.candidates() if r.mirrors else ()):
+            state = _mirror_fields(args.directory, r)
+            penalty = state["penalized"].get(mirror)
+            notes = (["answered"] if mirror == state["answered"] else []) + (
+                [f"penalized: {penalty}"] if penalty else [])
+            label = "uri" if number == 0 else f"mirror {number}"
+            print(f"{r.id} {label}: {mirror}" + (f" ({'; '.join(notes)})" if notes else ""))
     return 0
+
+
+def _mirror_fields(root: Path, repo: config.Repository) -> dict[str, Any]:
+    """A repository's mirrors, the one whose index is in use, and the penalized ones."""
+    if not repo.mirrors:
+        return {}
+    from moss.repo import mirrors
+    from moss.repo.config import cache_dir
+
+    state = mirrors.load(cache_dir(root, repo))
+    return {"mirrors": list(repo.mirrors), "answered": repo.answered,
+            "penalized": {url: p.reason for url, p in state.penalties.items()
+                          if url in repo.candidates()}}
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -175,6 +201,10 @@ def _add_args(p: argparse.ArgumentParser) -> None:
         "--root-index", metavar="OPTIONS",
         help="a versioned repository, as real moss: URI is its base URI and OPTIONS are "
         "version=stream/NAME|tag/NAME|history/ID[,channel=main][,arch=x86_64]")
+    p.add_argument(
+        "--mirror", metavar="URI", action="append", default=[],
+        help="another URL of the same index, tried in order when the ones before fail "
+        "(this moss's; real moss reads only URI); repeat for more")
     p.set_defaults(handler=cmd_add)
 
 

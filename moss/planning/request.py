@@ -10,8 +10,9 @@ packages and what only they needed with them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -19,12 +20,12 @@ from moss.core.progress import Progress
 from moss.planning import imported, resolve, sysmodel
 from moss.planning.selection import Selected
 from moss.planning.sysmodel import SystemModel
-from moss.repo import metaquery
-from moss.repo.cache import cache_root, cached_path, fetch_packages
+from moss.repo import deltalist, metaquery
+from moss.repo.cache import Download, cache_root, cached_path, fetch_packages, missing_from_cache
 from moss.repo.config import Repository
-from moss.repo.index import Offer, downloads_for, load_offers
+from moss.repo.index import Offer, downloads_for, load_offers, package_url
 from moss.stone import PackageMeta
-from moss.store.incoming import IncomingPackage, read_package
+from moss.store.incoming import IncomingPackage, read_delta_package, read_package
 
 
 @dataclass
@@ -231,17 +232,68 @@ def sweep_orphans(current: Mapping[str, Selected], wanted: Wanted,
     return [m.name for m in plan.remove if m.name in current]
 
 
-def fetch(root: Path, wanted: Wanted, cache: Path | None, progress: Progress
-          ) -> list[IncomingPackage]:
-    """Download (or find cached) the repository packages, and read every package."""
+def fetch(root: Path, wanted: Wanted, cache: Path | None, progress: Progress,
+          has_package: Callable[[str], bool] = lambda _id: False,
+          warn: Callable[[str], None] = lambda _line: None) -> list[IncomingPackage]:
+    """Download (or find cached) the repository packages, and read every package.
+
+    A package not cached whose repository lists a delta from a package this root
+    has (``has_package``: its blobs are in the store) comes as that delta
+    (:mod:`moss.repo.deltalist`); one that cannot be fetched falls back to the full
+    package, with one line to ``warn``.
+    """
     packages = list(wanted.local.values())
-    if wanted.offers:
-        offers = list(wanted.offers.values())
-        paths = fetch_packages(downloads_for(wanted.repositories, offers),
-                               cache_root(root, cache), progress)
-        for sha in wanted.offers:
-            package = read_package(paths[sha])
-            if package.id != sha:
-                raise MossError(f"{paths[sha]}: sha256 {package.id} is not the index's {sha}")
-            packages.append(package)
+    if not wanted.offers:
+        return packages
+    folder = cache_root(root, cache)
+    downloads = {d.sha256.lower(): d for d in downloads_for(
+        wanted.repositories, list(wanted.offers.values()))}
+    missing = {d.sha256.lower() for d in missing_from_cache(list(downloads.values()), folder)}
+    deltas = _fetch_deltas(root, wanted, folder, progress, has_package, warn,
+                           {sha: downloads[sha] for sha in missing})
+    full = [d for sha, d in downloads.items() if sha not in deltas]
+    paths = fetch_packages(full, folder, progress)
+    for sha, offer in wanted.offers.items():
+        if sha in deltas:
+            packages.append(read_delta_package(deltas[sha], sha, offer.meta,
+                                               partial(_full_package, downloads[sha], folder)))
+        else:
+            packages.append(_checked_package(paths[sha], sha))
     return packages
+
+
+def _checked_package(path: Path, sha: str) -> IncomingPackage:
+    package = read_package(path)
+    if package.id != sha:
+        raise MossError(f"{path}: sha256 {package.id} is not the index's {sha}")
+    return package
+
+
+def _full_package(download: Download, folder: Path) -> IncomingPackage:
+    """The full package, when its delta did not apply."""
+    paths = fetch_packages([download], folder)
+    return _checked_package(paths[download.sha256.lower()], download.sha256.lower())
+
+
+def _fetch_deltas(root: Path, wanted: Wanted, folder: Path, progress: Progress,
+                  has_package: Callable[[str], bool], warn: Callable[[str], None],
+                  missing: dict[str, Download]) -> dict[str, Path]:
+    """Package id -> downloaded delta, for the missing packages that have one from a
+    package this root has; a delta that cannot be fetched leaves its package out."""
+    by_repo = {r.id: r for r in wanted.repositories}
+    chosen: dict[str, Download] = {}
+    for sha, download in missing.items():
+        repo = by_repo[wanted.offers[sha].repository]
+        for entry in deltalist.load(root, repo).get(sha, []):
+            if has_package(entry.base) and entry.size < (wanted.offers[sha].meta.size or 0):
+                chosen[sha] = Download(f"{download.name} (delta)",
+                                       package_url(repo, entry.uri), entry.hash, entry.size)
+                break
+    found: dict[str, Path] = {}
+    for sha, delta in chosen.items():
+        try:
+            found[sha] = fetch_packages([delta], folder, progress)[delta.sha256.lower()]
+        except MossError as exc:
+            warn(f"the delta for {delta.name.removesuffix(' (delta)')} could not be fetched "
+                 f"({exc}); fetching the full package")
+    return found

@@ -34,6 +34,8 @@ class Download:
     url: str
     sha256: str
     size: int | None = None
+    # The same file on the repository's other mirrors, tried in order when ``url`` fails.
+    alternates: tuple[str, ...] = ()
 
 
 def cache_root(root: Path, cache: Path | None = None) -> Path:
@@ -85,6 +87,23 @@ def missing_from_cache(downloads: Sequence[Download], cache: Path) -> list[Downl
     return wanted
 
 
+def fetch_from_mirrors(item: Download, dest: Path, options: FetchOptions | None,
+                       on_bytes: Callable[[int], None],
+                       cancelled: threading.Event | None = None) -> None:
+    """``item`` from its URL, else from each alternate in turn (the sha256 decides what
+    is accepted, so a ``.part`` one mirror left may be resumed from the next).  A
+    Ctrl-C (``cancelled``) is no failure of a mirror: it stops the transfer."""
+    urls = (item.url, *item.alternates)
+    for number, url in enumerate(urls):
+        try:
+            download(url, dest, sha256=item.sha256, size=item.size, options=options,
+                     on_bytes=on_bytes, cancelled=cancelled)
+            return
+        except MossError:
+            if number == len(urls) - 1:
+                raise
+
+
 def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progress,
                       jobs: int, options: FetchOptions | None) -> None:
     """Run the transfers on ``jobs`` threads; raise the first failure once all are done.
@@ -101,8 +120,8 @@ def fetch_in_parallel(wanted: Sequence[Download], cache: Path, progress: Progres
                 progress.advance(n)
 
     def fetch_one(item: Download, cancelled: threading.Event) -> None:
-        download(item.url, cached_path(cache, item.sha256), sha256=item.sha256,
-                 size=item.size, options=options, on_bytes=on_bytes, cancelled=cancelled)
+        fetch_from_mirrors(item, cached_path(cache, item.sha256), options, on_bytes,
+                           cancelled)
         if not known_sizes:
             with lock:
                 progress.advance()

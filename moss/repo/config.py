@@ -75,6 +75,17 @@ class Repository:
     active: bool = True
     key: str | None = None
     root_index: RootIndexSource | None = None
+    mirrors: tuple[str, ...] = ()
+    # The URI whose index is in use (``mirrors.json``), when it is not ``uri``.
+    answered: str | None = None
+
+    def candidates(self) -> tuple[str, ...]:
+        """Where its index may be fetched, in the order to try."""
+        return (self.uri, *self.mirrors)
+
+    def source(self) -> str:
+        """The URI packages are fetched relative to: the one that served the index."""
+        return self.answered or self.uri
 
     def to_yaml_entry(self) -> dict[str, Any]:
         """The fields in real moss's order (its serde names) as plain data."""
@@ -89,10 +100,14 @@ class Repository:
         entry.update({"priority": self.priority, "active": self.active})
         if self.key:
             entry["key"] = self.key
+        if self.mirrors:
+            entry["mirrors"] = list(self.mirrors)
         return entry
 
     def to_kdl(self) -> kdl.Node:
-        return kdl.parent(self.id, (kdl.leaf(k, v) for k, v in self.to_yaml_entry().items()))
+        """``mirrors "URI" "URI"``: one node with an argument per mirror."""
+        return kdl.parent(self.id, (kdl.leaf(k, *v) if isinstance(v, list) else kdl.leaf(k, v)
+                                    for k, v in self.to_yaml_entry().items()))
 
 
 def _normal_url(url: str) -> str:
@@ -205,7 +220,25 @@ def _entry(repo_id: str, raw: Any, source: Path) -> Repository:
         active=bool(raw.get("active", True)),
         key=key,
         root_index=root_source,
+        mirrors=_mirrors(raw.get("mirrors"), where, root_source is None),
     )
+
+
+def _mirrors(raw: object, where: str, allowed: bool) -> tuple[str, ...]:
+    """``mirrors``: one URI or a list of them (YAML), one argument each (KDL)."""
+    if raw is None:
+        return ()
+    uris = [raw] if isinstance(raw, str) else raw
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise MossError(f"{where}: mirrors must be a list of index URIs")
+    if not allowed:
+        raise MossError(f"{where}: mirrors need a plain uri, not a base-uri")
+    for uri in uris:
+        try:
+            check_uri(uri)
+        except MossError as exc:
+            raise MossError(f"{where}: mirror {exc}") from None
+    return tuple(uris)
 
 
 def _read_file(root: Path, path: Path) -> dict[str, Repository]:
@@ -240,7 +273,13 @@ def _read_vendor_file(root: Path, path: Path) -> dict[str, Repository]:
 
 
 def resolved(root: Path, repo: Repository) -> Repository:
-    """A versioned repository carries the index URI its last update resolved."""
+    """A versioned repository carries the index URI its last update resolved, and one
+    with mirrors the URI that answered (:mod:`moss.repo.mirrors`)."""
+    if repo.mirrors:
+        from moss.repo import mirrors
+
+        answered = mirrors.load(cache_dir(root, repo)).answered
+        return replace(repo, answered=answered if answered in repo.candidates() else None)
     if repo.root_index is None:
         return repo
     return replace(repo, uri=cached_index_uri(cache_dir(root, repo)))
@@ -299,6 +338,7 @@ def add_repository(
     description: str = "",
     key: str | None = None,
     root_index: str | None = None,
+    mirrors: tuple[str, ...] = (),
 ) -> Repository:
     """Write ``etc/moss/repo.d/<id>.kdl``; an existing id is an error, not a silent edit.
 
@@ -314,6 +354,10 @@ def add_repository(
     if not 0 <= priority <= MAX_PRIORITY:
         raise MossError(f"priority must be a whole number from 0 to {MAX_PRIORITY}, "
                         f"not {str(priority)[:40]}")
+    if mirrors and source is not None:
+        raise MossError("mirrors need a plain index URI, not --root-index")
+    for mirror in mirrors:
+        check_uri(mirror)
     existing = {r.id: r for r in load_repositories(root)}
     if repo_id in existing:
         raise MossError(
@@ -329,6 +373,7 @@ def add_repository(
         active=True,
         key=read_public_key(key) if key else None,
         root_index=source,
+        mirrors=tuple(mirrors),
     )
     _write(root, repo)
     return repo

@@ -3,7 +3,10 @@
 A download goes to ``DEST.part`` and is renamed over ``DEST`` only when it is
 complete and matches what the index promised, so an interrupted or corrupt
 transfer never looks like a usable file.  A ``.part`` left by an earlier
-attempt is resumed with an HTTP ``Range`` request.
+attempt is resumed with an HTTP ``Range`` request; an answer that does not
+continue it (a 200, or a 206 starting elsewhere) restarts the file.  A caller
+holding a copy passes its :class:`Validators` and gets a 304 for free when the
+file did not change.  Connections are kept alive (:mod:`moss.repo.connections`).
 
 Retried (a few times, with growing pauses): timeouts, connection resets, a
 body shorter than announced, a stalled transfer, and 5xx answers.  Not retried:
@@ -26,9 +29,9 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from pathlib import Path
 from moss import __version__
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
+from moss.repo import connections
 
 CHUNK = 1 << 16
 # The most an index (or its signature) may be: a 100 000-package index is ~40 MiB.
@@ -60,6 +64,35 @@ class FetchOptions:
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
     stall_seconds: float = STALL_SECONDS
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server said identifies the copy we have (``ETag``, ``Last-Modified``),
+    sent back as ``If-None-Match``/``If-Modified-Since`` so an unchanged file costs a 304."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def request_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The outcome of :func:`download`: whether ``dest`` was (re)written, and the
+    validators of what the server sent (empty for ``file://`` and silent servers)."""
+
+    modified: bool
+    validators: Validators
 
 
 class _Stall:
@@ -146,52 +179,76 @@ def _copy_file_url(url: str, part: Path, on_bytes: _Tally, limit: int,
 
 def _http_attempt(
     url: str, part: Path, options: FetchOptions, on_bytes: _Tally, limit: int,
-    cancelled: threading.Event | None,
-) -> None:
+    validators: Validators | None = None, cancelled: threading.Event | None = None,
+) -> Validators | None:
     """One request; appends to ``part`` when the server honours our Range.
 
+    Returns the server's validators for what was written, or None when it answered
+    304 to ``validators`` (nothing written).  A 206 whose Content-Range does not
+    start where ``part`` ends is discarded and the file fetched whole again.
     Never lets ``part`` grow past ``limit`` bytes, whatever the server sends or
     announces, and cuts a stalled transfer (``read1`` returns what has arrived,
     so a trickle is seen as one).
     """
     have = part.stat().st_size if part.exists() else 0
-    with _open(url, part, have, options) as response:
+    with _open(url, part, have, options, None if have else validators) as reply:
+        response = reply.response
+        if response.status == 304:
+            return None
         resuming = response.status == 206
+        if resuming and not _range_starts_at(response.headers.get("Content-Range"), have):
+            reply.discard()
+            part.unlink()
+            on_bytes.at(0)
+            return _http_attempt(url, part, options, on_bytes, limit, validators, cancelled)
         expected = response.headers.get("Content-Length")
         start = have if resuming else 0
         on_bytes.at(start)
         if expected is not None and expected.isdigit() and start + int(expected) > limit:
             raise _too_long(url, limit)
         received = _receive(url, response, part, start, limit, options, on_bytes, cancelled)
-    # http.client does not report a body shorter than Content-Length on read(n).
-    if expected is not None and expected.isdigit() and received < int(expected):
-        raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
+        found = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+        # http.client does not report a body shorter than Content-Length on read(n).
+        if expected is not None and expected.isdigit() and received < int(expected):
+            raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
+        reply.done()
+    return found
 
 
-def _open(url: str, part: Path, have: int, options: FetchOptions) -> http.client.HTTPResponse:
+def _range_starts_at(content_range: str | None, have: int) -> bool:
+    """Whether a 206's ``Content-Range: bytes FIRST-LAST/TOTAL`` continues at ``have``."""
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", (content_range or "").strip())
+    return match is not None and int(match.group(1)) == have <= int(match.group(2))
+
+
+def _open(url: str, part: Path, have: int, options: FetchOptions,
+          validators: Validators | None) -> connections.Reply:
     """The response to a GET (from byte ``have`` on); failures sorted into retry or not."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"moss/{__version__}"})
+    headers = {"User-Agent": f"moss/{__version__}"}
     if have:
-        request.add_header("Range", f"bytes={have}-")
+        headers["Range"] = f"bytes={have}-"
+    if validators is not None:
+        headers.update(validators.request_headers())
     try:
-        response: http.client.HTTPResponse = urllib.request.urlopen(
-            request, timeout=options.timeout)
-        return response
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:
-            # Our partial file is no prefix of the current one: start over.
-            part.unlink()
-            raise _Retryable("the server refused to resume") from None
-        if exc.code >= 500:
-            raise _Retryable(f"server error {exc.code} {exc.reason}") from None
-        raise MossError(f"{url}: {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (TimeoutError, ConnectionError)):
-            raise _Retryable(f"connection failed: {reason}") from None
-        raise MossError(f"{url}: {reason}") from None
+        reply = connections.get(url, headers, options.timeout)
+    except http.client.InvalidURL as exc:
+        raise MossError(f"{url}: {exc}") from None
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from None
+    except OSError as exc:
+        raise MossError(f"{url}: {exc.strerror or exc}") from None
+    status = reply.response.status
+    if status in (200, 206) or (status == 304 and validators is not None):
+        return reply
+    reason = reply.response.reason
+    reply.discard()
+    if status == 416 and have:
+        # Our partial file is no prefix of the current one: start over.
+        part.unlink()
+        raise _Retryable("the server refused to resume")
+    if status >= 500:
+        raise _Retryable(f"server error {status} {reason}")
+    raise MossError(f"{url}: {status} {reason}")
 
 
 def _receive(url: str, response: http.client.HTTPResponse, part: Path, start: int,
@@ -228,10 +285,13 @@ def download(
     size: int | None = None,
     options: FetchOptions | None = None,
     on_bytes: OnBytes | None = None,
+    validators: Validators | None = None,
     cancelled: threading.Event | None = None,
-) -> None:
+) -> Fetched:
     """Fetch ``url`` into ``dest`` (via ``dest.part``); checks ``size`` and ``sha256`` if given.
 
+    With ``validators`` (of a copy the caller keeps elsewhere) the request is
+    conditional: a 304 writes nothing and returns ``modified=False``.
     Without a ``size`` (an index), at most :data:`MAX_INDEX_BYTES` are accepted.
     Raises MossError naming the URL on failure; ``dest`` is then untouched.  Once
     ``cancelled`` is set, raises :class:`Cancelled` at the next block or pause.
@@ -242,7 +302,7 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     try:
-        _transfer(url, part, options, report, limit, cancelled)
+        found = _transfer(url, part, options, report, limit, validators or None, cancelled)
     except _GaveUp as exc:
         # The network's failure: the .part stays, and the next attempt resumes it.
         raise MossError(str(exc)) from None
@@ -251,7 +311,10 @@ def download(
         # what it wrote: a kept .part would only hold the disk and block resumes.
         part.unlink(missing_ok=True)
         raise
+    if found is None:
+        return Fetched(False, validators or Validators())
     _verify_and_commit(url, part, dest, sha256, size)
+    return Fetched(True, found)
 
 
 class _GaveUp(Exception):
@@ -259,15 +322,18 @@ class _GaveUp(Exception):
 
 
 def _transfer(url: str, part: Path, options: FetchOptions, report: _Tally, limit: int,
-              cancelled: threading.Event | None) -> None:
+              validators: Validators | None,
+              cancelled: threading.Event | None) -> Validators | None:
+    """Validators of what ``part`` now holds, or None for a 304 (nothing written)."""
     if url.startswith("file://"):
         _copy_file_url(url, part, report, limit, cancelled)
+        return Validators()
     elif url.startswith(("http://", "https://")):
         attempt = 0
         while True:
             try:
-                _http_attempt(url, part, options, report, limit, cancelled)
-                return
+                return _http_attempt(url, part, options, report, limit, validators,
+                                     cancelled)
             except _Retryable as exc:
                 attempt += 1
                 if attempt > options.retries:

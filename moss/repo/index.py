@@ -25,6 +25,7 @@ the signature code: they are imported by the functions that fetch (issue 18).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ from moss.stone.errors import StoneError
 
 if TYPE_CHECKING:
     from moss.repo.cache import Download
-    from moss.repo.fetch import FetchOptions
+    from moss.repo.fetch import Fetched, FetchOptions, Validators
     from moss.stone import PackageMeta
 
 INDEX_NAME = REPO_INDEX_NAME
@@ -108,45 +109,130 @@ def update_repository(
     """Fetch, verify and install ``repo``'s index; returns how many packages it lists.
 
     A signed index older than the one in use is refused unless ``allow_older``.
+    The index is asked for conditionally (:mod:`moss.repo.revalidate`): on a 304
+    the index in use is checked again as if it had just been fetched (signature
+    and freshness included), and when its signature did not change either,
+    nothing is rewritten.
     """
-    from moss.repo.fetch import download
-
     target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
     repo = resolve_uri(repo, target, options)
+    if repo.mirrors:
+        return _update_from_mirrors(target, repo, progress, options, allow_older)
+    return _update_from(target, repo, progress, options, allow_older)
+
+
+def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
+                         options: FetchOptions | None, allow_older: bool) -> int:
+    """Try the repository's URIs in :func:`moss.repo.mirrors.order`; each one that fails
+    or serves an index that is refused gets a penalty, and the next is asked.  Only
+    the last one asked is retried: the others are worth moving on from at once."""
+    from moss.repo import mirrors
+    from moss.repo.fetch import FetchOptions
+
+    failures: list[str] = []
+    urls = mirrors.order(target, repo.candidates())
+    for number, url in enumerate(urls):
+        patience = options if number == len(urls) - 1 else replace(
+            options or FetchOptions(), retries=0)
+        try:
+            count = _update_from(target, replace(repo, uri=url), progress, patience, allow_older)
+        except MossError as exc:
+            mirrors.penalize(target, url, str(exc))
+            failures.append(str(exc))
+            continue
+        mirrors.record_answer(target, url)
+        return count
+    raise MossError(f"repository {repo.id!r}: no mirror served a usable index: "
+                    + "; ".join(failures))
+
+
+def _update_from(target: Path, repo: Repository, progress: Progress,
+                 options: FetchOptions | None, allow_older: bool) -> int:
+    """The update from ``repo.uri`` into ``target`` (conditional, checked, atomic)."""
+    from moss.repo import deltalist
+
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
     try:
         new_index = scratch / INDEX_NAME
-        download(repo.uri, new_index, options=options)
         new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
+        fetched, trusted = _fetch_index(target, repo, new_index, new_signature, options)
         stamp: int | None = None
-        if repo.key:
-            trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
+        if trusted is not None:
             stamp = check_freshness(repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
-        if repo.key:
-            record_timestamp(target, stamp)
-        # Real moss reads packages from its meta database, and fetches only when the
-        # index is missing: the database goes in first, so an index never lacks one.
-        # Its stat survives the rename: it tells queries the db is current (metacache).
-        write_meta_db(target, metas, new_index.stat())
-        for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
-            # Signature first: a crash in between leaves a signature that
-            # matches nothing, which the next update simply replaces.
-            if (scratch / name).exists():
-                os.replace(scratch / name, target / name)
-            elif name != INDEX_NAME:
-                (target / name).unlink(missing_ok=True)
-        if repo.root_index is not None:
-            # After the index: packages are fetched relative to the URI recorded here.
-            atomic_write(target / "index-uri", repo.uri.encode())
-        fsync_dir(target)
+        if fetched.modified or not _unchanged(target, new_signature):
+            _install(target, scratch, repo, metas, stamp, fetched.validators)
+        deltalist.refresh(target, repo, options)
         progress.advance()
         return len(metas)
     finally:
         progress.done()
         remove_tree(scratch, ignore_errors=True)
+
+
+def _fetch_index(target: Path, repo: Repository, new_index: Path, new_signature: Path,
+                 options: FetchOptions | None) -> tuple[Fetched, str | None]:
+    """The index (a 304 copies the one in use) and, with a key, its verified trusted
+    comment.  A 304 whose index the signature does not match means the server's
+    validators were too coarse (nginx's ETag is mtime and size: the same size
+    published within one second): the index is then fetched whole."""
+    from moss.repo import revalidate
+    from moss.repo.fetch import download
+
+    fetched = download(repo.uri, new_index, options=options,
+                       validators=revalidate.stored(target, repo.uri))
+    if not fetched.modified:
+        shutil.copyfile(target / INDEX_NAME, new_index)
+    if not repo.key:
+        return fetched, None
+    try:
+        return fetched, _fetch_and_verify_signature(repo, new_index, new_signature, options)
+    except MossError:
+        if fetched.modified:
+            raise
+    fetched = download(repo.uri, new_index, options=options)
+    return fetched, _fetch_and_verify_signature(repo, new_index, new_signature, options)
+
+
+def _install(target: Path, scratch: Path, repo: Repository, metas: Sequence[PackageMeta],
+             stamp: int | None, validators: Validators) -> None:
+    """Put the checked index (and signature) from ``scratch`` in place, with what
+    describes it: real moss's meta database, the signed timestamp, the validators."""
+    from moss.repo import revalidate
+
+    if repo.key:
+        record_timestamp(target, stamp)
+    # Real moss reads packages from its meta database, and fetches only when the
+    # index is missing: the database goes in first, so an index never lacks one.
+    # Its stat survives the rename: it tells queries the db is current (metacache).
+    write_meta_db(target, metas, (scratch / INDEX_NAME).stat())
+    for name in (INDEX_NAME + SIGNATURE_SUFFIX, INDEX_NAME):
+        # Signature first: a crash in between leaves a signature that
+        # matches nothing, which the next update simply replaces.
+        if (scratch / name).exists():
+            os.replace(scratch / name, target / name)
+        elif name != INDEX_NAME:
+            (target / name).unlink(missing_ok=True)
+    revalidate.store(target, repo.uri, target / INDEX_NAME, validators)
+    if repo.root_index is not None:
+        # After the index: packages are fetched relative to the URI recorded here.
+        atomic_write(target / "index-uri", repo.uri.encode())
+    fsync_dir(target)
+
+
+def _unchanged(target: Path, new_signature: Path) -> bool:
+    """After a 304: whether the signature (if any) and real moss's meta database are
+    as they were, so the update has nothing to write."""
+    from moss.repo.metadb import DB_NAME
+
+    old_signature = target / (INDEX_NAME + SIGNATURE_SUFFIX)
+    if not (target / DB_NAME).is_file():
+        return False
+    if not new_signature.exists():
+        return not old_signature.exists()
+    return old_signature.is_file() and old_signature.read_bytes() == new_signature.read_bytes()
 
 
 def _read_fetched_index(repo: Repository, path: Path) -> list[PackageMeta]:
@@ -236,9 +322,10 @@ def package_url(repo: Repository, meta_uri: str) -> str:
     An index may name packages on its own server only: an ``http://`` index that
     says ``file:///etc/shadow`` (or another host, or another scheme) would make
     moss read the machine's files or fetch from anywhere the index's author likes.
+    With mirrors, the index's own URL is the mirror that served it.
     """
-    url = urllib.parse.urljoin(repo.uri, meta_uri)
-    base, got = urllib.parse.urlsplit(repo.uri), urllib.parse.urlsplit(url)
+    url = urllib.parse.urljoin(repo.source(), meta_uri)
+    base, got = urllib.parse.urlsplit(repo.source()), urllib.parse.urlsplit(url)
     if (got.scheme, got.netloc) != (base.scheme, base.netloc):
         raise MossError(
             f"the index of {repo.id!r} names a package at {url!r}, outside its own "
@@ -267,6 +354,9 @@ def downloads_for(repos: Sequence[Repository], offers: Sequence[Offer]) -> list[
         meta = offer.meta
         if not meta.uri or not meta.hash:
             raise MossError(f"{meta.name}: the index of {offer.repository!r} gives no uri or hash")
-        url = package_url(by_id[offer.repository], meta.uri)
-        result.append(Download(meta.name, url, meta.hash, meta.size))
+        repo = by_id[offer.repository]
+        url = package_url(repo, meta.uri)
+        others = [replace(repo, answered=uri) for uri in repo.candidates() if uri != repo.source()]
+        alternates = tuple(package_url(other, meta.uri) for other in others) if repo.mirrors else ()
+        result.append(Download(meta.name, url, meta.hash, meta.size, alternates))
     return result

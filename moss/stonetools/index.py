@@ -15,6 +15,7 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.stone import FileType, PackageMeta, StoneError, open_stone, write_repository_index
+from moss.stonetools.delta import write_deltas
 
 INDEX_NAME = "stone.index"
 
@@ -32,7 +33,8 @@ def read_package_entry(path: Path, root: Path) -> PackageMeta:
     return meta
 
 
-def build_index(directory: Path, level: int = 3, output: Path | None = None) -> Path:
+def build_index(directory: Path, level: int = 3, output: Path | None = None,
+                deltas: bool = True) -> Path:
     """Writes ``directory/stone.index`` for every ``*.stone`` below ``directory``.
 
     With ``output``, the index goes to ``output/stone.index`` instead and its
@@ -40,24 +42,32 @@ def build_index(directory: Path, level: int = 3, output: Path | None = None) -> 
 
     The highest release of each name wins; two files with the same name and
     release are an error, since an index cannot say which one is meant.
+    Deltas from older releases in the folder are written beside it
+    (:mod:`moss.stonetools.delta`).
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise MossError(f"{directory}: not a directory")
-    chosen: dict[str, PackageMeta] = {}
+    releases: dict[str, list[tuple[PackageMeta, Path]]] = {}
     for path in sorted(directory.rglob("*.stone")):
         if not path.is_file():
             continue
         meta = read_package_entry(path, output or directory)
-        best = chosen.get(meta.name)
-        if best is not None and best.release == meta.release:
-            raise MossError(
-                f"{best.uri} and {meta.uri} are both {meta.name} release {meta.release}"
-            )
-        if best is None or meta.release > best.release:
-            chosen[meta.name] = meta
+        for known, _path in releases.get(meta.name, []):
+            if known.release == meta.release:
+                raise MossError(
+                    f"{known.uri} and {meta.uri} are both {meta.name} release {meta.release}")
+        releases.setdefault(meta.name, []).append((meta, path))
+    older: dict[str, list[tuple[PackageMeta, Path]]] = {}
+    chosen: dict[str, PackageMeta] = {}
+    paths: dict[str, Path] = {}
+    for name, found in releases.items():
+        found.sort(key=lambda item: -item[0].release)
+        (chosen[name], paths[name]), older[name] = found[0], found[1:]
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
     out = (output or directory) / INDEX_NAME
     write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
+    if deltas:
+        write_deltas(output or directory, chosen, older, paths, level)
     return out

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.hashing import sha256_file
 from moss.core.root import STATE_ID_FILE, Root
-from moss.stone import FileKind, FileType, LayoutEntry, PackageMeta, open_stone
+from moss.stone import FileKind, FileType, LayoutEntry, PackageMeta, StoneError, open_stone
+from moss.stone.delta import Delta, read_delta
 from moss.stone.targets import shown, target_problem, unindexed_file
 
 #: Kinds of layout entry that moss refuses to install.
@@ -30,12 +32,19 @@ REFUSED_KINDS = (FileKind.CHAR_DEVICE, FileKind.BLOCK_DEVICE, FileKind.SOCKET)
 
 @dataclass
 class IncomingPackage:
-    """A package file that a transaction adds, with what was read from it."""
+    """A package file that a transaction adds, with what was read from it.
+
+    A package coming as a delta stone (:mod:`moss.stone.delta`) has ``path`` the
+    delta, ``delta`` its recipe, and ``fallback``: what fetches and reads the full
+    package when the delta does not apply.
+    """
 
     id: str  # sha256 of the .stone file: unique per build, and the cache key
     path: Path
     meta: PackageMeta
     layout: list[LayoutEntry]
+    delta: Delta | None = None
+    fallback: Callable[[], IncomingPackage] | None = None
 
 
 def check_target(target: str, package: str) -> str:
@@ -91,6 +100,28 @@ def read_package(path: Path) -> IncomingPackage:
         record, why = missing
         raise MossError(f"{path}: layout, record {record}: {why}")
     return IncomingPackage(package_id, path, meta, layout)
+
+
+def read_delta_package(path: Path, package_id: str, offered: PackageMeta,
+                       fallback: Callable[[], IncomingPackage]) -> IncomingPackage:
+    """Read a downloaded delta for package ``package_id``, as the index offered it.
+
+    Its meta and layout are checked as a package's are, and it must name the
+    package the index does (id, name, version, release); a bad one is a MossError.
+    """
+    try:
+        delta = read_delta(path)
+    except (StoneError, OSError) as exc:
+        raise MossError(f"{path}: {exc}") from None
+    meta = check_meta(delta.meta, path)
+    same = (meta.name, meta.version, meta.release) == (
+        offered.name, offered.version, offered.release)
+    if delta.target_id != package_id or not same:
+        raise MossError(f"{path}: the delta is not for {offered.name} {package_id[:12]}")
+    for entry in delta.layout:
+        check_target(entry.target, f"{meta.name} ({path})")
+        check_kind(entry, f"{meta.name} ({path})")
+    return IncomingPackage(package_id, path, meta, delta.layout, delta, fallback)
 
 
 def cache_package(root: Root, package: IncomingPackage) -> Path:

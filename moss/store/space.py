@@ -89,12 +89,17 @@ def unpack_needs(root: Root, packages: Sequence[IncomingPackage]) -> list[Need]:
     blobs: dict[int, int] = {}
     cached = 0
     for package in packages:
-        if not root.cached_package(package.id).exists():
+        patches = package.delta.patches if package.delta is not None else {}
+        if not root.cached_package(package.id).exists() and package.delta is None:
             cached += package.path.stat().st_size
         try:
             with open_stone(package.path) as reader:
                 for entry in reader.index():
-                    blobs.setdefault(entry.digest, entry.size)
+                    patch = patches.get(entry.digest)
+                    if patch is not None:  # a delta's patch: the blob it rebuilds
+                        blobs.setdefault(patch.digest, patch.size)
+                    else:
+                        blobs.setdefault(entry.digest, entry.size)
         except StoneError as exc:
             raise MossError(str(exc)) from exc
     assets = str(root.assets)  # a string: pathlib per blob costs more than the stat

@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from moss.core.errors import MossError
 from moss.repo.fetch import FetchOptions, download, part_path
@@ -45,6 +47,26 @@ def test_server_without_range_restarts_cleanly(site: Site, tmp_path: Path) -> No
     part_path(dest).write_bytes(b"garbage")
     download(site.url("pkg.stone"), dest, sha256=sha(DATA), options=QUICK)
     assert dest.read_bytes() == DATA
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # reset by hand
+@given(have=st.integers(1, len(DATA) - 1), served_from=st.integers(0, len(DATA) - 1))
+def test_a_206_that_does_not_continue_the_part_file_restarts_it(
+        site: Site, tmp_path_factory: pytest.TempPathFactory, have: int, served_from: int) -> None:
+    """Whatever range a server answers with, the result is the file itself: a 206 that
+    starts anywhere but the end of the .part is thrown away and the file fetched whole."""
+    site.files["/pkg.stone"] = DATA
+    site.behaviour["/pkg.stone"] = Behaviour(range_from=served_from)
+    site.requests.clear()
+    dest = tmp_path_factory.mktemp("range") / "pkg.stone"
+    part_path(dest).write_bytes(DATA[:have])
+    download(site.url("pkg.stone"), dest, sha256=sha(DATA), size=len(DATA), options=QUICK)
+    assert dest.read_bytes() == DATA
+    expected: list[tuple[str, str | None]] = [("/pkg.stone", f"bytes={have}-")]
+    if served_from != have:
+        expected.append(("/pkg.stone", None))
+    assert site.requests == expected
 
 
 def test_truncated_transfer_is_resumed(site: Site, tmp_path: Path) -> None:

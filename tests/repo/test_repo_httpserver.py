@@ -27,6 +27,7 @@ class Behaviour:
     endless: bool = False  # no Content-Length, then ENDLESS_BYTES of zeros (a bound: it stops)
     trickle: float = 0.0  # one byte every this many seconds, TRICKLE_BYTES at most
     rate: int = 0  # a slow mirror: the body at about this many bytes a second
+    range_from: int | None = None  # answer a Range with a 206 from this byte instead
 
 
 ENDLESS_BYTES = 64 << 20
@@ -70,7 +71,7 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             start = 0
             match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
             if match and not how.ignore_range:
-                start = int(match.group(1))
+                start = int(match.group(1)) if how.range_from is None else how.range_from
                 if start >= len(body):
                     self._send_status(416)
                     return
