@@ -25,27 +25,32 @@ _HENCE = """Hence:
 
 
 def print_notice(root: Path, verbose: bool) -> None:
-    """The notice for ``root``'s model, if it has one (one ``stat`` when it has none)."""
+    """The notice for ``root``'s model, if it has one (one ``stat`` when it has none).
+
+    A model moss cannot read gets no notice: as in real moss, which fails to load it
+    before it would print one, the command that uses it says what is wrong with it.
+    """
     path = root / MODEL
     if not path.is_file():
         return
-    quoted = '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
     disabled = _warning_disabled(path)
-    if disabled and not verbose:
+    if disabled is None or (disabled and not verbose):
         return
+    from moss.core.errors import printable
+
+    quoted = printable('"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"')
     print(f"INFO: {quoted} is present & therefore active.", file=sys.stderr)
     if not disabled:
         print(_HENCE.format(path=quoted), file=sys.stderr)
 
 
-def _warning_disabled(path: Path) -> bool:
-    """The model's ``disable_warning``; a model moss cannot read warns in full (the
-    command that uses it says what is wrong with it)."""
+def _warning_disabled(path: Path) -> bool | None:
+    """The model's ``disable_warning``; None when moss cannot read the model."""
     from moss.core.errors import MossError
     from moss.planning import sysmodel
 
     try:
         model = sysmodel.load(path)
-    except (MossError, OSError, UnicodeError):
-        return False
-    return model is not None and model.disable_warning
+    except (MossError, OSError, UnicodeError, RecursionError):
+        return None
+    return None if model is None else model.disable_warning

@@ -88,6 +88,8 @@ def test_an_admin_system_model_is_announced_on_stderr(root: Path) -> None:
     assert quiet.returncode == 0 and quiet.stderr == ""
     verbose = moss("-D", root, "-v", "list", "installed")
     assert verbose.stderr.splitlines() == [first]
+    model.write_text("packages {" * 100)  # unreadable: as real moss, no notice;
+    assert "INFO" not in moss("-D", root, "list", "installed").stderr  # sync reports it
     model.unlink()
     assert moss("-D", root, "list", "installed").stderr == ""
 
