@@ -126,14 +126,44 @@ def _http_attempt(
         raise _Retryable(f"transfer cut short after {received} of {expected} bytes")
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default when none is written) of ``url``."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # a port out of range or not a number: equal to no other origin
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only on the server the URL named: same scheme, host and port.
+
+    An index's packages must come from its own server (``moss.repo.index.package_url``);
+    a redirect to another port or host would sidestep that, for packages and indexes
+    alike, so it is refused instead of followed.
+    """
+
+    def redirect_request(self, req: urllib.request.Request, fp: object, code: int, msg: str,
+                         headers: object, newurl: str) -> urllib.request.Request | None:
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != origin(req.full_url):
+            raise MossError(f"{req.full_url}: the server redirects to {target!r}, another "
+                            "server (scheme, host or port); refused")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
+
+
+_OPENER = urllib.request.build_opener(_SameOriginRedirects)
+
+
 def _open(url: str, part: Path, have: int, options: FetchOptions) -> http.client.HTTPResponse:
     """The response to a GET (from byte ``have`` on); failures sorted into retry or not."""
     request = urllib.request.Request(url, headers={"User-Agent": f"moss/{__version__}"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response: http.client.HTTPResponse = urllib.request.urlopen(
-            request, timeout=options.timeout)
+        response: http.client.HTTPResponse = _OPENER.open(request, timeout=options.timeout)
         return response
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:

@@ -10,13 +10,9 @@ repository has a key) into a scratch directory, verifies and parses it there,
 and only then renames it into place, so a failed update leaves the previous
 index in use.
 
-Freshness: a signature says who made an index, not when, so an attacker on the
-path could replay an old signed index and walk every machine back to old
-packages.  The signed trusted comment carries ``timestamp:<unix seconds>``
-(minisign's default); moss records the accepted one in
-``<repo>/stone.index.timestamp`` and refuses a lower one, or none at all once
-one was seen, unless the user passes ``allow_older``.  Unsigned repositories
-have no such guarantee.
+Freshness (:mod:`moss.repo.freshness`): a signed index older than the newest
+its signing key has vouched for is refused unless the user passes ``allow_older``.
+Unsigned repositories have no such guarantee.
 
 Reading an index (:func:`load_offers`, what queries do) loads neither the fetcher nor
 the signature code: they are imported by the functions that fetch (issue 18).
@@ -29,7 +25,6 @@ import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +44,6 @@ if TYPE_CHECKING:
 
 INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
-TIMESTAMP_SUFFIX = ".timestamp"
 
 
 @dataclass(frozen=True)
@@ -107,8 +101,9 @@ def update_repository(
 ) -> int:
     """Fetch, verify and install ``repo``'s index; returns how many packages it lists.
 
-    A signed index older than the one in use is refused unless ``allow_older``.
+    A signed index older than its key's newest is refused unless ``allow_older``.
     """
+    from moss.repo import freshness
     from moss.repo.fetch import download
 
     target = cache_dir(root, repo)
@@ -119,14 +114,13 @@ def update_repository(
     try:
         new_index = scratch / INDEX_NAME
         download(repo.uri, new_index, options=options)
-        new_signature = scratch / (INDEX_NAME + SIGNATURE_SUFFIX)
-        stamp: int | None = None
-        if repo.key:
-            trusted = _fetch_and_verify_signature(repo, new_index, new_signature, options)
-            stamp = check_freshness(repo, target, trusted, allow_older)
+        trusted = _fetch_and_verify_signature(
+            repo, new_index, scratch / (INDEX_NAME + SIGNATURE_SUFFIX), options) if repo.key else ""
+        stamp = freshness.check_freshness(root, repo, target, trusted,
+                                          allow_older) if repo.key else None
         metas = _read_fetched_index(repo, new_index)
         if repo.key:
-            record_timestamp(target, stamp)
+            freshness.record_timestamp(root, repo, target, stamp, allow_older)
         # Real moss reads packages from its meta database, and fetches only when the
         # index is missing: the database goes in first, so an index never lacks one.
         # Its stat survives the rename: it tells queries the db is current (metacache).
@@ -187,47 +181,6 @@ def _fetch_and_verify_signature(
         return signature.verify(index, sig_path.read_text(errors="replace"), repo.key)
     except MossError as exc:
         raise MossError(f"repository {repo.id!r}: index signature rejected: {exc}") from None
-
-
-def timestamp_path(target: Path) -> Path:
-    return target / (INDEX_NAME + TIMESTAMP_SUFFIX)
-
-
-def recorded_timestamp(target: Path) -> int | None:
-    """The signed timestamp of the index in use, if it had one."""
-    try:
-        text = timestamp_path(target).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def record_timestamp(target: Path, stamp: int | None) -> None:
-    """Written before the index is renamed in: a crash can only leave it newer."""
-    if stamp is None:
-        timestamp_path(target).unlink(missing_ok=True)
-    else:
-        atomic_write(timestamp_path(target), f"{stamp}\n".encode())
-
-
-def _when(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def check_freshness(repo: Repository, target: Path, trusted: str, allow_older: bool) -> int | None:
-    """The new index's signed timestamp; refuses one older than the index in use."""
-    from moss.repo import signature
-
-    new = signature.signed_timestamp(trusted)
-    old = recorded_timestamp(target)
-    if old is None or allow_older or (new is not None and new >= old):
-        return new
-    offered = "carries no signed timestamp" if new is None else f"was signed {_when(new)}"
-    raise MossError(
-        f"repository {repo.id!r}: the index offered {offered}, older than the one in use "
-        f"(signed {_when(old)}); kept the index in use "
-        f"('moss repo update --allow-older {repo.id}' accepts it)"
-    )
 
 
 def package_url(repo: Repository, meta_uri: str) -> str:
