@@ -57,6 +57,15 @@ def digest(value: object, what: str = "digest") -> int:
     return int(value)
 
 
+def hex_digest(value: object, what: str, longest: int) -> str:
+    """A digest as the store names its blobs: 1 to ``longest`` lowercase hex digits (real
+    moss writes no leading zeros), so it can never name a path of its own (``../..``)."""
+    if not isinstance(value, str) or not 0 < len(value) <= longest \
+            or value.strip("0123456789abcdef"):
+        raise BadValue(f"{what} is {_shown(value)}, not up to {longest} hex digits")
+    return value
+
+
 def path(value: object, what: str) -> str:
     """A path relative to ``/usr`` that stays inside it, as a package's layout may hold."""
     checked = text(value, what)
