@@ -59,17 +59,20 @@ def _order(triggers: Sequence[Trigger], hit: set[str]) -> list[str]:
         if trigger.before in hit:
             after[trigger.before].add(trigger.name)
     waiting = {name: len(deps) for name, deps in after.items()}
+    unblocks: dict[str, list[str]] = {}  # name -> who waits for it: no scan of every trigger
+    for other, deps in after.items():
+        for dep in deps:
+            unblocks.setdefault(dep, []).append(other)
     ready = [name for name, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
         name = heapq.heappop(ready)
         order.append(name)
-        for other, deps in after.items():
-            if name in deps:
-                waiting[other] -= 1
-                if waiting[other] == 0:
-                    heapq.heappush(ready, other)
+        for other in unblocks.get(name, ()):
+            waiting[other] -= 1
+            if waiting[other] == 0:
+                heapq.heappush(ready, other)
     if len(order) != len(hit):
         cycle = sorted(hit - set(order))
         raise MossError(f"triggers order each other in a cycle: {', '.join(cycle)}")

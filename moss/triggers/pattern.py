@@ -41,7 +41,7 @@ class Pattern:
     _stars: int = field(repr=False)  # bits of the * tokens
     _any: int = field(repr=False)  # bits of the ? tokens
     _runs: tuple[int, int, int] = field(repr=False)  # first bit, last bit, all bits of * runs
-    _by_char: dict[str, int] = field(repr=False, default_factory=dict, compare=False)
+    _literals: dict[str, int] = field(repr=False, compare=False)  # char: its literal tokens' bits
 
     def _closure(self, states: int) -> int:
         """Add what ``*`` matching nothing reaches: in each run of stars, every bit
@@ -58,16 +58,8 @@ class Pattern:
         return states | (span & ((~(high - first)) ^ high))
 
     def _advance_mask(self, char: str) -> int:
-        """The tokens that ``char`` lets the automaton step past."""
-        mask = self._by_char.get(char)
-        if mask is None:
-            mask = 0 if char in _ANY_EXCLUDES else self._any
-            for j, token in enumerate(self.tokens):
-                if self.literal[j] and token == char:
-                    mask |= 1 << j
-            if len(self._by_char) < 256:
-                self._by_char[char] = mask
-        return mask
+        """The tokens that ``char`` lets the automaton step past: one dictionary look-up."""
+        return self._literals.get(char, 0) | (0 if char in _ANY_EXCLUDES else self._any)
 
     def _step(self, states: int, char: str) -> int:
         moved = (states & self._advance_mask(char)) << 1
@@ -145,8 +137,11 @@ def _tokens(text: str, where: str) -> tuple[list[str], list[bool], list[tuple[st
 def compile_pattern(text: str, where: str = "trigger") -> Pattern:
     tokens, literal, captures = _tokens(text, where)
     stars = anys = first = last = span = 0
+    literals: dict[str, int] = {}
     for j, token in enumerate(tokens):
-        if token == _STAR:
+        if literal[j]:
+            literals[token] = literals.get(token, 0) | 1 << j
+        elif token == _STAR:
             stars |= 1 << j
             span |= 1 << j | 1 << (j + 1)
             if j == 0 or tokens[j - 1] != _STAR:
@@ -156,7 +151,7 @@ def compile_pattern(text: str, where: str = "trigger") -> Pattern:
         elif token == _ANY:
             anys |= 1 << j
     return Pattern(text, tuple(tokens), tuple(literal), tuple(captures),
-                   stars, anys, (first, last, span))
+                   stars, anys, (first, last, span), literals)
 
 
 def substitute(value: str, variables: dict[str, str], limit: int | None = None,

@@ -147,3 +147,27 @@ def test_a_capture_filled_in_past_the_bound_is_refused_before_it_is_built(tmp_pa
     root = tmp_path / "root"
     line = _refused_with_one_line(moss(root, "install", str(pkg)), root)
     assert "$(name)" in line and "at most" in line
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.integers(2000, 20000), st.booleans())
+def test_ordering_many_triggers_takes_linear_time(count: int, forwards: bool) -> None:
+    """Each trigger waits for the one before (``after``, or ``before`` the next): the
+    order used to rescan every trigger for each one placed, quadratic in their number."""
+    from moss.triggers.collect import collect
+    from moss.triggers.definition import parse_trigger
+
+    def link(i: int) -> dict[str, str]:
+        if forwards:
+            return {"after": f"t{i - 1:05}"} if i else {}
+        return {"before": f"t{i + 1:05}"} if i + 1 < count else {}
+
+    triggers = [parse_trigger({
+        "name": f"t{i:05}", **link(i),
+        "handlers": {"h": {"run": "/usr/bin/true", "args": [str(i)]}},
+        "paths": {"/usr/share/x": {"handlers": ["h"]}},
+    }, f"t{i}") for i in reversed(range(count))]
+    started = time.monotonic()
+    commands = collect(triggers, [("/usr/share/x", "file")])
+    assert time.monotonic() - started < 5
+    assert [c.trigger for c in commands] == [f"t{i:05}" for i in range(count)]
