@@ -78,6 +78,13 @@ class Root:
     def repos(self) -> Path:
         return self.moss / "repo"
 
+    @property
+    def signing_keys(self) -> Path:
+        """This moss's record of each signing key's newest index (``<key hex>.timestamp``):
+        outside ``repos``, so removing a repository (real moss deletes its folder there)
+        keeps it."""
+        return self.moss / "signing-keys"
+
     def repo_dir(self, repo_id: str) -> Path:
         """A repository's folder: its ``stone.index``, signature and caches."""
         return self.repos / repo_id

@@ -54,6 +54,10 @@ def run(
     except FileNotFoundError:
         raise CommandError(missing or f"{args[0]} is not installed (needed for {label})",
                            args, None, "") from None
+    except OSError as exc:
+        # E2BIG (an argv past ARG_MAX), EACCES, ENOEXEC: the program never started.
+        raise CommandError(f"{args[0]} could not be started ({exc.strerror or exc})",
+                           args, None, "") from None
     if result.returncode != 0:
         line = last_line(result.stderr, result.stdout)
         raise CommandError(f"{label} failed ({result.returncode})" + (f": {line}" if line else ""),

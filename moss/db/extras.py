@@ -17,11 +17,12 @@ store) and ``state prune`` drops it with the blob.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from moss.db import open_database
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
 
 NAME = "extras"
 
@@ -174,8 +175,13 @@ class ExtrasDB:
                 " inode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", assets)
 
     def asset_records(self) -> dict[str, AssetRecord]:
-        return {d: (b3, size, mtime, inode) for d, b3, size, mtime, inode in self.conn.execute(
-            "SELECT digest, blake3, size, mtime, inode FROM assets")}
+        with self._checked():
+            return {_blob(d): (rowcheck.hex_digest(b3, "blake3", 64),
+                               rowcheck.integer(size, "size"),
+                               rowcheck.optional_integer(mtime, "mtime"),
+                               rowcheck.optional_integer(inode, "inode"))
+                    for d, b3, size, mtime, inode in self.conn.execute(
+                        "SELECT digest, blake3, size, mtime, inode FROM assets")}
 
     def refresh_assets(self, seen: Iterable[tuple[str, int, int]]) -> None:
         with self.conn:
@@ -184,13 +190,32 @@ class ExtrasDB:
                                   [(mtime, inode, d) for d, mtime, inode in seen])
 
     def asset_attributes(self) -> dict[int, tuple[int, int, int]]:
-        return {int(d, 16): (mode, uid, gid) for d, mode, uid, gid in self.conn.execute(
-            "SELECT digest, mode, uid, gid FROM assets WHERE mode IS NOT NULL")}
+        with self._checked():
+            return {int(_blob(d), 16): (rowcheck.integer(mode, "mode", 0, rowcheck.MODE_MAX),
+                                        rowcheck.integer(uid, "uid", 0, rowcheck.ID32_MAX),
+                                        rowcheck.integer(gid, "gid", 0, rowcheck.ID32_MAX))
+                    for d, mode, uid, gid in self.conn.execute(
+                        "SELECT digest, mode, uid, gid FROM assets WHERE mode IS NOT NULL")}
 
     def all_assets(self) -> dict[str, str]:
-        return {d: b for d, b in self.conn.execute("SELECT digest, blake3 FROM assets")}
+        with self._checked():
+            return {_blob(d): rowcheck.hex_digest(b, "blake3", 64)
+                    for d, b in self.conn.execute("SELECT digest, blake3 FROM assets")}
+
+    @contextlib.contextmanager
+    def _checked(self) -> Iterator[None]:
+        """A row value moss cannot use is this database's damage, said in one line."""
+        try:
+            yield
+        except rowcheck.BadValue as exc:
+            raise DatabaseError(f"database {self.path}: {exc}; {REBUILD_HINT}") from exc
 
     def remove_assets(self, digests: Iterable[str]) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("DELETE FROM assets WHERE digest = ?", [(d,) for d in digests])
+
+
+def _blob(digest: object) -> str:
+    """A store blob's name: the XXH3-128 in at most 32 hex digits."""
+    return rowcheck.hex_digest(digest, "digest", 32)

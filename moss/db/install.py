@@ -9,10 +9,10 @@ select packages, and ``state prune`` drops unused rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from moss.db import open_database
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
 from moss.stone import Dependency, PackageMeta
 from moss.stone.dependency import KIND_NAMES
 
@@ -68,8 +68,30 @@ CREATE TABLE IF NOT EXISTS meta_conflicts (
     """,
 ]
 
+# The text columns of ``get``'s row, by position (2, 3 and 11 are integers, 9 and 10
+# may be NULL).
+_TEXT_COLUMNS = {0: "name", 1: "version_identifier", 4: "architecture", 5: "summary",
+                 6: "description", 7: "homepage", 8: "source_id"}
 _LISTS = (("meta_licenses", "license"), ("meta_dependencies", "dependency"),
           ("meta_providers", "provider"), ("meta_conflicts", "conflict"))
+
+
+def _meta_of(row: Sequence[object], lists: dict[str, list[object]]) -> PackageMeta:
+    """A ``meta`` row and its lists as moss uses them, every value checked first."""
+    t, n = rowcheck.text, rowcheck.integer
+    texts = [t(row[i], column) for i, column in _TEXT_COLUMNS.items()]
+    strings = {table: [t(v, table) for v in values] for table, values in lists.items()}
+    return PackageMeta(
+        name=texts[0], version=texts[1], release=n(row[2], "source_release"),
+        build_release=n(row[3], "build_release"), architecture=texts[2], summary=texts[3],
+        description=texts[4], homepage=texts[5], source_id=texts[6],
+        uri=rowcheck.optional_text(row[9], "uri"), hash=rowcheck.optional_text(row[10], "hash"),
+        size=rowcheck.optional_integer(row[11], "download_size"),
+        licenses=strings["meta_licenses"],
+        depends=[Dependency.parse(d) for d in strings["meta_dependencies"]],
+        provides=[Dependency.parse(p) for p in strings["meta_providers"]],
+        conflicts=[Dependency.parse(c) for c in strings["meta_conflicts"]],
+    )
 
 
 def db_form(dependency: Dependency) -> str:
@@ -128,15 +150,11 @@ class InstallDB:
                 f"SELECT {column} FROM {table} WHERE package = ? ORDER BY rowid", (package,))]
             for table, column in _LISTS
         }
-        return PackageMeta(
-            name=row[0], version=row[1], release=row[2], build_release=row[3],
-            architecture=row[4], summary=row[5], description=row[6], homepage=row[7],
-            source_id=row[8], uri=row[9], hash=row[10], size=row[11],
-            licenses=lists["meta_licenses"],
-            depends=[Dependency.parse(d) for d in lists["meta_dependencies"]],
-            provides=[Dependency.parse(p) for p in lists["meta_providers"]],
-            conflicts=[Dependency.parse(c) for c in lists["meta_conflicts"]],
-        )
+        try:
+            return _meta_of(row, lists)
+        except ValueError as exc:  # BadValue, or a dependency that does not parse
+            raise DatabaseError(
+                f"database {self.path}: package {package}: {exc}; {REBUILD_HINT}") from exc
 
     def all_packages(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT package FROM meta ORDER BY name")]

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from moss.db import DatabaseError, open_database
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
 from moss.db.extras import AssetRecord, AssetRow, ExtrasDB
+from moss.db.rowcheck import BadValue
 from moss.stone import FileKind, LayoutEntry
 
 __all__ = ["AssetRecord", "AssetRow", "LayoutDB", "decode_entry", "encode_entry"]
@@ -73,18 +74,25 @@ def encode_entry(entry: LayoutEntry) -> Encoded:
     return kind, entry.target, None
 
 
-def decode_entry(uid: int, gid: int, mode: int, tag: int, entry_type: str, value1: str | None,
-                 value2: str | None) -> LayoutEntry:
-    """A layout row back into an entry; a row real moss could not read is refused."""
-    kind = _KINDS.get(entry_type)
+def decode_entry(uid: object, gid: object, mode: object, tag: object, entry_type: object,
+                 value1: object, value2: object) -> LayoutEntry:
+    """A layout row back into an entry; a row real moss could not read, or with a value
+    moss cannot use (an owner past 32 bits, a path leaving /usr, a digest that is not
+    one), is refused with :class:`~moss.db.rowcheck.BadValue`."""
+    kind = _KINDS.get(entry_type) if isinstance(entry_type, str) else None
     if kind is None or value1 is None or (value2 is None and kind in _TWO_VALUES):
-        raise ValueError(f"unreadable layout row ({entry_type!r}, {value1!r}, {value2!r})")
+        raise BadValue(f"unreadable layout row ({entry_type!r}, {value1!r}, {value2!r})")
+    owner = (rowcheck.integer(uid, "uid", 0, rowcheck.ID32_MAX),
+             rowcheck.integer(gid, "gid", 0, rowcheck.ID32_MAX),
+             rowcheck.integer(mode, "mode", 0, rowcheck.MODE_MAX),
+             rowcheck.integer(tag, "tag", 0, rowcheck.ID32_MAX))
     if kind is FileKind.REGULAR:
-        return LayoutEntry(uid, gid, mode, tag, kind, int(value1).to_bytes(16, "big"),
-                           str(value2))
+        digest = rowcheck.digest(value1)
+        return LayoutEntry(*owner, kind, digest.to_bytes(16, "big"), rowcheck.path(value2, "path"))
     if kind is FileKind.SYMLINK:
-        return LayoutEntry(uid, gid, mode, tag, kind, value1, str(value2))
-    return LayoutEntry(uid, gid, mode, tag, kind, "", value1)
+        return LayoutEntry(*owner, kind, rowcheck.link(value1, "symlink target"),
+                           rowcheck.path(value2, "path"))
+    return LayoutEntry(*owner, kind, "", rowcheck.path(value1, "path"))
 
 
 _TWO_VALUES = (FileKind.REGULAR, FileKind.SYMLINK)
@@ -122,7 +130,8 @@ class LayoutDB:
         try:
             return [decode_entry(*row) for row in rows]
         except (ValueError, OverflowError) as exc:
-            raise DatabaseError(f"database {self.path}: package {package}: {exc}") from exc
+            raise DatabaseError(
+                f"database {self.path}: package {package}: {exc}; {REBUILD_HINT}") from exc
 
     def remove(self, packages: Iterable[str]) -> None:
         with self.conn:
@@ -132,8 +141,11 @@ class LayoutDB:
 
     def referenced_digests(self) -> set[int]:
         """Every regular file's XXH3-128 any package's layout names."""
-        return {int(r[0]) for r in self.conn.execute(
-            "SELECT DISTINCT entry_value1 FROM layout WHERE entry_type = 'regular'")}
+        try:
+            return {rowcheck.digest(r[0]) for r in self.conn.execute(
+                "SELECT DISTINCT entry_value1 FROM layout WHERE entry_type = 'regular'")}
+        except BadValue as exc:
+            raise DatabaseError(f"database {self.path}: {exc}; {REBUILD_HINT}") from exc
 
     # The store's blobs: kept in the extras database (see the module docstring).
     def add_assets(self, assets: Iterable[AssetRow]) -> None:

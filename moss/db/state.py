@@ -21,7 +21,7 @@ from pathlib import Path
 
 from moss.core.faults import checkpoint
 from moss.core.ondisk import parse_state_id
-from moss.db import open_database
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
 from moss.db.extras import ExtrasDB
 
 # Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/state/schemas/v1_up.sql).
@@ -121,9 +121,21 @@ class StateDB:
         ).fetchone()
         if row is None:
             return None
-        record = StateRecord(row[0], _timestamp(row[1]), row[2] or "", row[3] or "")
+        try:
+            return self._record(row)
+        except ValueError as exc:
+            raise DatabaseError(
+                f"database {self.path}: state {state_id}: {exc}; {REBUILD_HINT}") from exc
+
+    def _record(self, row: tuple[object, ...]) -> StateRecord:
+        """A ``state`` row and its selections, every value checked first."""
+        state_id = rowcheck.integer(row[0], "id", 1)
+        record = StateRecord(state_id, _timestamp(row[1]),
+                             rowcheck.optional_text(row[2], "summary") or "",
+                             rowcheck.optional_text(row[3], "description") or "")
         record.selections = [
-            Selection(package, bool(explicit), reason)
+            Selection(rowcheck.text(package, "package_id"), bool(explicit),
+                      rowcheck.optional_text(reason, "reason"))
             for package, explicit, reason in self.conn.execute(
                 "SELECT package_id, explicit, reason FROM state_selections WHERE state_id = ?"
                 " ORDER BY package_id", (state_id,))
@@ -177,7 +189,10 @@ class StateDB:
 
     def created(self) -> dict[int, int]:
         """Each state's ``created``, by id."""
-        return {i: _timestamp(c) for i, c in self.conn.execute("SELECT id, created FROM state")}
+        try:
+            return {i: _timestamp(c) for i, c in self.conn.execute("SELECT id, created FROM state")}
+        except ValueError as exc:
+            raise DatabaseError(f"database {self.path}: {exc}; {REBUILD_HINT}") from exc
 
     def _extras_apply(self, state_id: int) -> bool:
         """Whether the extras for ``state_id`` are this state's (see ExtrasDB.claim)."""
@@ -185,14 +200,18 @@ class StateDB:
         if claim is None:
             return True
         row = self.conn.execute("SELECT created FROM state WHERE id = ?", (state_id,)).fetchone()
-        return row is not None and _timestamp(row[0]) == claim
+        try:
+            return row is not None and _timestamp(row[0]) == claim
+        except ValueError as exc:
+            raise DatabaseError(
+                f"database {self.path}: state {state_id}: {exc}; {REBUILD_HINT}") from exc
 
 
 def _timestamp(value: object) -> int:
     """``created`` as unix seconds: real moss writes an integer (``unixepoch()``);
     a diesel-era root may hold ``YYYY-MM-DD HH:MM:SS`` text."""
     if isinstance(value, int):
-        return value
+        return rowcheck.integer(value, "created", 0, rowcheck.TIME_MAX)
     try:
         return int(datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp())
     except ValueError:

@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from moss.core.errors import MossError
+
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -150,5 +152,22 @@ def get(url: str, headers: dict[str, str], timeout: float) -> Reply:
         if reply.response.status not in REDIRECTS or not location:
             return reply
         reply.discard()
-        url = urllib.parse.urljoin(url, location)
+        target = urllib.parse.urljoin(url, location)
+        if server(target) != server(url):
+            # An index's packages must come from its own server (package_url); a
+            # redirect to another port or host would sidestep that (issue 23, rule 5).
+            raise MossError(f"{url}: the server redirects to {target!r}, another server "
+                            "(scheme, host or port); refused")
+        url = target
     raise http.client.HTTPException(f"more than {MAX_REDIRECTS} redirects")
+
+
+def server(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port (the scheme's default when none is written) of ``url``."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # a port out of range or not a number: equal to no other server
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default

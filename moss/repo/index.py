@@ -10,13 +10,9 @@ repository has a key) into a scratch directory, verifies and parses it there,
 and only then renames it into place, so a failed update leaves the previous
 index in use.
 
-Freshness: a signature says who made an index, not when, so an attacker on the
-path could replay an old signed index and walk every machine back to old
-packages.  The signed trusted comment carries ``timestamp:<unix seconds>``
-(minisign's default); moss records the accepted one in
-``<repo>/stone.index.timestamp`` and refuses a lower one, or none at all once
-one was seen, unless the user passes ``allow_older``.  Unsigned repositories
-have no such guarantee.
+Freshness (:mod:`moss.repo.freshness`): a signed index older than the newest
+its signing key has vouched for is refused unless the user passes ``allow_older``.
+Unsigned repositories have no such guarantee.
 
 Reading an index (:func:`load_offers`, what queries do) loads neither the fetcher nor
 the signature code: they are imported by the functions that fetch (issue 18).
@@ -30,7 +26,6 @@ import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +45,6 @@ if TYPE_CHECKING:
 
 INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
-TIMESTAMP_SUFFIX = ".timestamp"
 
 
 @dataclass(frozen=True)
@@ -108,21 +102,21 @@ def update_repository(
 ) -> int:
     """Fetch, verify and install ``repo``'s index; returns how many packages it lists.
 
-    A signed index older than the one in use is refused unless ``allow_older``.
-    The index is asked for conditionally (:mod:`moss.repo.revalidate`): on a 304
-    the index in use is checked again as if it had just been fetched (signature
-    and freshness included), and when its signature did not change either,
-    nothing is rewritten.
+    A signed index older than its key's newest is refused unless ``allow_older``
+    (:mod:`moss.repo.freshness`).  The index is asked for conditionally
+    (:mod:`moss.repo.revalidate`): on a 304 the index in use is checked again as if
+    it had just been fetched (signature and freshness included), and when its
+    signature did not change either, nothing is rewritten.
     """
     target = cache_dir(root, repo)
     target.mkdir(parents=True, exist_ok=True)
     repo = resolve_uri(repo, target, options)
     if repo.mirrors:
-        return _update_from_mirrors(target, repo, progress, options, allow_older)
-    return _update_from(target, repo, progress, options, allow_older)
+        return _update_from_mirrors(root, target, repo, progress, options, allow_older)
+    return _update_from(root, target, repo, progress, options, allow_older)
 
 
-def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
+def _update_from_mirrors(root: Path, target: Path, repo: Repository, progress: Progress,
                          options: FetchOptions | None, allow_older: bool) -> int:
     """Try the repository's URIs in :func:`moss.repo.mirrors.order`; each one that fails
     or serves an index that is refused gets a penalty, and the next is asked.  Only
@@ -136,7 +130,8 @@ def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
         patience = options if number == len(urls) - 1 else replace(
             options or FetchOptions(), retries=0)
         try:
-            count = _update_from(target, replace(repo, uri=url), progress, patience, allow_older)
+            count = _update_from(root, target, replace(repo, uri=url), progress, patience,
+                                 allow_older)
         except MossError as exc:
             mirrors.penalize(target, url, str(exc))
             failures.append(str(exc))
@@ -147,10 +142,10 @@ def _update_from_mirrors(target: Path, repo: Repository, progress: Progress,
                     + "; ".join(failures))
 
 
-def _update_from(target: Path, repo: Repository, progress: Progress,
+def _update_from(root: Path, target: Path, repo: Repository, progress: Progress,
                  options: FetchOptions | None, allow_older: bool) -> int:
     """The update from ``repo.uri`` into ``target`` (conditional, checked, atomic)."""
-    from moss.repo import deltalist
+    from moss.repo import deltalist, freshness
 
     scratch = Path(tempfile.mkdtemp(prefix=".update-", dir=target))
     progress.start(f"Updating {repo.id}", 1)
@@ -160,10 +155,12 @@ def _update_from(target: Path, repo: Repository, progress: Progress,
         fetched, trusted = _fetch_index(target, repo, new_index, new_signature, options)
         stamp: int | None = None
         if trusted is not None:
-            stamp = check_freshness(repo, target, trusted, allow_older)
+            stamp = freshness.check_freshness(root, repo, target, trusted, allow_older)
         metas = _read_fetched_index(repo, new_index)
         if fetched.modified or not _unchanged(target, new_signature):
-            _install(target, scratch, repo, metas, stamp, fetched.validators)
+            if repo.key:
+                freshness.record_timestamp(root, repo, target, stamp, allow_older)
+            _install(target, scratch, repo, metas, fetched.validators)
         deltalist.refresh(target, repo, options)
         progress.advance()
         return len(metas)
@@ -197,13 +194,12 @@ def _fetch_index(target: Path, repo: Repository, new_index: Path, new_signature:
 
 
 def _install(target: Path, scratch: Path, repo: Repository, metas: Sequence[PackageMeta],
-             stamp: int | None, validators: Validators) -> None:
+             validators: Validators) -> None:
     """Put the checked index (and signature) from ``scratch`` in place, with what
-    describes it: real moss's meta database, the signed timestamp, the validators."""
+    describes it: real moss's meta database and the validators (the signed
+    timestamp is recorded just before, :func:`moss.repo.freshness.record_timestamp`)."""
     from moss.repo import revalidate
 
-    if repo.key:
-        record_timestamp(target, stamp)
     # Real moss reads packages from its meta database, and fetches only when the
     # index is missing: the database goes in first, so an index never lacks one.
     # Its stat survives the rename: it tells queries the db is current (metacache).
@@ -273,47 +269,6 @@ def _fetch_and_verify_signature(
         return signature.verify(index, sig_path.read_text(errors="replace"), repo.key)
     except MossError as exc:
         raise MossError(f"repository {repo.id!r}: index signature rejected: {exc}") from None
-
-
-def timestamp_path(target: Path) -> Path:
-    return target / (INDEX_NAME + TIMESTAMP_SUFFIX)
-
-
-def recorded_timestamp(target: Path) -> int | None:
-    """The signed timestamp of the index in use, if it had one."""
-    try:
-        text = timestamp_path(target).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def record_timestamp(target: Path, stamp: int | None) -> None:
-    """Written before the index is renamed in: a crash can only leave it newer."""
-    if stamp is None:
-        timestamp_path(target).unlink(missing_ok=True)
-    else:
-        atomic_write(timestamp_path(target), f"{stamp}\n".encode())
-
-
-def _when(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def check_freshness(repo: Repository, target: Path, trusted: str, allow_older: bool) -> int | None:
-    """The new index's signed timestamp; refuses one older than the index in use."""
-    from moss.repo import signature
-
-    new = signature.signed_timestamp(trusted)
-    old = recorded_timestamp(target)
-    if old is None or allow_older or (new is not None and new >= old):
-        return new
-    offered = "carries no signed timestamp" if new is None else f"was signed {_when(new)}"
-    raise MossError(
-        f"repository {repo.id!r}: the index offered {offered}, older than the one in use "
-        f"(signed {_when(old)}); kept the index in use "
-        f"('moss repo update --allow-older {repo.id}' accepts it)"
-    )
 
 
 def package_url(repo: Repository, meta_uri: str) -> str:

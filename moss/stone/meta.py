@@ -34,6 +34,11 @@ _LISTS: dict[MetaTag, str] = {
 _INT_TYPES = range(MetaType.INT8, MetaType.UINT64 + 1)
 
 
+#: A release, build release or size: SQLite (and real moss's databases) hold signed
+#: 64-bit integers, so a u64 past this could be read but never recorded (issue 23).
+MAX_INTEGER = (1 << 63) - 1
+
+
 @dataclass
 class PackageMeta:
     name: str
@@ -77,6 +82,11 @@ class PackageMeta:
                 lists[_LISTS[MetaTag(record.tag)]].append(value)
             else:
                 extra.append(record)
+        for name in _INTEGERS.values():
+            number = values.get(name)
+            if isinstance(number, int) and not 0 <= number <= MAX_INTEGER:
+                raise StoneError(f"{where}: {name} {number} is out of range (0 to {MAX_INTEGER}, "
+                                 "what the databases hold)")
         missing = [n for n in ("name", "version", "release") if n not in values]
         if missing:
             raise StoneError(f"{where}: missing {', '.join(missing)}")

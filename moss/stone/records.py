@@ -15,6 +15,8 @@ from moss.stone.errors import StoneError
 from moss.stone.targets import directories_problem, shown, target_problem
 
 _META = struct.Struct(">IHBB")
+#: What a symlink can hold: the kernel refuses PATH_MAX (4096) bytes and more.
+MAX_LINK_BYTES = 4095
 _LAYOUT = struct.Struct(">IIIIHHB11x")
 _INDEX = struct.Struct(">QQ16s")
 _ATTR = struct.Struct(">QQ")
@@ -191,7 +193,10 @@ def decode_layout(data: bytes | bytearray, count: int, where: str) -> list[Layou
         elif file_kind is FileKind.SYMLINK:
             source = _string(raw_source, here)
             if not source or "\0" in source:
-                raise StoneError(f"{here}: bad symlink target {source!r}")
+                raise StoneError(f"{here}: bad symlink target {shown(source)}")
+            if src_len > MAX_LINK_BYTES:
+                raise StoneError(f"{here}: symlink target of {src_len} bytes, over the "
+                                 f"limit of {MAX_LINK_BYTES} (the kernel's PATH_MAX)")
         else:
             source = ""
         entries.append(LayoutEntry(uid, gid, mode, tag, file_kind, source, target))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss.core.errors import MossError
-from moss.triggers.definition import Handler, Trigger
+from moss.triggers.definition import MAX_HANDLER_BYTES, Handler, Trigger, check_handler_size
 from moss.triggers.pattern import substitute
 
 
@@ -59,21 +59,42 @@ def _order(triggers: Sequence[Trigger], hit: set[str]) -> list[str]:
         if trigger.before in hit:
             after[trigger.before].add(trigger.name)
     waiting = {name: len(deps) for name, deps in after.items()}
+    unblocks: dict[str, list[str]] = {}  # name -> who waits for it: no scan of every trigger
+    for other, deps in after.items():
+        for dep in deps:
+            unblocks.setdefault(dep, []).append(other)
     ready = [name for name, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
         name = heapq.heappop(ready)
         order.append(name)
-        for other, deps in after.items():
-            if name in deps:
-                waiting[other] -= 1
-                if waiting[other] == 0:
-                    heapq.heappush(ready, other)
+        for other in unblocks.get(name, ()):
+            waiting[other] -= 1
+            if waiting[other] == 0:
+                heapq.heappush(ready, other)
     if len(order) != len(hit):
         cycle = sorted(hit - set(order))
         raise MossError(f"triggers order each other in a cycle: {', '.join(cycle)}")
     return order
+
+
+def _fill(handler: Handler, variables: dict[str, str], where: str) -> Handler:
+    """``handler`` with its variables filled in, within the size a command line may have:
+    the budget shrinks word by word, so no filled-in handler is ever built past it."""
+    budget = MAX_HANDLER_BYTES
+
+    def fill(word: str) -> str:
+        nonlocal budget
+        filled = substitute(word, variables, budget, where)
+        budget -= len(filled) + 1
+        return filled
+
+    return check_handler_size(Handler(
+        run=fill(handler.run) if handler.run else None,
+        args=tuple(fill(a) for a in handler.args),
+        delete=tuple(fill(d) for d in handler.delete),
+    ), where)
 
 
 def collect(triggers: Sequence[Trigger], paths: Iterable[tuple[str, str]]) -> list[Command]:
@@ -94,11 +115,7 @@ def collect(triggers: Sequence[Trigger], paths: Iterable[tuple[str, str]]) -> li
                 continue
             for handler_name in rule.handlers:
                 handler = trigger.handlers[handler_name]
-                compiled = Handler(
-                    run=substitute(handler.run, variables) if handler.run else None,
-                    args=tuple(substitute(a, variables) for a in handler.args),
-                    delete=tuple(substitute(d, variables) for d in handler.delete),
-                )
+                compiled = _fill(handler, variables, f"trigger {trigger.name} ({path!r})")
                 found = hits.setdefault(trigger.name, [])
                 if compiled not in found:
                     found.append(compiled)

@@ -45,6 +45,12 @@ from moss.core.configfiles import config_files, read_data
 from moss.core.errors import MossError
 from moss.triggers.pattern import Pattern, compile_pattern
 
+#: The most a handler may pass to its program, after ``$(name)`` is filled in.  The
+#: kernel refuses an argv past ARG_MAX (E2BIG) and one string past 128 KiB
+#: (MAX_ARG_STRLEN); a trigger file chooses both, so moss says so in one line first.
+MAX_HANDLER_ARGS = 4096
+MAX_HANDLER_BYTES = 128 << 10
+
 TX_DIR = Path("share/moss/triggers/tx.d")  # relative to a /usr tree
 SYS_DIR = Path("share/moss/triggers/sys.d")
 
@@ -88,12 +94,29 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def check_handler_size(handler: Handler, where: str) -> Handler:
+    """``handler`` if its command line fits what the kernel runs, else a MossError.
+
+    Checked when the trigger is read and again once its variables are filled in.
+    """
+    words = (handler.run or "", *handler.args, *handler.delete)
+    size = sum(len(word.encode(errors="surrogateescape")) + 1 for word in words)
+    if len(words) > MAX_HANDLER_ARGS or size > MAX_HANDLER_BYTES:
+        raise MossError(
+            f"{where}: the handler passes {len(words) - 1} arguments ({size} bytes); "
+            f"at most {MAX_HANDLER_ARGS} arguments and {MAX_HANDLER_BYTES} bytes are allowed"
+        )
+    return handler
+
+
 def _handler(raw: Any, where: str) -> Handler:
     if isinstance(raw, dict) and isinstance(raw.get("run"), str):
-        return Handler(run=raw["run"], args=_strings(raw.get("args", []), where))
-    if isinstance(raw, dict) and "delete" in raw:
-        return Handler(run=None, delete=_strings(raw["delete"], where))
-    raise MossError(f"{where}: a handler needs 'run' (and 'args') or 'delete'")
+        handler = Handler(run=raw["run"], args=_strings(raw.get("args", []), where))
+    elif isinstance(raw, dict) and "delete" in raw:
+        handler = Handler(run=None, delete=_strings(raw["delete"], where))
+    else:
+        raise MossError(f"{where}: a handler needs 'run' (and 'args') or 'delete'")
+    return check_handler_size(handler, where)
 
 
 def parse_trigger(data: Any, where: str) -> Trigger:

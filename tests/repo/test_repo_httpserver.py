@@ -7,7 +7,9 @@ talk to it through urllib like any mirror; nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import posixpath
 import re
 import threading
 import time
@@ -28,6 +30,7 @@ class Behaviour:
     trickle: float = 0.0  # one byte every this many seconds, TRICKLE_BYTES at most
     rate: int = 0  # a slow mirror: the body at about this many bytes a second
     range_from: int | None = None  # answer a Range with a 206 from this byte instead
+    redirect: str | None = None  # answer 302 with this Location
 
 
 ENDLESS_BYTES = 64 << 20
@@ -53,7 +56,8 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            path = self.path.split("?")[0]
+            # As real servers do, dot segments are resolved: /repo/./stone.index is one file.
+            path = posixpath.normpath(self.path.split("?")[0]).replace("//", "/")
             range_header = self.headers.get("Range")
             site.requests.append((path, range_header))
             body = site.files.get(path)
@@ -61,6 +65,12 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             if how.fail_times:
                 how.fail_times -= 1
                 self._send_status(503)
+                return
+            if how.redirect is not None:
+                self.send_response(302)
+                self.send_header("Location", how.redirect)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if body is None:
                 self._send_status(404)
@@ -134,6 +144,13 @@ def _handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def site() -> Iterator[Site]:
+    with serve_site() as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_site() -> Iterator[Site]:
+    """A Site on its own port (tests that need a second server open one more)."""
     site = Site()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
     server.daemon_threads = True
