@@ -139,6 +139,9 @@ def refuse_foreign_usr(root: Root) -> None:
             f"{usr / STATE_ID_FILE} does not hold a state id (moss writes plain ASCII "
             "digits); refusing to change this root until it does"
         )
+    if any(usr.iterdir()) and ondisk.state_slots(root.path):
+        raise MossError(f"{usr} has no {STATE_ID_FILE} while the root holds states; refusing "
+                        "to change it: `moss state rebuild` gives it an id of its own")
     if any(usr.iterdir()):
         raise MossError(
             f"{usr} holds a system moss did not build; refusing to replace it "

@@ -29,7 +29,6 @@ from moss.states.listing import StateInfo as StateInfo
 from moss.states.listing import active_state as active_state
 from moss.states.listing import list_states as list_states
 from moss.states.mutating import mutating
-from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
 from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
 from moss.store.assets import check_blobs, remove_unreferenced
@@ -161,10 +160,8 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
     cached ``.stone``, asset rows before the blob), each step committed on its
     own; returns how many files were deleted.
     """
-    # Trees on disk that the database does not know (a lost row) are not kept either.
-    for state_id in state_tree_ids(root) - set(dbs.state.ids()):
-        if state_id != read_state_id(root.usr):
-            remove_tree(root.states_dir / str(state_id))
+    # A tree the database does not know is never deleted here: a lost row is
+    # not a lost state, and :func:`moss.states.mutating.mutating` refused such a root.
     used = dbs.state.referenced_packages()
     unused = [p for p in dbs.install.all_packages() if p not in used]
     dbs.layout.remove(unused)

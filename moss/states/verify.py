@@ -25,6 +25,7 @@ from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
 from moss.db.databases import Databases
 from moss.planning.selection import selection_of
+from moss.states.consistency import disagreements
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
@@ -57,7 +58,12 @@ class VerifyReport:
 def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) -> VerifyReport:
     root = Root(root_path)
     report = VerifyReport()
-    with mutating(root, progress=progress) as dbs:
+    with mutating(root, progress=progress, refuse_disagreement=False) as dbs:
+        disagreeing = disagreements(root, dbs)
+        for line in disagreeing:
+            report.problems.append(Problem(str(root.path), line))
+        if disagreeing:
+            return report  # trees and rows cannot be paired: `state rebuild` first
         damaged = _check_store(root, dbs, report, progress)
         if repair and damaged:
             _repair_blobs(root, dbs, damaged, report)
