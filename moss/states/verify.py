@@ -29,7 +29,7 @@ from moss.states.consistency import disagreements
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
-from moss.store.assets import asset_path, batch, orphaned_blobs
+from moss.store.assets import asset_path, batch, orphaned_blobs, vouch_for
 from moss.tree.plan import plan_tree
 
 #: Kinds the blit never creates (:data:`moss.store.incoming.REFUSED_KINDS`).
@@ -82,20 +82,34 @@ def _find_orphans(root: Root, dbs: Databases, report: VerifyReport) -> None:
 
 def _check_store(root: Root, dbs: Databases, report: VerifyReport,
                  progress: Progress) -> set[str]:
+    """Every blob a layout names, against its record; one without a record (a
+    root real moss built, an emptied ``extras``) against its name, then recorded."""
     assets = dbs.layout.all_assets()
-    progress.start("Verifying store", len(assets), "files")
+    unrecorded = {digest_hex(d) for d in dbs.layout.referenced_digests()} - set(assets)
+    unrecorded.discard(digest_hex(EMPTY_DIGEST))
+    progress.start("Verifying store", len(assets) + len(unrecorded), "files")
     damaged = set()
-    for digest, recorded in sorted(assets.items()):
+    vouched = []
+    for digest in sorted({*assets, *unrecorded}):
         path = asset_path(root, int(digest, 16))
         if not path.is_file():
             report.problems.append(Problem(str(path), "asset missing from the store"))
             damaged.add(digest)
-        elif blake3_file(path) != recorded:
+        elif digest in unrecorded:
+            row = vouch_for(root, int(digest, 16))
+            if row is None:
+                report.problems.append(Problem(str(path), "asset content does not match its "
+                                                          "name (XXH3-128)"))
+                damaged.add(digest)
+            else:
+                vouched.append(row)
+        elif blake3_file(path) != assets[digest]:
             report.problems.append(Problem(str(path), "asset content does not match its BLAKE3"))
             damaged.add(digest)
         report.assets += 1
         progress.advance()
     progress.done()
+    dbs.layout.add_assets(vouched)
     return damaged
 
 
@@ -120,7 +134,9 @@ def _repair_blobs(root: Root, dbs: Databases, damaged: set[str], report: VerifyR
                     else:
                         for _ in chunks:
                             pass
-                for row in scratch.commit():
+                rows = scratch.commit()
+                dbs.layout.add_assets(rows)  # ignored where a record exists already
+                for row in rows:
                     wanted.discard(int(row[0], 16))
                     report.repaired.append(f"asset {row[0]} from {cached.name}")
         except StoneError as exc:
