@@ -6,6 +6,7 @@ image builds).  The names follow real moss so existing systems stay readable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +108,28 @@ def read_state_id(usr: Path) -> int | None:
     return ondisk.read_state_id(usr)
 
 
+def refuse_borrowed(root: Root) -> None:
+    """Refuse a root whose ``.moss`` folders are links: each must be this root's own.
+
+    With ``B/.moss`` (or its ``db``, ``root``, store, cache, a database file, the
+    lock) a link to root A's, a command on B reads A's databases without A's
+    ``/usr``, forgets A's live state, and a prune on B deletes A's states and
+    blobs.  Real moss never makes such links, so there is nothing to follow: the
+    check is one ``lstat`` per folder and one listing of ``.moss/db``.
+    """
+    places = [root.moss, root.db, root.states_dir, root.moss / "assets", root.assets,
+              root.cache, root.lockfile]
+    with contextlib.suppress(OSError):
+        places += sorted(root.db / name for name in os.listdir(root.db))
+    for path in places:
+        if path.is_symlink():
+            raise MossError(f"{path} is a link to {os.readlink(path)}; refusing to reach "
+                            "another root's data through it (each root's .moss is its own)")
+
+
 def ensure_skeleton(root: Root) -> None:
     """Give a fresh root what real moss creates: /usr, the root links, etc, var, run, tmp."""
+    refuse_borrowed(root)
     refuse_foreign_usr(root)
     namespace.enter_writable(root.path)  # a read-only OS: from here on in moss's namespace
     for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):

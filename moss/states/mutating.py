@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from moss.core import fs, namespace
 from moss.core.progress import QUIET, Progress
-from moss.core.root import Root
+from moss.core.root import Root, refuse_borrowed
 from moss.db.databases import Databases, databases
 from moss.states import consistency
 from moss.states.afterboot import settle_after_boot
@@ -35,6 +35,7 @@ def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET,
     ``refuse_disagreement=False`` (``state verify``, which reports them): a root
     whose databases disagree with its disk is handed over as it is, unrecovered.
     """
+    refuse_borrowed(root)
     namespace.enter_writable(root.path)
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
         found = consistency.disagreements(root, dbs)

@@ -31,7 +31,7 @@ from moss.core import fs, namespace
 from moss.core.errors import MossError
 from moss.core.fs import remove_tree, walk
 from moss.core.progress import QUIET, Progress
-from moss.core.root import STATE_ID_FILE, Root, read_state_id
+from moss.core.root import STATE_ID_FILE, Root, read_state_id, refuse_borrowed
 from moss.db import extras as extras_db
 from moss.db import legacy
 from moss.db.databases import NAMES
@@ -62,6 +62,7 @@ class RebuildReport:
 
 def rebuild(root_path: Path, progress: Progress = QUIET) -> RebuildReport:
     root = Root(root_path)
+    refuse_borrowed(root)
     if not root.moss.is_dir():
         raise MossError(f"{root.path} is not a moss root (no {root.moss})")
     namespace.enter_writable(root.path)
