@@ -12,8 +12,8 @@ So every mutating command (:mod:`moss.states.mutating`) first compares them and
 refuses, in one line pointing to ``moss state rebuild``, where they disagree;
 ``state verify`` reports the same disagreements as problems.  The check is cheap
 enough to run every time: a listing of ``.moss/root``, one ``lstat`` and one small
-``.stateID`` read per slot, the state ids, and one listing of the store; nothing is
-hashed.
+``.stateID`` read per slot, the state ids, two queries on the selections, and one
+listing of the store; nothing is hashed.
 
 The only disagreements tolerated are the ones an interrupted moss (or pivot agent)
 leaves and recovery (:mod:`moss.states.recovery`) settles: the previous ``/usr``
@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
-from moss.core import ondisk
+from moss.core import fs, ondisk
 from moss.core.errors import MossError
 from moss.core.root import Root, read_state_id
 from moss.db.databases import Databases
@@ -54,6 +55,11 @@ def disagreements(root: Root, dbs: Databases) -> list[str]:
     for state_id in sorted(trees - rows):
         where = root.usr if state_id == live else root.archived_usr(state_id)
         found.append(f"state {state_id} has a tree at {where} but no row in the state database")
+    for state_id in dbs.state.selecting_nothing():
+        if state_id in trees and _holds_files(root.usr if state_id == live
+                                              else root.archived_usr(state_id)):
+            found.append(f"state {state_id} selects no package, but its tree holds "
+                         "packaged files")
     found.extend(_store_problems(root, dbs, rows))
     return found
 
@@ -126,6 +132,25 @@ def _store_problems(root: Root, dbs: Databases, rows: set[int]) -> list[str]:
             and dbs.layout.referenced_digests() - {EMPTY_DIGEST}):
         problems.append(f"the store {root.assets} is empty while the states' layouts name files")
     return problems
+
+
+def _holds_files(usr: Path) -> bool:
+    """Whether a tree holds what only packages bring: a link, or a file shared with
+    the store (a hard link).  A state that selects nothing still has folders and the
+    files moss writes itself (``.stateID``, ``lib/system-model.kdl``).
+
+    The walk stops at the first such entry, so a tree whose selections were lost
+    costs a few listings; only states that select nothing are walked at all.
+    """
+    for directory, dirs, files in fs.walk(usr):
+        for name in dirs + files:
+            try:
+                st = os.lstat(os.path.join(directory, name))
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink > 1):
+                return True
+    return False
 
 
 def _store_has_blobs(root: Root) -> bool:

@@ -1,7 +1,7 @@
 """A record's absence is not data's absence (issue 23, rule 1).
 
 Generated disagreements between the databases and the disk of a two-state root:
-state rows deleted, trees duplicated under new ids, ``.stateID`` files rewritten
+state rows or their selections deleted, trees duplicated under new ids, ``.stateID`` files rewritten
 with random contents, archived ``usr`` trees moved outside and replaced by links.
 Each command that builds on the databases or deletes because of them must
 either refuse in one line (pointing to ``moss state rebuild``, nothing changed)
@@ -72,6 +72,8 @@ STATE_ID_TEXTS = st.one_of(
 DAMAGE = st.one_of(
     st.lists(st.sampled_from([1, 2]), min_size=1, unique=True).map(
         lambda ids: ("delete-rows", tuple(ids))),
+    st.lists(st.sampled_from([1, 2]), min_size=1, unique=True).map(
+        lambda ids: ("delete-selections", tuple(ids))),
     st.tuples(st.just("state-id"), st.sampled_from(["usr", ".moss/root/1/usr"]),
               STATE_ID_TEXTS),
     st.tuples(st.just("duplicate"), st.sampled_from(["usr", ".moss/root/1/usr"]),
@@ -88,11 +90,13 @@ COMMANDS = st.sampled_from([
 
 def damage(root: Path, outside: Path, what: tuple[object, ...]) -> None:
     kind = what[0]
-    if kind == "delete-rows":
+    if kind in ("delete-rows", "delete-selections"):
         ids = what[1]
         assert isinstance(ids, tuple)
+        table, column = ("state", "id") if kind == "delete-rows" else \
+            ("state_selections", "state_id")
         with contextlib.closing(sqlite3.connect(root / ".moss/db/state")) as conn:
-            conn.executemany("DELETE FROM state WHERE id = ?", [(i,) for i in ids])
+            conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
             conn.commit()
         return
     where = root / str(what[1])
