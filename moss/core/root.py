@@ -117,8 +117,8 @@ def refuse_borrowed(root: Root) -> None:
     blobs.  Real moss never makes such links, so there is nothing to follow: the
     check is one ``lstat`` per folder and one listing of ``.moss/db``.
     """
-    places = [root.moss, root.db, root.states_dir, root.moss / "assets", root.assets,
-              root.cache, root.lockfile]
+    places = [root.moss, root.db, root.states_dir, root.staging, root.moss / "assets",
+              root.assets, root.incoming, root.cache, root.cache / "downloads", root.lockfile]
     with contextlib.suppress(OSError):
         places += sorted(root.db / name for name in os.listdir(root.db))
     for path in places:

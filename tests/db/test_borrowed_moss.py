@@ -20,9 +20,10 @@ from tests.db.conftest import hello, moss_cli
 from tests.db.test_damaged_db import root_digest
 from tests.db.test_disk_agreement import cli
 
-COMPONENTS = [".moss", ".moss/db", ".moss/root", ".moss/assets", ".moss/assets/v2",
-              ".moss/cache", ".moss/db/state", ".moss/db/install", ".moss/db/extras",
-              ".moss/.moss-lockfile"]
+COMPONENTS = [".moss", ".moss/db", ".moss/root", ".moss/root/staging", ".moss/assets",
+              ".moss/assets/v2", ".moss/assets/incoming", ".moss/cache",
+              ".moss/cache/downloads", ".moss/db/state", ".moss/db/install",
+              ".moss/db/extras", ".moss/.moss-lockfile"]
 
 COMMANDS = [("state", "list"), ("list", "installed"), ("state", "prune", "-k", "1"),
             ("cache", "prune"), ("install", "INSTALL"), ("state", "activate", "1"),
