@@ -25,6 +25,7 @@ from pathlib import Path
 from moss.core import fs, ondisk
 from moss.core.errors import MossError
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
+from moss.states.consistency import slot_problem
 
 UNCLAIMED = "unclaimed-"
 
@@ -52,12 +53,14 @@ def _settle_slot(root: Root, name: str, state_id: int, live: int | None,
                  done: list[str]) -> None:
     slot = root.states_dir / name
     usr = slot / "usr"
-    try:
-        if stat.S_ISLNK(os.lstat(slot).st_mode):
-            _unlink(slot, done)
-            return
-        mode = os.lstat(usr).st_mode
-    except FileNotFoundError:
+    problem, mode = slot_problem(slot)
+    if os.path.islink(slot):
+        _unlink(slot, done)
+        return
+    if problem is not None:
+        _set_aside(root, slot, name, state_id, done)
+        return
+    if mode is None:
         return
     if stat.S_ISLNK(mode):
         if ondisk.old_layout_id(os.readlink(usr)) is None:
@@ -77,6 +80,11 @@ def _settle_slot(root: Root, name: str, state_id: int, live: int | None,
         fs.remove_empty_dir(slot)
         done.append(f"moved state {owner}'s tree from {slot} to {home}")
         return
+    _set_aside(root, slot, name, state_id, done)
+
+
+def _set_aside(root: Root, slot: Path, name: str, state_id: int, done: list[str]) -> None:
+    """Move a slot that holds no tree of its state where no moss reads a state."""
     aside = root.states_dir / f"{UNCLAIMED}{name}"
     while os.path.lexists(aside):
         aside = aside.with_name(aside.name + "+")

@@ -92,13 +92,11 @@ def _archived_ids(root: Root, live: int | None, found: list[str]) -> list[int]:
     for name, state_id in ondisk.state_slots(root.path):
         slot = root.states_dir / name
         usr = slot / "usr"
-        try:
-            if stat.S_ISLNK(os.lstat(slot).st_mode):
-                found.append(f"{slot} is a link to {os.readlink(slot)}, not a tree of this root")
-                continue
-            mode = os.lstat(usr).st_mode
-        except FileNotFoundError:
-            continue  # an empty slot: recovery removes it
+        problem, mode = slot_problem(slot)
+        if problem is not None:
+            found.append(problem)
+        if mode is None:
+            continue  # an empty slot (recovery removes it), or not a slot at all
         if stat.S_ISLNK(mode):
             if ondisk.old_layout_id(os.readlink(usr)) is None:
                 found.append(f"{usr} is a link to {os.readlink(usr)}, not a tree of this root")
@@ -119,6 +117,28 @@ def _archived_ids(root: Root, live: int | None, found: list[str]) -> list[int]:
             # another's slot, and then the slot's own state is the live one.
             found.append(f"{usr} says it is state {owner}, in the slot of state {state_id}")
     return ids
+
+
+def slot_problem(slot: Path) -> tuple[str | None, int | None]:
+    """What is wrong with a slot folder itself, and its ``usr``'s mode when it has one.
+
+    A slot that is a link or no folder, or whose ``usr`` cannot be looked at, is
+    not a tree of this root; a slot without ``usr`` is an empty one.
+    """
+    try:
+        slot_mode = os.lstat(slot).st_mode
+    except FileNotFoundError:
+        return None, None
+    if stat.S_ISLNK(slot_mode):
+        return f"{slot} is a link to {os.readlink(slot)}, not a tree of this root", None
+    if not stat.S_ISDIR(slot_mode):
+        return f"{slot} is not a directory", None
+    try:
+        return None, os.lstat(slot / "usr").st_mode
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return f"{slot / 'usr'} cannot be read ({exc.strerror})", None
 
 
 def _store_problems(root: Root, dbs: Databases, rows: set[int]) -> list[str]:

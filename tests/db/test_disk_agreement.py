@@ -2,7 +2,8 @@
 
 Generated disagreements between the databases and the disk of a two-state root:
 state rows or their selections deleted, trees duplicated under new ids, ``.stateID`` files rewritten
-with random contents, archived ``usr`` trees moved outside and replaced by links.
+with random contents, archived ``usr`` trees moved outside and replaced by links,
+slots that are files, hold a file as ``usr``, or are empty.
 Each command that builds on the databases or deletes because of them must
 either refuse in one line (pointing to ``moss state rebuild``, nothing changed)
 or leave a root ``state verify`` finds whole; no run may lose a state tree, write
@@ -79,6 +80,8 @@ DAMAGE = st.one_of(
     st.tuples(st.just("duplicate"), st.sampled_from(["usr", ".moss/root/1/usr"]),
               st.integers(1, 5)),
     st.tuples(st.just("link-out"), st.just(".moss/root/1/usr"), st.just(0)),
+    st.tuples(st.sampled_from(["slot-file", "usr-file", "slot-empty"]),
+              st.integers(1, 5).map(lambda i: f".moss/root/{i}"), st.integers(1, 5)),
     st.just(("remove-state-id", "usr", 0)),
 )
 
@@ -100,6 +103,15 @@ def damage(root: Path, outside: Path, what: tuple[object, ...]) -> None:
             conn.commit()
         return
     where = root / str(what[1])
+    if kind in ("slot-file", "usr-file", "slot-empty"):
+        if not os.path.lexists(where):  # a new slot: no tree is lost by the damage itself
+            if kind == "slot-file":
+                where.write_text(str(what[2]))
+            else:
+                where.mkdir()
+                if kind == "usr-file":
+                    (where / "usr").write_text(str(what[2]))
+        return
     if where.is_symlink() or not where.is_dir():
         return  # moved out by an earlier damage of the same example
     if kind == "state-id":
