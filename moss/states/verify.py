@@ -29,7 +29,7 @@ from moss.states.consistency import disagreements
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
-from moss.store.assets import asset_path, batch, orphaned_blobs, vouch_for
+from moss.store.assets import asset_path, batch, is_regular_blob, orphaned_blobs, vouch_for
 from moss.tree.plan import plan_tree
 
 #: Kinds the blit never creates (:data:`moss.store.incoming.REFUSED_KINDS`).
@@ -92,8 +92,9 @@ def _check_store(root: Root, dbs: Databases, report: VerifyReport,
     vouched = []
     for digest in sorted({*assets, *unrecorded}):
         path = asset_path(root, int(digest, 16))
-        if not path.is_file():
-            report.problems.append(Problem(str(path), "asset missing from the store"))
+        if not is_regular_blob(path):
+            report.problems.append(Problem(str(path), "asset missing from the store (or "
+                                                      "not a regular file)"))
             damaged.add(digest)
         elif digest in unrecorded:
             row = vouch_for(root, int(digest, 16))

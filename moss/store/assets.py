@@ -75,7 +75,7 @@ class Batch:
         stored = asset_location(self.assets, digest)
         if digest in self.pending:
             known = {**known, key: self.pending[digest][1]}
-        if digest in self.pending or os.path.exists(stored):
+        if digest in self.pending or _stored_regular(stored):
             size = 0
             for chunk in chunks:
                 hasher.update(chunk)
@@ -259,11 +259,13 @@ def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int],
             continue
         recorded_b3, size, mtime, inode = record
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             if digest in brought:
                 continue  # lost, and this transaction brings it back
             raise _damaged(path, "missing from the store") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _damaged(path, "not a regular file")
         if st.st_size != size:
             raise _damaged(path, f"{st.st_size} bytes, {size} when stored")
         if st.st_mtime_ns == mtime and st.st_ino == inode:
@@ -301,6 +303,26 @@ def vouch_for(root: Root, digest: int) -> AssetRow | None:
         return None
     return (digest_hex(digest), b3.hexdigest(), st.st_size, stat.S_IMODE(st.st_mode),
             st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino)
+
+
+def _stored_regular(path: str) -> bool:
+    """Whether a blob is in the store; anything but a regular file in its place (a
+    link a new tree would hard-link, a folder) is damage, never content."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise _damaged(path, "not a regular file")
+    return True
+
+
+def is_regular_blob(path: Path) -> bool:
+    """A blob that is a regular file, not a link to one (``state verify``)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _damaged(path: str, what: str) -> MossError:

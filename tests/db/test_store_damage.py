@@ -114,19 +114,26 @@ RECORDS: dict[str, Callable[[Path], None]] = {
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(records=st.sampled_from(sorted(RECORDS)), offset=st.integers(0, len(SHARED) - 1),
-       flip=st.integers(1, 255), truncate=st.booleans(),
+       flip=st.integers(1, 255), how=st.sampled_from(["flip", "truncate", "link"]),
        command=st.sampled_from(["install", "activate", "verify"]))
 def test_a_damaged_blob_without_a_record_is_still_refused(
-        two_states: Path, records: str, offset: int, flip: int, truncate: bool,
+        two_states: Path, records: str, offset: int, flip: int, how: str,
         command: str) -> None:
+    """Damage: a flipped byte, a truncation, or the blob replaced by a link to an
+    identical copy outside the store (a new tree would hard-link the link)."""
     with tempfile.TemporaryDirectory(dir=two_states.parent) as scratch:
         work = Path(scratch) / "work"
         subprocess.run(["cp", "-a", str(two_states), str(work)], check=True)
         root = work / "root"
         RECORDS[records](root)
         blob = blob_of(root, SHARED)
-        if truncate:
+        if how == "truncate":
             os.truncate(blob, offset)
+        elif how == "link":
+            copy = Path(scratch) / "outside-copy"
+            copy.write_bytes(blob.read_bytes())
+            blob.unlink()
+            blob.symlink_to(copy)
         else:
             with open(blob, "r+b") as f:
                 f.seek(offset)
