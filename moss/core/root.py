@@ -115,7 +115,8 @@ def refuse_borrowed(root: Root) -> None:
     lock) a link to root A's, a command on B reads A's databases without A's
     ``/usr``, forgets A's live state, and a prune on B deletes A's states and
     blobs.  Real moss never makes such links, so there is nothing to follow: the
-    check is one ``lstat`` per folder and one listing of ``.moss/db``.
+    check is one ``lstat`` per folder and one listing of ``.moss/db``.  ``/usr``
+    may be a link only in the old layout, to a slot of this root.
     """
     places = [root.moss, root.db, root.states_dir, root.staging, root.moss / "assets",
               root.assets, root.incoming, root.cache, root.cache / "downloads", root.lockfile]
@@ -125,6 +126,9 @@ def refuse_borrowed(root: Root) -> None:
         if path.is_symlink():
             raise MossError(f"{path} is a link to {os.readlink(path)}; refusing to reach "
                             "another root's data through it (each root's .moss is its own)")
+    if root.usr.is_symlink() and ondisk.old_layout_id(os.readlink(root.usr)) is None:
+        raise MossError(f"{root.usr} is a link to {os.readlink(root.usr)}, not to a state "
+                        "of this root (.moss/root/<id>/usr); refusing to use it")
 
 
 def ensure_skeleton(root: Root) -> None:

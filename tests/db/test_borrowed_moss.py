@@ -1,7 +1,7 @@
 """One root's data is never reached through another (issue 23, rule 6).
 
-Root B's ``.moss`` folders (or its database files, store, cache, lock) are
-replaced, in random places, by links to root A's.  Every command on B, queries
+Root B's ``.moss`` folders (or its database files, store, cache, lock, ``/usr``)
+are replaced, in random places, by links to root A's.  Every command on B, queries
 included, must refuse in one line, and neither root may change.  A cache shared
 with ``--cache`` is never pruned from another root's commands.
 """
@@ -23,7 +23,7 @@ from tests.db.test_disk_agreement import cli
 COMPONENTS = [".moss", ".moss/db", ".moss/root", ".moss/root/staging", ".moss/assets",
               ".moss/assets/v2", ".moss/assets/incoming", ".moss/cache",
               ".moss/cache/downloads", ".moss/db/state", ".moss/db/install",
-              ".moss/db/extras", ".moss/.moss-lockfile"]
+              ".moss/db/extras", ".moss/.moss-lockfile", "usr"]
 
 COMMANDS = [("state", "list"), ("list", "installed"), ("state", "prune", "-k", "1"),
             ("cache", "prune"), ("install", "INSTALL"), ("state", "activate", "1"),
