@@ -164,7 +164,8 @@ def refuse_foreign_usr(root: Root) -> None:
             f"{usr / STATE_ID_FILE} does not hold a state id (moss writes plain ASCII "
             "digits); refusing to change this root until it does"
         )
-    if any(usr.iterdir()) and ondisk.state_slots(root.path):
+    if any(usr.iterdir()) and (ondisk.state_slots(root.path)
+                                 or fs.has_entries(root.assets)):
         raise MossError(f"{usr} has no {STATE_ID_FILE} while the root holds states; refusing "
                         "to change it: `moss state rebuild` gives it an id of its own")
     if any(usr.iterdir()):

@@ -25,7 +25,7 @@ from pathlib import Path
 from moss.core import fs, ondisk
 from moss.core.errors import MossError
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
-from moss.states.consistency import has_entries, slot_problem
+from moss.states.consistency import slot_problem
 
 UNCLAIMED = "unclaimed-"
 
@@ -44,7 +44,7 @@ def settle_disk(root: Root) -> list[str]:
     archived = [i for _, i in ondisk.state_slots(root.path)]
     # Without archived trees, a /usr with no id is moss's only when the store has
     # blobs: never write an id into another distribution's /usr.
-    ours = archived or (has_entries(root.usr) and has_entries(root.assets))
+    ours = archived or (fs.has_entries(root.usr) and fs.has_entries(root.assets))
     if ((live is None and ours) or live in archived) and _give_id(
             root.usr, new := max([*archived, live or 0]) + 1):
         why = "had no id" if live is None else f"repeated the id of archived state {live}"

@@ -51,7 +51,7 @@ def disagreements(root: Root, dbs: Databases) -> list[str]:
     rows = set(dbs.state.ids())
     # A fresh root's /usr is empty and has no id, and stays so until the first
     # transaction's exchange (a kill before it leaves a row and a staging tree).
-    if live is None and not linked and (slots or (rows and has_entries(root.usr))):
+    if live is None and not linked and (slots or (rows and fs.has_entries(root.usr))):
         found.append(f"{root.usr} has no {ondisk.STATE_ID_FILE} while the root holds states")
     trees = set(slots) | ({live} if live is not None else set())
     for state_id in sorted(trees - rows):
@@ -150,19 +150,10 @@ def _store_problems(root: Root, dbs: Databases, rows: set[int]) -> list[str]:
     if missing:
         problems.append(f"the states select {len(missing)} packages the install database "
                         f"does not hold (e.g. {sorted(missing)[0]})")
-    if (rows and not problems and not has_entries(root.assets)
+    if (rows and not problems and not fs.has_entries(root.assets)
             and dbs.layout.referenced_digests() - {EMPTY_DIGEST}):
         problems.append(f"the store {root.assets} is empty while the states' layouts name files")
     return problems
-
-
-def has_entries(folder: Path) -> bool:
-    """Whether a folder holds anything (one listing; no folder holds nothing)."""
-    try:
-        with os.scandir(folder) as entries:
-            return any(True for _ in entries)
-    except OSError:
-        return False
 
 
 def _holds_files(usr: Path) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from moss.core import fs, namespace
 from moss.core.progress import QUIET, Progress
-from moss.core.root import Root, refuse_borrowed
+from moss.core.root import Root, refuse_borrowed, refuse_foreign_usr
 from moss.db.databases import Databases, databases
 from moss.states import consistency
 from moss.states.afterboot import settle_after_boot
@@ -38,6 +38,7 @@ def mutating(root: Root, *, wait: bool = True, progress: Progress = QUIET,
     refuse_borrowed(root)
     namespace.enter_writable(root.path)
     with fs.locked(root.lockfile, wait=wait), databases(root, writable=True) as dbs:
+        refuse_foreign_usr(root)  # an unreadable id, another system: said as such
         found = consistency.disagreements(root, dbs)
         if not found:
             recover(root, dbs, progress)
