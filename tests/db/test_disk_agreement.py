@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +193,35 @@ def test_a_fresh_root_and_a_consistent_one_pass(tmp_path: Path, work: Path) -> N
                  ("state", "prune", "-k", "1")):
         run = cli(root, *args)
         assert run.status == 0, (args, run.stderr)
+
+
+NAMED: dict[str, tuple[object, ...]] = {
+    "live-usr-without-id": ("remove-state-id", "usr", 0),
+    "live-id-repeats-archived": ("state-id", "usr", b"1"),
+    "archived-usr-links-out": ("link-out", ".moss/root/1/usr", 0),
+}
+
+
+@pytest.mark.parametrize("case", NAMED)
+def test_the_named_cases_are_refused_reported_and_rebuilt(case: str, work: Path) -> None:
+    """The issue's cases as a user meets them: `state prune` and `install` refuse in one
+    line and change nothing, `state verify` fails naming the problem, and after
+    `state rebuild` both states are there again and verify is clean."""
+    root, outside = work / "root", work / "outside"
+    outside.mkdir()
+    damage(root, outside, NAMED[case])
+    before, outside_before = root_digest(root), root_digest(outside)
+    for args in (("state", "prune", "-k", "1"), ("install", str(work / "hello-1.0-3.stone"))):
+        proc = moss_cli(root, *args)
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and REBUILD in lines[0], proc.stderr
+        assert root_digest(root) == before and root_digest(outside) == outside_before
+    verify = moss_cli(root, "state", "verify")
+    assert verify.returncode == 1 and "0 problems" not in verify.stdout + verify.stderr
+    rebuilt = moss_cli(root, "state", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert moss_cli(root, "state", "verify").returncode == 0
+    listed = moss_cli(root, "state", "list").stdout
+    assert len(listed.strip().splitlines()) - 1 == (1 if case == "archived-usr-links-out" else 2)
+    assert root_digest(outside) == outside_before
