@@ -34,6 +34,9 @@ from moss.db.databases import Databases
 from moss.stone import EMPTY_DIGEST
 
 HINT = "`moss state rebuild` makes the databases match the disk again"
+#: An extras setting: the states ``state rebuild`` found no cached package of (it
+#: said so), which therefore select nothing while their trees hold files.
+UNRECOVERED = "rebuilt-without-packages"
 
 
 class Disagreement(MossError):
@@ -57,9 +60,10 @@ def disagreements(root: Root, dbs: Databases) -> list[str]:
     for state_id in sorted(trees - rows):
         where = root.usr if state_id == live else root.archived_usr(state_id)
         found.append(f"state {state_id} has a tree at {where} but no row in the state database")
+    known = set((dbs.extras.get_setting(UNRECOVERED) or "").split(","))
     for state_id in dbs.state.selecting_nothing():
-        if state_id in trees and _holds_files(root.usr if state_id == live
-                                              else root.archived_usr(state_id)):
+        usr = root.usr if state_id == live else root.archived_usr(state_id)
+        if state_id in trees and str(state_id) not in known and _holds_files(usr):
             found.append(f"state {state_id} selects no package, but its tree holds "
                          "packaged files")
     found.extend(_store_problems(root, dbs, rows))

@@ -40,6 +40,7 @@ from moss.db.install import InstallDB
 from moss.db.layout import AssetRow, LayoutDB
 from moss.db.state import Selection, StateDB
 from moss.states.adopt import settle_disk
+from moss.states.consistency import UNRECOVERED
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.stone.digest import xxh3_128
@@ -138,6 +139,11 @@ def _build(root: Root, fresh: Path, ids: list[int], cached: dict[str, list[Incom
                 report.incomplete[state_id] = leftover
             progress.advance()
         progress.done()
+        # States none of whose packages are cached select nothing, yet hold files:
+        # known, and said, rather than a disagreement every later command refuses.
+        unrecovered = sorted(set(state.selecting_nothing()) & set(report.incomplete))
+        if unrecovered:
+            extras.set_setting(UNRECOVERED, ",".join(map(str, unrecovered)))
         report.packages = len(used)
         _register_blobs(root, layout, used.values())
     finally:
