@@ -206,7 +206,8 @@ def check_before_writing(root: Root, dbs: Databases, incoming: Sequence[Incoming
     """Room for what comes in, and a store whose blobs are still what was recorded:
     refused now, nothing has been written yet."""
     space.check([*space.unpack_needs(root, incoming), tree_need(root, plan)])
-    check_blobs(root, dbs.layout, plan_digests(plan))
+    brought = {e.digest for p in incoming for e in p.layout if e.file_kind == FileKind.REGULAR}
+    check_blobs(root, dbs.layout, plan_digests(plan), brought, restorable=True)
 
 
 def tree_need(root: Root, plan: TreePlan) -> space.Need:

@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             return 0
         context.started = True
+        _refuse_borrowed(args.directory)
         status = handler(args)
         sys.stdout.flush()  # a closed pipe is reported here, not at exit
         return status
@@ -176,6 +177,14 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
         logging.getLogger("moss").debug("moss %s: %s on %s", __version__, args.command,
                                         args.directory)
     return handler
+
+
+def _refuse_borrowed(directory: Path) -> None:
+    """Every command on a root, even one that finds no databases there, refuses a root
+    whose ``.moss`` folders link to another's (:func:`moss.core.root.refuse_borrowed`)."""
+    from moss.core.root import Root, refuse_borrowed
+
+    refuse_borrowed(Root(directory))
 
 
 def _flush_quietly() -> None:

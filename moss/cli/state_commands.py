@@ -320,6 +320,8 @@ def _rebuild(args: argparse.Namespace) -> int:
         print("Cancelled; nothing was changed.")
         return 0
     report = rebuild.rebuild(args.directory, progress=progress_for(args.quiet))
+    for line in report.settled:
+        print(f"moss: rebuild: {line}", file=sys.stderr)
     for problem in report.unreadable_cache:
         print(f"moss: warning: skipped cached package: {problem}", file=sys.stderr)
     for state_id, files in sorted(report.incomplete.items()):

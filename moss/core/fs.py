@@ -88,6 +88,15 @@ def locked(lockfile: Path, wait: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
+def has_entries(folder: Path) -> bool:
+    """Whether a folder holds anything: one listing; no folder holds nothing."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
+
+
 def remove_empty_dir(path: Path) -> None:
     """rmdir that is quiet when the directory is gone or still has something in it."""
     with contextlib.suppress(OSError):

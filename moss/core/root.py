@@ -6,6 +6,7 @@ image builds).  The names follow real moss so existing systems stay readable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +115,32 @@ def read_state_id(usr: Path) -> int | None:
     return ondisk.read_state_id(usr)
 
 
+def refuse_borrowed(root: Root) -> None:
+    """Refuse a root whose ``.moss`` folders are links: each must be this root's own.
+
+    With ``B/.moss`` (or its ``db``, ``root``, store, cache, a database file, the
+    lock) a link to root A's, a command on B reads A's databases without A's
+    ``/usr``, forgets A's live state, and a prune on B deletes A's states and
+    blobs.  Real moss never makes such links, so there is nothing to follow: the
+    check is one ``lstat`` per folder and one listing of ``.moss/db``.  ``/usr``
+    may be a link only in the old layout, to a slot of this root.
+    """
+    places = [root.moss, root.db, root.states_dir, root.staging, root.moss / "assets",
+              root.assets, root.incoming, root.cache, root.cache / "downloads", root.lockfile]
+    with contextlib.suppress(OSError):
+        places += sorted(root.db / name for name in os.listdir(root.db))
+    for path in places:
+        if path.is_symlink():
+            raise MossError(f"{path} is a link to {os.readlink(path)}; refusing to reach "
+                            "another root's data through it (each root's .moss is its own)")
+    if root.usr.is_symlink() and ondisk.old_layout_id(os.readlink(root.usr)) is None:
+        raise MossError(f"{root.usr} is a link to {os.readlink(root.usr)}, not to a state "
+                        "of this root (.moss/root/<id>/usr); refusing to use it")
+
+
 def ensure_skeleton(root: Root) -> None:
     """Give a fresh root what real moss creates: /usr, the root links, etc, var, run, tmp."""
+    refuse_borrowed(root)
     refuse_foreign_usr(root)
     namespace.enter_writable(root.path)  # a read-only OS: from here on in moss's namespace
     for sub in (root.moss, root.db, root.assets, root.cache, root.states_dir):
@@ -171,6 +196,10 @@ def refuse_foreign_usr(root: Root) -> None:
             f"{usr / STATE_ID_FILE} does not hold a state id (moss writes plain ASCII "
             "digits); refusing to change this root until it does"
         )
+    if any(usr.iterdir()) and (ondisk.state_slots(root.path)
+                                 or fs.has_entries(root.assets)):
+        raise MossError(f"{usr} has no {STATE_ID_FILE} while the root holds states; refusing "
+                        "to change it: `moss state rebuild` gives it an id of its own")
     if any(usr.iterdir()):
         raise MossError(
             f"{usr} holds a system moss did not build; refusing to replace it "

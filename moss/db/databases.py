@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core.root import Root, read_state_id
+from moss.core.root import Root, read_state_id, refuse_borrowed
 from moss.db import REBUILD_HINT, DatabaseError, describe_failure, legacyprobe, quick_check
 from moss.db import extras as extras_db
 from moss.db.extras import ExtrasDB
@@ -70,8 +70,10 @@ def open_databases(root: Root, *, writable: bool = True) -> Databases:
     Databases of this project's earlier releases are upgraded to real moss's
     schemas first when ``writable`` (the caller holds the lock), and converted
     in memory when not, so a query on such a root still writes nothing.  The
-    converter (:mod:`moss.db.legacy`) is imported only for such a root.
+    converter (:mod:`moss.db.legacy`) is imported only for such a root.  A root
+    whose ``.moss`` folders link to another root's is refused first.
     """
+    refuse_borrowed(root)
     if writable:
         if legacyprobe.upgrade_pending(root.moss):
             from moss.db import legacy

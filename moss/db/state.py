@@ -157,6 +157,12 @@ class StateDB:
         checkpoint("db:state-rows-removed")
         self.extras.forget_states(ids)
 
+    def selecting_nothing(self) -> list[int]:
+        """States whose rows select no package: an empty system, or lost selections."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM state WHERE id NOT IN (SELECT state_id FROM state_selections)"
+            " ORDER BY id")]
+
     def referenced_packages(self) -> set[str]:
         return {r[0] for r in self.conn.execute(
             "SELECT DISTINCT package_id FROM state_selections")}

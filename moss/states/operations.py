@@ -22,7 +22,6 @@ from moss.core.progress import QUIET, Progress
 from moss.core.root import Root, ensure_skeleton, read_state_id
 from moss.db import extras
 from moss.db.databases import Databases
-from moss.planning.selection import selection_of
 from moss.states.bootsync import after_change, sync_if_managed
 from moss.states.culled import tree_digests
 from moss.states.diff import check_keep, check_removable, prune_candidates
@@ -30,9 +29,8 @@ from moss.states.listing import StateInfo as StateInfo
 from moss.states.listing import active_state as active_state
 from moss.states.listing import list_states as list_states
 from moss.states.mutating import mutating
-from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
-from moss.stone import EMPTY_DIGEST, FileKind, digest_hex
+from moss.stone import digest_hex
 from moss.store.assets import check_blobs, remove_unreferenced
 
 
@@ -67,10 +65,9 @@ def activate_state(root_path: Path, state_id: int, wait_for_lock: bool = True,
 
 
 def state_digests(dbs: Databases, state_id: int) -> set[int]:
-    """The store blobs a state's tree links to (its regular files' digests)."""
-    return {entry.digest for s in selection_of(dbs, state_id).values()
-            for entry in dbs.layout.entries(s.id)
-            if entry.file_kind == FileKind.REGULAR and entry.digest != EMPTY_DIGEST}
+    """The store blobs a state's tree links to: its regular files' digests, but for
+    the paths its subscriptions left out (their blobs may have left the store)."""
+    return tree_digests(dbs, [state_id])
 
 
 def prune_states(root_path: Path, keep: int, wait_for_lock: bool = True,
@@ -162,10 +159,8 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
     cached ``.stone``, asset rows before the blob), each step committed on its
     own; returns how many files were deleted.
     """
-    # Trees on disk that the database does not know (a lost row) are not kept either.
-    for state_id in state_tree_ids(root) - set(dbs.state.ids()):
-        if state_id != read_state_id(root.usr):
-            remove_tree(root.states_dir / str(state_id))
+    # A tree the database does not know is never deleted here: a lost row is
+    # not a lost state, and :func:`moss.states.mutating.mutating` refused such a root.
     used = dbs.state.referenced_packages()
     unused = [p for p in dbs.install.all_packages() if p not in used]
     dbs.layout.remove(unused)

@@ -8,8 +8,10 @@ packages are the cached packages whose whole layout is in its tree, and the
 store's blobs are re-registered with BLAKE3 digests of the cached packages'
 verified content (never of the blobs, which may be what is damaged).
 
-Nothing on disk is changed except the databases: the new ones are built
-beside the old, which are kept in ``.moss/db.damaged-<time>/``.  A tree
+Nothing on disk is changed except the databases (and what
+:mod:`moss.states.adopt` settles first: links and trees in the wrong slot, a live
+``/usr`` without an id of its own): the new ones are built beside the old, which
+are kept in ``.moss/db.damaged-<time>/``.  A tree
 holding store files that no cached package accounts for (a package missing
 from the cache) is reported as not fully recovered and left as it is.
 """
@@ -29,7 +31,7 @@ from moss.core import fs, namespace
 from moss.core.errors import MossError
 from moss.core.fs import remove_tree, walk
 from moss.core.progress import QUIET, Progress
-from moss.core.root import STATE_ID_FILE, Root, read_state_id
+from moss.core.root import STATE_ID_FILE, Root, read_state_id, refuse_borrowed
 from moss.db import extras as extras_db
 from moss.db import legacy
 from moss.db.databases import NAMES
@@ -37,6 +39,8 @@ from moss.db.extras import ExtrasDB
 from moss.db.install import InstallDB
 from moss.db.layout import AssetRow, LayoutDB
 from moss.db.state import Selection, StateDB
+from moss.states.adopt import settle_disk
+from moss.states.consistency import UNRECOVERED
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.stone.digest import xxh3_128
@@ -54,18 +58,21 @@ class RebuildReport:
     incomplete: dict[int, list[str]] = field(default_factory=dict)
     unreadable_cache: list[str] = field(default_factory=list)
     kept: Path | None = None  # where the old databases went
+    settled: list[str] = field(default_factory=list)  # what :func:`settle_disk` did
 
 
 def rebuild(root_path: Path, progress: Progress = QUIET) -> RebuildReport:
     root = Root(root_path)
+    refuse_borrowed(root)
     if not root.moss.is_dir():
         raise MossError(f"{root.path} is not a moss root (no {root.moss})")
     namespace.enter_writable(root.path)
     with fs.locked(root.lockfile):
+        settled = settle_disk(root)
         ids = sorted(state_tree_ids(root))
         if not ids:
             raise MossError(f"no state trees in {root.path}: nothing to rebuild the databases from")
-        report = RebuildReport(states=ids)
+        report = RebuildReport(states=ids, settled=settled)
         cached = _cached_packages(root, report)
         inodes = _store_inodes(root)
         fresh = root.moss / "db.rebuild"
@@ -125,13 +132,18 @@ def _build(root: Root, fresh: Path, ids: list[int], cached: dict[str, list[Incom
                     used[package.id] = package
                     install.add(package.id, package.meta)
                     layout.add(package.id, package.layout)
-            state.add(SUMMARY, [Selection(p.id, True) for p in found], min_id=state_id,
+            state.add(SUMMARY, [Selection(p.id, True) for p in found], state_id=state_id,
                       created=int((usr / STATE_ID_FILE).stat().st_mtime))
             leftover = tree.unclaimed(found)
             if leftover:
                 report.incomplete[state_id] = leftover
             progress.advance()
         progress.done()
+        # States none of whose packages are cached select nothing, yet hold files:
+        # known, and said, rather than a disagreement every later command refuses.
+        unrecovered = sorted(set(state.selecting_nothing()) & set(report.incomplete))
+        if unrecovered:
+            extras.set_setting(UNRECOVERED, ",".join(map(str, unrecovered)))
         report.packages = len(used)
         _register_blobs(root, layout, used.values())
     finally:

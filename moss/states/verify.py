@@ -23,7 +23,6 @@ a state recorded before that rule, is not looked for.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -35,10 +34,12 @@ from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
 from moss.db.databases import Databases, databases
 from moss.planning.selection import selection_of
+from moss.states.consistency import disagreements
+from moss.states.culled import tree_digests
 from moss.states.mutating import mutating
 from moss.states.repair import make_directory, parent_problem, recreate
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, digest_hex
-from moss.store.assets import asset_path, orphaned_blobs
+from moss.store.assets import asset_path, is_regular_blob, orphaned_blobs, vouch_for
 from moss.store.restore import restore_blobs
 from moss.tree.plan import plan_tree
 
@@ -78,8 +79,15 @@ class _Broken:
 def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) -> VerifyReport:
     root = Root(root_path)
     report = VerifyReport()
-    with _opened(root, repair, progress) as dbs:
-        damaged = _check_store(root, dbs, report, progress)
+    writable = _writable(root, repair)
+    with (mutating(root, progress=progress, refuse_disagreement=False) if writable
+          else databases(root)) as dbs:
+        disagreeing = disagreements(root, dbs)
+        for line in disagreeing:
+            report.problems.append(Problem(str(root.path), line))
+        if disagreeing:
+            return report  # trees and rows cannot be paired: `state rebuild` first
+        damaged = _check_store(root, dbs, report, progress, record=writable)
         broken = [b for state_id in dbs.state.ids()
                   for b in _check_tree(root, dbs, state_id, report, damaged)]
         if repair:
@@ -89,12 +97,10 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
     return report
 
 
-def _opened(root: Root, repair: bool, progress: Progress
-            ) -> contextlib.AbstractContextManager[Databases]:
-    """Under the lock where verify can write (or must: ``repair``); else read-only."""
-    if repair or (root.moss.is_dir() and os.access(root.moss, os.W_OK)):
-        return mutating(root, progress=progress)
-    return databases(root)
+def _writable(root: Root, repair: bool) -> bool:
+    """Verify works under the lock where it can write (or must: ``repair``), and
+    records blobs it vouched for; on a read-only root it only reads."""
+    return repair or (root.moss.is_dir() and os.access(root.moss, os.W_OK))
 
 
 def _repair_trees(root: Root, broken: list[_Broken], lost: set[int],
@@ -119,21 +125,39 @@ def _find_orphans(root: Root, dbs: Databases, report: VerifyReport) -> None:
 
 
 def _check_store(root: Root, dbs: Databases, report: VerifyReport,
-                 progress: Progress) -> set[str]:
+                 progress: Progress, record: bool) -> set[str]:
+    """Every blob a state's tree links, against its record; one without a record (a
+    root real moss built, an emptied ``extras``) against its name, then recorded
+    (``record``: verify can write).  A blob only paths a subscription left out use
+    may have left the store (:mod:`moss.states.culled`): not damage."""
     assets = dbs.layout.all_assets()
-    progress.start("Verifying store", len(assets), "files")
+    unrecorded = {digest_hex(d) for d in tree_digests(dbs)} - set(assets)
+    unrecorded.discard(digest_hex(EMPTY_DIGEST))
+    progress.start("Verifying store", len(assets) + len(unrecorded), "files")
     damaged = set()
-    for digest, recorded in sorted(assets.items()):
+    vouched = []
+    for digest in sorted({*assets, *unrecorded}):
         path = asset_path(root, int(digest, 16))
-        if not path.is_file():
-            report.problems.append(Problem(str(path), "asset missing from the store"))
+        if not is_regular_blob(path):
+            report.problems.append(Problem(str(path), "asset missing from the store (or "
+                                                      "not a regular file)"))
             damaged.add(digest)
-        elif blake3_file(path) != recorded:
+        elif digest in unrecorded:
+            row = vouch_for(root, int(digest, 16))
+            if row is None:
+                report.problems.append(Problem(str(path), "asset content does not match its "
+                                                          "name (XXH3-128)"))
+                damaged.add(digest)
+            else:
+                vouched.append(row)
+        elif blake3_file(path) != assets[digest]:
             report.problems.append(Problem(str(path), "asset content does not match its BLAKE3"))
             damaged.add(digest)
         report.assets += 1
         progress.advance()
     progress.done()
+    if record:
+        dbs.layout.add_assets(vouched)
     return damaged
 
 

@@ -18,16 +18,17 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
+import xxhash
 
 from moss.core import fs
 from moss.core.errors import MossError
 from moss.core.fs import sync_filesystem
-from moss.core.hashing import blake3_file
+from moss.core.hashing import CHUNK, blake3_file
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root
 from moss.db.layout import AssetRow, LayoutDB
@@ -74,7 +75,7 @@ class Batch:
         stored = asset_location(self.assets, digest)
         if digest in self.pending:
             known = {**known, key: self.pending[digest][1]}
-        if digest in self.pending or os.path.exists(stored):
+        if digest in self.pending or _stored_regular(stored):
             size = 0
             for chunk in chunks:
                 hasher.update(chunk)
@@ -226,37 +227,105 @@ def remove_unreferenced(root: Root, referenced: set[str], progress: Progress = Q
     return len(doomed)
 
 
-def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int]) -> None:
+def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int],
+                brought: Collection[int] = (), restorable: bool = False) -> None:
     """Refuse to build a state on a damaged blob: a new tree would link the bad bytes.
 
     Every blob is stat'ed and its size compared with the recorded one; one whose
     mtime or inode changed since it was recorded (written in place, through a
-    hard link in some ``/usr``, or replaced) is re-hashed with BLAKE3.  A blob
-    not yet seen (recorded before mtimes were) has its mtime and inode recorded.
+    hard link in some ``/usr``, or replaced), or recorded before mtimes were, is
+    re-hashed with BLAKE3.  A missing record never switches the guard off (a root
+    real moss built, or an emptied ``extras``): such a blob is re-hashed against
+    its name (:func:`vouch_for`), then recorded, so it is checked from then on.
+    A blob neither stored nor ``brought`` by the packages coming in is missing,
+    unless it has no record either and the caller puts such blobs back from the
+    cached packages (``restorable``: a transaction, after ``state prune`` let blobs
+    only culled paths used go, :func:`moss.states.culled.restore_missing`).
     """
     records = layout.asset_records()
     assets = str(root.assets)
     seen: list[tuple[str, int, int]] = []
+    unrecorded: list[AssetRow] = []
     for digest in set(digests):
         key = digest_hex(digest)
         record = records.get(key)
-        if record is None:
-            continue  # not in the store yet: this transaction brings it
-        recorded_b3, size, mtime, inode = record
         path = asset_location(assets, digest)  # a str: this loop runs once per blob
+        if record is None:
+            if not os.path.lexists(path):
+                if digest in brought or restorable:
+                    continue  # not in the store yet: this transaction brings it
+                raise _damaged(path, "missing from the store")
+            row = vouch_for(root, digest)
+            if row is None:
+                raise _damaged(path, "its content does not match its name")
+            unrecorded.append(row)
+            continue
+        recorded_b3, size, mtime, inode = record
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
+            if digest in brought:
+                continue  # lost, and this transaction brings it back
             raise _damaged(path, "missing from the store") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _damaged(path, "not a regular file")
         if st.st_size != size:
             raise _damaged(path, f"{st.st_size} bytes, {size} when stored")
         if st.st_mtime_ns == mtime and st.st_ino == inode:
             continue
-        if mtime is not None and blake3_file(Path(path)) != recorded_b3:
+        if blake3_file(Path(path)) != recorded_b3:
             raise _damaged(path, "its content changed since it was stored")
         seen.append((key, st.st_mtime_ns, st.st_ino))
     if seen:
         layout.refresh_assets(seen)
+    if unrecorded:
+        layout.add_assets(unrecorded)
+
+
+def vouch_for(root: Root, digest: int) -> AssetRow | None:
+    """The record of a stored blob no record vouches for, if its content is its name.
+
+    The blob is read once for both digests: its XXH3-128 must be the name it is
+    stored under, and its BLAKE3 becomes the record later checks compare with.
+    None when the content does not match (or the blob is no regular file).
+    """
+    path = asset_path(root, digest)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        xxh, b3 = xxhash.xxh3_128(), blake3.blake3()
+        while chunk := f.read(CHUNK):
+            xxh.update(chunk)
+            b3.update(chunk)
+    if xxh.intdigest() != digest:
+        return None
+    return (digest_hex(digest), b3.hexdigest(), st.st_size, stat.S_IMODE(st.st_mode),
+            st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino)
+
+
+def _stored_regular(path: str) -> bool:
+    """Whether a blob is in the store; anything but a regular file in its place (a
+    link a new tree would hard-link, a folder) is damage, never content."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise _damaged(path, "not a regular file")
+    return True
+
+
+def is_regular_blob(path: Path) -> bool:
+    """A blob that is a regular file, not a link to one (``state verify``)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _damaged(path: str, what: str) -> MossError:
