@@ -78,6 +78,7 @@ def test_a_shared_cache_is_never_pruned_through_another_root(two_states: Path,
     """Two roots install with one ``--cache``: pruning either deletes nothing there,
     and the other root keeps every state and passes verify."""
     shared = tmp_path / "shared-cache"
+    shared.mkdir()  # --cache names a folder that exists, as real moss requires
     a, b = tmp_path / "a", tmp_path / "b"
     for root, releases in ((a, (1,)), (b, (1, 2))):
         for release in releases:
