@@ -11,6 +11,7 @@ import pytest
 from moss.cli import main
 from moss.core.root import Root
 from moss.states import operations
+from moss.stonetools.index import build_index
 from tests.support.packages import Link, make_package, tree_snapshot
 
 HELLO_1 = {
@@ -300,6 +301,7 @@ def test_a_usr_moss_did_not_build_is_never_taken_over(
     assert "did not build" in capsys.readouterr().err
     assert sorted(p.name for p in foreign.iterdir()) == ["lib64", "usr"]
     # Not even after another command made .moss/ there.
+    build_index(tmp_path)
     assert moss(foreign, "repo", "add", "local", (tmp_path / "stone.index").as_uri()) == 0
     assert moss(foreign, "install", str(pkg)) == 1
     assert os.readlink(foreign / "lib64") == "usr/lib64"
