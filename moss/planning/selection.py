@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from moss.core.errors import MossError
 from moss.db.databases import Databases
 from moss.db.state import Selection
+from moss.planning.catalog import dependency_keys, provider_keys
 from moss.stone import DependencyKind, PackageMeta
 
 
@@ -32,6 +33,11 @@ class Change:
     removed: list[str] = field(default_factory=list)
     replaced: list[tuple[str, str]] = field(default_factory=list)
     download_size: int = 0
+    # Labels to mark in the plan: added packages nobody asked for by name (pulled in
+    # as dependencies), and replacements to an older release.
+    dependencies: set[str] = field(default_factory=set)
+    downgrades: set[str] = field(default_factory=set)
+    carried: str = ""  # what happens to a pending state this one builds on
 
     def is_empty(self) -> bool:
         return not (self.added or self.removed or self.replaced)
@@ -71,12 +77,37 @@ def apply_changes(
             continue
         explicit = package.explicit or (old is not None and old.explicit)
         new[name] = Selected(package.id, package.meta, explicit)
+        label = _label(package.meta)
         if old is None:
-            change.added.append(_label(package.meta))
+            change.added.append(label)
+            if not explicit:
+                change.dependencies.add(label)
         else:
-            change.replaced.append((_label(old.meta), _label(package.meta)))
+            change.replaced.append((_label(old.meta), label))
+            if (package.meta.release, package.meta.build_release) < (
+                    old.meta.release, old.meta.build_release):
+                change.downgrades.add(label)
     check_conflicts(new.values())
+    check_dependencies(new.values())
     return new, change
+
+
+def check_dependencies(selected: Iterable[Selected]) -> None:
+    """Refuse a selection where a dependency has no provider, whatever the request.
+
+    The resolver meets every dependency it walks, but a state is the last word:
+    a state with an unmet dependency would make every later plan fail (issue 25),
+    so the new selection is checked as a whole before anything is built.
+    """
+    items = sorted(selected, key=lambda s: s.meta.name)
+    provided = {key for item in items for key in provider_keys(item.meta)}
+    for item in items:
+        for key in dependency_keys(item.meta.depends):
+            if key not in provided:
+                raise MossError(
+                    f"nothing in the new state provides {key}, which {item.meta.name} "
+                    "needs: add a package that provides it, or a repository that offers one"
+                )
 
 
 def check_conflicts(selected: Iterable[Selected]) -> None:
