@@ -29,7 +29,13 @@ from moss.planning.selection import Change, Selected, apply_changes, selection_o
 from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state_model
 from moss.repo.cache import cache_root
 from moss.states.bootsync import after_change
-from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
+from moss.states.deferral import (
+    carried_note,
+    discard_superseded,
+    reboot_needed,
+    should_defer,
+    stage_pending,
+)
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
@@ -118,6 +124,8 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     if wanted.explicit is not None:  # a system model says exactly what is explicit
         selected = {n: replace(s, explicit=n in wanted.explicit) for n, s in selected.items()}
     change.download_size = wanted.download_size(cache_root(root.path, options.cache))
+    if pending is not None:
+        change.carried = carried_note(dbs, running, pending, now=options.defer is False)
     return Prepared(running, pending, wanted, selected, change)
 
 
@@ -133,8 +141,8 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     model = state_model(root.path, [s.meta for s in prepared.selected.values() if s.explicit],
                         request.model, repositories(root.path))
     deferred = should_defer(root, options.defer,
-                            reboot_needed(dbs, prepared.running, plan, prepared.selected)
-                            or prepared.pending is not None)
+                            reboot_needed(dbs, prepared.running, plan, prepared.selected),
+                            prepared.pending)
     checkpoint("tx:planned")
     unpack_packages(root, dbs, incoming, options.progress)
     checkpoint("tx:unpacked")
