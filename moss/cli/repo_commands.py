@@ -222,8 +222,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_args(repo_sub.add_parser(
         "add", aliases=["ar"], help="add a repository",
         description="Add a repository by NAME and the URL of its stone.index, and fetch "
-        "its index (as `moss repo update NAME` does; if that fails the repository stays "
-        "added and moss exits 1). A higher --priority wins when several "
+        "its index (if that fails it stays added; exit 1). A higher --priority wins when several "
         "repositories offer a package; with --key its index must be signed.",
         epilog="example: moss repo add volatile "
         "https://packages.serpentos.com/volatile/x86_64/stone.index --priority 10"))
