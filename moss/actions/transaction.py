@@ -20,7 +20,7 @@ from moss import subscriptions, triggers
 from moss.core import fs
 from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
-from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id, undone_without_state
 from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning import request as planning
@@ -96,17 +96,20 @@ class Prepared:
 
 
 def run(root_path: Path, request: Request, options: Options) -> Outcome:
+    """Prepare, ask, apply.  On a fresh root, everything the run created goes again
+    unless it made a state (:func:`moss.core.root.undone_without_state`)."""
     root = Root(root_path)
-    ensure_skeleton(root)
-    with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
-        prepared = prepare(root, dbs, request, options)
-        outcome = Outcome(prepared.change, previous=prepared.running)
-        if prepared.change.is_empty() and not request.rebuild:
-            return outcome
-        if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
-            outcome.cancelled = not options.dry_run
-            return outcome
-        return apply(root, dbs, request, options, prepared)
+    with undone_without_state(root):
+        ensure_skeleton(root)
+        with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
+            prepared = prepare(root, dbs, request, options)
+            outcome = Outcome(prepared.change, previous=prepared.running)
+            if prepared.change.is_empty() and not request.rebuild:
+                return outcome
+            if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
+                outcome.cancelled = not options.dry_run
+                return outcome
+            return apply(root, dbs, request, options, prepared)
 
 
 def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> Prepared:

@@ -156,12 +156,30 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
     if handler is None and not args.show_version:
         parser.print_help()  # `moss` alone: what there is to do (status 2, a usage error)
         raise SystemExit(2)
+    if handler is not None and needs_moss_root(handler, args):
+        from moss.core.root import check_moss_root
+
+        check_moss_root(args.directory)
     if handler is not None and args.log is not None:  # no --log: the record goes nowhere
         import logging
 
         logging.getLogger("moss").debug("moss %s: %s on %s", __version__, args.command,
                                         args.directory)
     return handler
+
+
+# Commands that read or change what moss installed: they refuse a root without it.
+# The others make a root (install, repo add, sync --import), read files, or the machine.
+_ON_STATES = ("moss.cli.state_commands", "moss.cli.query_commands",
+              "moss.cli.boot_commands", "moss.cli.cache_commands")
+
+
+def needs_moss_root(handler: Handler, args: argparse.Namespace) -> bool:
+    module, name = getattr(handler, "__module__", ""), getattr(handler, "__name__", "")
+    if module == "moss.cli.install_commands":
+        return name == "_remove" or (name == "_sync" and args.import_model is None
+                                     and args.to is None)
+    return module in _ON_STATES
 
 
 def _flush_quietly() -> None:
