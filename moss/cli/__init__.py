@@ -156,10 +156,11 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
     if handler is None and not args.show_version:
         parser.print_help()  # `moss` alone: what there is to do (status 2, a usage error)
         raise SystemExit(2)
-    if handler is not None and needs_moss_root(handler, args):
+    need = root_needed(handler, args) if handler is not None else None
+    if need is not None:
         from moss.core.root import check_moss_root
 
-        check_moss_root(args.directory)
+        check_moss_root(args.directory, installed=need == "state")
     if handler is not None and args.log is not None:  # no --log: the record goes nowhere
         import logging
 
@@ -174,12 +175,17 @@ _ON_STATES = ("moss.cli.state_commands", "moss.cli.query_commands",
               "moss.cli.boot_commands", "moss.cli.cache_commands")
 
 
-def needs_moss_root(handler: Handler, args: argparse.Namespace) -> bool:
+def root_needed(handler: Handler, args: argparse.Namespace) -> str | None:
+    """``state``: ROOT must hold what moss installed; ``dir``: ROOT must exist (the
+    repository commands, whose files may be written before the first install)."""
     module, name = getattr(handler, "__module__", ""), getattr(handler, "__name__", "")
     if module == "moss.cli.install_commands":
-        return name == "_remove" or (name == "_sync" and args.import_model is None
-                                     and args.to is None)
-    return module in _ON_STATES
+        on_states = name == "_remove" or (name == "_sync" and args.import_model is None
+                                          and args.to is None)
+        return "state" if on_states else None
+    if module == "moss.cli.repo_commands":
+        return None if name == "cmd_add" else "dir"
+    return "state" if module in _ON_STATES else None
 
 
 def _flush_quietly() -> None:

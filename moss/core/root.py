@@ -151,12 +151,13 @@ def undone_without_state(root: Root) -> Iterator[None]:
                 fs.remove_tree(root.path / name, ignore_errors=True)
 
 
-def check_moss_root(path: Path) -> None:
-    """Refuse a root moss has never used, as real moss says the root is invalid: a
-    misspelt ``-D`` must not read as an empty system (an empty table, exit 0)."""
+def check_moss_root(path: Path, installed: bool = True) -> None:
+    """Refuse a root moss has never used (or, with ``installed`` false, one that does
+    not exist), as real moss says the root is invalid: a misspelt ``-D`` must not read
+    as an empty system (an empty table, exit 0)."""
     if not path.is_dir():
         raise MossError(f"invalid root {path}: no such directory (check -D)")
-    if not os.path.isdir(path / ".moss"):
+    if installed and not os.path.isdir(path / ".moss"):
         raise MossError(f"invalid root {path}: moss has never installed anything there "
                         "(no .moss folder; check -D)")
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from moss.core.errors import MossError
 from moss.db.databases import Databases
 from moss.db.state import Selection
-from moss.planning.catalog import dependency_keys, provider_keys
 from moss.stone import DependencyKind, PackageMeta
 
 
@@ -99,6 +98,9 @@ def check_dependencies(selected: Iterable[Selected]) -> None:
     a state with an unmet dependency would make every later plan fail (issue 25),
     so the new selection is checked as a whole before anything is built.
     """
+    # Here, not at the top: queries read selections and must not load the index code.
+    from moss.planning.catalog import dependency_keys, provider_keys
+
     items = sorted(selected, key=lambda s: s.meta.name)
     provided = {key for item in items for key in provider_keys(item.meta)}
     for item in items:

@@ -53,6 +53,15 @@ def test_commands_on_states_refuse_a_root_moss_never_used(
     assert (snapshot(root) if root.exists() else None) == before
 
 
+@pytest.mark.parametrize("command", [["repo", "list"], ["lr"], ["repo", "update"],
+                                     ["repo", "remove", "main"], ["repo", "disable", "main"]])
+def test_repository_commands_refuse_a_root_that_does_not_exist(tmp_path: Path,
+                                                               command: list[str]) -> None:
+    proc = moss(tmp_path / "misspelt", *command)
+    assert refused(proc), proc.stderr
+    assert not (tmp_path / "misspelt").exists()
+
+
 @pytest.mark.parametrize("existing", [False, True])
 def test_a_failed_install_into_a_new_root_creates_nothing(tmp_path: Path,
                                                           existing: bool) -> None:
