@@ -99,7 +99,7 @@ def test_without_any_repository_an_unmet_local_dependency_is_refused(
     assert moss(root, "install", str(local)) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "soname(libgreet.so.1(x86_64))" in err
-    assert installed(root, capsys) == {}
+    assert not root.exists()  # a failed install into a new root leaves nothing
     # Both files at once: the second provides what the first needs.
     lib = make_package(tmp_path, "libgreet", {"lib/libgreet.so.1": "x"},
                        provides=(soname("libgreet"),))
