@@ -62,3 +62,27 @@ def test_a_later_plan_says_it_carries_the_pending_state(
         assert [(s.id, s.pending) for s in states] == [(1, False), (3, True)]
         assert (root / "usr/.stateID").read_text() == "1"
         assert "staged" in out
+
+
+@pytest.mark.parametrize("target", [1, 2])
+def test_activating_a_state_says_what_happens_to_the_pending_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], target: int) -> None:
+    root = tmp_path / "root"
+    hello = make_package(tmp_path, "hello", {"bin/hello": "hello\n"})
+    assert moss(root, "install", str(hello), str(linux(tmp_path, 1))) == 0
+    extra = make_package(tmp_path, "extra", {"bin/extra": "extra\n"})
+    assert moss(root, "install", str(extra)) == 0
+    assert moss(root, "install", "--defer", str(linux(tmp_path, 2))) == 0
+    assert [(s.id, s.pending) for s in operations.list_states(root)] == [
+        (1, False), (2, False), (3, True)]
+    activate = 1 if target == 1 else 3
+    capsys.readouterr()
+    assert main(["-D", str(root), "state", "activate", str(activate), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    if activate == 3:
+        assert "pending  state 3 is applied now instead of at the next boot" in plan
+    else:
+        assert "pending  state 3 is no longer applied at the next boot; it stays on disk" in plan
+    assert moss(root, "state", "activate", str(activate)) == 0
+    assert [s.pending for s in operations.list_states(root)] == [False, False, False]
+    assert 3 in [s.id for s in operations.list_states(root)]
