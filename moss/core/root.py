@@ -146,8 +146,9 @@ def undone_without_state(root: Root) -> Iterator[None]:
             states.is_dir() and any(name.isdigit() for name in os.listdir(states)))
         if not made and not existed:
             fs.remove_tree(root.path, ignore_errors=True)
-        elif not made:
-            for name in set(os.listdir(root.path)) - before:
+        elif not made:  # only what the skeleton makes: never another program's files
+            ours = {".moss", "usr", "etc", "var", "run", "tmp", *ROOT_LINKS}
+            for name in (set(os.listdir(root.path)) - before) & ours:
                 fs.remove_tree(root.path / name, ignore_errors=True)
 
 
