@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
-from moss.planning.resolve import Catalog, upgrades
+from moss.planning.resolve import Catalog, sync
 from moss.planning.selection import Selected, selection_of
 from moss.planning.sysmodel import repositories
 from moss.repo import metaquery
@@ -115,20 +115,36 @@ def _parsed(root_path: Path, repos: list[Repository], installed_ids: set[str]
     return result, set(catalog.by_name)
 
 
-def pending_upgrades(root_path: Path) -> list[tuple[InstalledPackage, AvailablePackage]]:
-    """Installed packages that a repository offers in a newer release (``list sync``)."""
+@dataclass(frozen=True)
+class ReleaseChange:
+    """One row of ``list sync``: an installed package the sync would move to another
+    release, up or (from a higher-priority or rolled-back repository) down."""
+
+    old: InstalledPackage
+    new: AvailablePackage
+    downgrade: bool
+
+
+def pending_changes(root_path: Path, upgrade_only: bool = False) -> list[ReleaseChange]:
+    """Every release change ``sync`` would make (``list sync``), downgrades included,
+    as real moss lists them: the sync's own plan, so the listing and the plan agree."""
     root = Root(root_path)
     if not root.db.is_dir():
         return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
     catalog = Catalog(load_offers(root_path, repositories(root_path)))
+    plan = sync([s.meta for s in current.values()],
+                {name for name, s in current.items() if s.explicit}, catalog,
+                upgrade_only=upgrade_only)
     rows = []
-    for meta, offer in upgrades([s.meta for s in current.values()], catalog):
+    for meta, offer in sorted(plan.upgrade, key=lambda change: change[0].name):
         new = offer.meta
-        rows.append((_installed(current[meta.name]),
-                     AvailablePackage(new.name, new.version, new.release, new.summary,
-                                      offer.repository, False)))
+        rows.append(ReleaseChange(
+            _installed(current[meta.name]),
+            AvailablePackage(new.name, new.version, new.release, new.summary,
+                             offer.repository, False),
+            (new.release, new.build_release) < (meta.release, meta.build_release)))
     return rows
 
 

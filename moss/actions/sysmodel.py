@@ -21,6 +21,7 @@ from moss.core.root import Root, read_state_id
 from moss.db.databases import databases, root_holds_states
 from moss.planning import sysmodel
 from moss.planning.selection import selection_of
+from moss.repo import config
 from moss.repo.index import index_path, update_repository
 
 
@@ -56,17 +57,47 @@ def model_for_sync(root_path: Path, imported: Path | None) -> sysmodel.SystemMod
 
 
 def fetch_model_indexes(root_path: Path, model: sysmodel.SystemModel, progress: Progress,
-                        wait: bool = True) -> None:
-    """Fetch the index of each active model repository this root has not fetched yet.
+                        wait: bool = True, refresh: bool = False) -> list[tuple[str, int]]:
+    """Fetch the index of each active model repository this root has not fetched yet,
+    or of every one with ``refresh`` (``sync -u --import``, as real moss after
+    os-tools #779 refreshes the model's repositories); returns (id, packages) of each.
 
     The folder is real moss's (by URI), so a repository also configured here is
     not fetched twice.
     """
     missing = [r for r in model.repositories
-               if r.active and not index_path(root_path, r).is_file()]
+               if r.active and (refresh or not index_path(root_path, r).is_file())]
     if not missing:
-        return
+        return []
     namespace.enter_writable(root_path)
     with locked(Root(root_path).lockfile, wait=wait):
-        for repo in missing:
-            update_repository(root_path, repo, progress)
+        return [(repo.id, update_repository(root_path, repo, progress)) for repo in missing]
+
+
+def adopt_repositories(root_path: Path, model: sysmodel.SystemModel, wait: bool = True
+                       ) -> list[str]:
+    """After ``sync --import``: the root's configuration gets exactly the model's
+    repositories, so `repo list`, `install` and a later `sync` use what the state was
+    built from.  Others are disabled, not deleted (`moss repo enable` brings one
+    back).  Returns one line per change; with an ``/etc/moss/system-model.kdl`` the
+    model file is the configuration, so nothing is written."""
+    if (root_path / sysmodel.ADMIN_MODEL).is_file():
+        return []
+    configured = {r.id: r for r in config.load_repositories(root_path)}
+    wanted = {r.id: r for r in model.repositories}
+    said: list[str] = []
+    namespace.enter_writable(root_path)
+    with locked(Root(root_path).lockfile, wait=wait):
+        for repo in model.repositories:
+            old = configured.get(repo.id)
+            if old is None or config.resolved(root_path, old) != config.resolved(
+                    root_path, repo):
+                config.put_repository(root_path, repo)
+                said.append(f"{'added' if old is None else 'updated'} repository {repo.id} "
+                            "from the model")
+        for repo_id, repo in configured.items():
+            if repo_id not in wanted and repo.active:
+                config.set_active(root_path, repo_id, False)
+                said.append(f"disabled repository {repo_id}: the model does not name it "
+                            f"(`moss repo enable {repo_id}` brings it back)")
+    return said

@@ -20,7 +20,7 @@ from moss import subscriptions, triggers
 from moss.core import fs
 from moss.core.faults import checkpoint
 from moss.core.progress import QUIET, Progress
-from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id
+from moss.core.root import STATE_ID_FILE, Root, ensure_skeleton, read_state_id, undone_without_state
 from moss.db import extras
 from moss.db.databases import Databases
 from moss.planning import request as planning
@@ -30,7 +30,13 @@ from moss.planning.sysmodel import STATE_MODEL, SystemModel, repositories, state
 from moss.repo.cache import cache_root, cached_path
 from moss.states.bootsync import after_change
 from moss.states.culled import restore_missing
-from moss.states.deferral import discard_superseded, reboot_needed, should_defer, stage_pending
+from moss.states.deferral import (
+    carried_note,
+    discard_superseded,
+    reboot_needed,
+    should_defer,
+    stage_pending,
+)
 from moss.states.mutating import mutating
 from moss.states.recovery import state_tree_ids
 from moss.states.window import finish_switch, go_live
@@ -91,17 +97,20 @@ class Prepared:
 
 
 def run(root_path: Path, request: Request, options: Options) -> Outcome:
+    """Prepare, ask, apply.  On a fresh root, everything the run created goes again
+    unless it made a state (:func:`moss.core.root.undone_without_state`)."""
     root = Root(root_path)
-    ensure_skeleton(root)
-    with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
-        prepared = prepare(root, dbs, request, options)
-        outcome = Outcome(prepared.change, previous=prepared.running)
-        if prepared.change.is_empty() and not request.rebuild:
-            return outcome
-        if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
-            outcome.cancelled = not options.dry_run
-            return outcome
-        return apply(root, dbs, request, options, prepared)
+    with undone_without_state(root):
+        ensure_skeleton(root)
+        with mutating(root, wait=options.wait_for_lock, progress=options.progress) as dbs:
+            prepared = prepare(root, dbs, request, options)
+            outcome = Outcome(prepared.change, previous=prepared.running)
+            if prepared.change.is_empty() and not request.rebuild:
+                return outcome
+            if options.dry_run or (options.confirm and not options.confirm(prepared.change)):
+                outcome.cancelled = not options.dry_run
+                return outcome
+            return apply(root, dbs, request, options, prepared)
 
 
 def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> Prepared:
@@ -122,6 +131,8 @@ def prepare(root: Root, dbs: Databases, request: Request, options: Options) -> P
     cache = cache_root(root.path, options.cache)
     change.download_size = wanted.download_size(cache)
     change.disk_size, change.disk_unknown = disk_change(root, wanted, cache)
+    if pending is not None:
+        change.carried = carried_note(dbs, running, pending, now=options.defer is False)
     return Prepared(running, pending, wanted, selected, change)
 
 
@@ -154,8 +165,8 @@ def apply(root: Root, dbs: Databases, request: Request, options: Options,
     model = state_model(root.path, [s.meta for s in prepared.selected.values() if s.explicit],
                         request.model, repositories(root.path))
     deferred = should_defer(root, options.defer,
-                            reboot_needed(dbs, prepared.running, plan, prepared.selected)
-                            or prepared.pending is not None)
+                            reboot_needed(dbs, prepared.running, plan, prepared.selected),
+                            prepared.pending)
     checkpoint("tx:planned")
     unpack_packages(root, dbs, incoming, options.progress, warn=_warn)
     checkpoint("tx:unpacked")

@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         context.started = True
         _refuse_borrowed(args.directory)
+        from moss.cli.modelnotice import print_notice
+
+        print_notice(args.directory, args.verbose)  # read only in a root that is its own
         status = handler(args)
         sys.stdout.flush()  # a closed pipe is reported here, not at exit
         return status
@@ -167,10 +170,11 @@ def _handler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Handl
         # As real moss ("Cache dir is invalid"): a mistyped --cache would otherwise
         # fill a new folder with downloads nobody finds again.
         raise MossError(f"--cache {args.cache}: no such folder; create it first")
-    if handler is not None:
-        from moss.cli.modelnotice import print_notice
+    need = root_needed(handler, args) if handler is not None else None
+    if need is not None:
+        from moss.core.root import check_moss_root
 
-        print_notice(args.directory, args.verbose)
+        check_moss_root(args.directory, installed=need == "state")
     if handler is not None and args.log is not None:  # no --log: the record goes nowhere
         import logging
 
@@ -185,6 +189,25 @@ def _refuse_borrowed(directory: Path) -> None:
     from moss.core.root import Root, refuse_borrowed
 
     refuse_borrowed(Root(directory))
+
+
+# Commands that read or change what moss installed: they refuse a root without it.
+# The others make a root (install, repo add, sync --import), read files, or the machine.
+_ON_STATES = ("moss.cli.state_commands", "moss.cli.query_commands",
+              "moss.cli.boot_commands", "moss.cli.cache_commands")
+
+
+def root_needed(handler: Handler, args: argparse.Namespace) -> str | None:
+    """``state``: ROOT must hold what moss installed; ``dir``: ROOT must exist (the
+    repository commands, whose files may be written before the first install)."""
+    module, name = getattr(handler, "__module__", ""), getattr(handler, "__name__", "")
+    if module == "moss.cli.install_commands":
+        on_states = name == "_remove" or (name == "_sync" and args.import_model is None
+                                          and args.to is None)
+        return "state" if on_states else None
+    if module == "moss.cli.repo_commands":
+        return None if name == "cmd_add" else "dir"
+    return "state" if module in _ON_STATES else None
 
 
 def _flush_quietly() -> None:

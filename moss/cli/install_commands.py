@@ -122,28 +122,39 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    """``sync``; with ``--import`` the model's repositories are the ones refreshed
+    (``-u``) and, once the state is made, the root's configured ones."""
     from moss.actions import sysmodel, transaction
 
-    if args.update:
+    model = sysmodel.model_for_sync(args.directory, args.import_model)
+    if args.update and model is None:
         from moss.cli import repo_commands
 
         status = repo_commands.cmd_update(argparse.Namespace(**{
             **vars(args), "name": None, "allow_older": False}))
         if status:
             return status
-    model = sysmodel.model_for_sync(args.directory, args.import_model)
     if model is not None:
-        sysmodel.fetch_model_indexes(args.directory, model, progress_for(args.quiet),
-                                     wait=not args.no_wait)
-    return _run(args, transaction.Request(sync=model is None, upgrade_only=args.upgrade_only,
-                                          model=model))
+        for repo_id, count in sysmodel.fetch_model_indexes(
+                args.directory, model, progress_for(args.quiet), wait=not args.no_wait,
+                refresh=args.update):
+            print(f"{repo_id}: {count} packages")
+    status = _run(args, transaction.Request(sync=model is None,
+                                            upgrade_only=args.upgrade_only, model=model))
+    if status == 0 and model is not None and args.import_model and not args.dry_run \
+            and args.to is None:
+        for line in sysmodel.adopt_repositories(args.directory, model, wait=not args.no_wait):
+            print(line)
+    return status
 
 
 def print_change(change: Change) -> None:
+    if change.carried:
+        print(f"  pending  {change.carried}")
     for label in change.added:
-        print(f"  install  {label}")
+        print(f"  install  {label}" + " (dependency)" * (label in change.dependencies))
     for old, new in change.replaced:
-        print(f"  replace  {old} -> {new}")
+        print(f"  replace  {old} -> {new}" + " (downgrade)" * (new in change.downgrades))
     for label in change.removed:
         print(f"  remove   {label}")
     for label in change.marked:

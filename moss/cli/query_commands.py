@@ -36,7 +36,8 @@ ABOUT = {
         "moss list available"),
     "sync": about(
         "List the installed packages that the repositories offer in another release, with "
-        "both versions: what `moss sync` would change, without changing anything.",
+        "both versions and whether each goes up or down: what `moss sync` would change, "
+        "without changing anything.",
         "moss list sync --upgrade-only"),
     "search-file": about(
         "Print each installed path that holds PATH as `/usr/PATH from PACKAGE`, as real moss "
@@ -61,10 +62,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_available)
     q = which.add_parser("sync", aliases=["ls", "lu"],
-                         help="installed packages with a newer release available",
+                         help="what `moss sync` would change: every release change",
                          **ABOUT["sync"])
     q.add_argument("--upgrade-only", action="store_true",
-                   help="only packages whose version goes up (what `list sync` shows here)")
+                   help="as `sync --upgrade-only`: leave out downgrades")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_list_sync)
 
@@ -138,15 +139,17 @@ def _list_available(args: argparse.Namespace) -> int:
 def _list_sync(args: argparse.Namespace) -> int:
     from moss.actions import query
 
-    rows = query.pending_upgrades(args.directory)
+    rows = query.pending_changes(args.directory, args.upgrade_only)
     if args.json:
-        print_json([{"name": old.name, "installed": f"{old.version}-{old.release}",
-                     "available": f"{new.version}-{new.release}",
-                     "repository": new.repository} for old, new in rows])
+        print_json([{"name": r.old.name, "installed": f"{r.old.version}-{r.old.release}",
+                     "available": f"{r.new.version}-{r.new.release}",
+                     "repository": r.new.repository,
+                     "change": "downgrade" if r.downgrade else "upgrade"} for r in rows])
     else:
-        print_table(("NAME", "INSTALLED", "AVAILABLE", "REPOSITORY"),
-                    [(old.name, f"{old.version}-{old.release}", f"{new.version}-{new.release}",
-                      new.repository) for old, new in rows])
+        print_table(("NAME", "INSTALLED", "AVAILABLE", "REPOSITORY", "CHANGE"),
+                    [(r.old.name, f"{r.old.version}-{r.old.release}",
+                      f"{r.new.version}-{r.new.release}", r.new.repository,
+                      "downgrade" if r.downgrade else "upgrade") for r in rows])
     return 0
 
 

@@ -33,8 +33,13 @@ def _lock(args: argparse.Namespace) -> Iterator[None]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    """Add, then fetch the index at once, as real moss refreshes a repository it adds:
+    the next ``install NAME`` finds its packages.  A fetch that fails leaves the
+    repository added (as in real moss, whose configuration is saved before the
+    refresh) and exits 1 with one line saying so and how to retry."""
     from moss.planning import sysmodel
     from moss.repo import config
+    from moss.repo.index import update_repository
 
     sysmodel.refuse_repo_edit(args.directory, "add")
     with _lock(args):
@@ -48,10 +53,17 @@ def cmd_add(args: argparse.Namespace) -> int:
             root_index=args.root_index,
             mirrors=tuple(args.mirror),
         )
-    signed = " (signed index required)" if repo.key else ""
-    where = repo.root_index.uri() if repo.root_index else repo.uri
-    print(f"added repository {repo.id} -> {where}, priority {repo.priority}{signed}")
-    print(f"run 'moss repo update {repo.id}' to fetch its index")
+        signed = " (signed index required)" if repo.key else ""
+        where = repo.root_index.uri() if repo.root_index else repo.uri
+        print(f"added repository {repo.id} -> {where}, priority {repo.priority}{signed}",
+              flush=True)
+        try:
+            count = update_repository(args.directory, repo, progress_for(args.quiet))
+        except MossError as exc:
+            raise MossError(f"repository {repo.id} is added, but its index could not be "
+                            f"fetched: {exc}; `moss repo update {repo.id}` tries again"
+                            ) from exc
+    print(f"{repo.id}: {count} packages")
     return 0
 
 
@@ -239,8 +251,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     repo_sub.required = True
     _add_args(repo_sub.add_parser(
         "add", aliases=["ar"], help="add a repository",
-        description="Add a repository by NAME and the URL of its stone.index, then fetch "
-        "its index with `moss repo update NAME`. A higher --priority wins when several "
+        description="Add a repository by NAME and the URL of its stone.index, and fetch "
+        "its index (if that fails it stays added; exit 1). A higher --priority wins when several "
         "repositories offer a package; with --key its index must be signed.",
         epilog="example: moss repo add volatile "
         "https://packages.serpentos.com/volatile/x86_64/stone.index --priority 10"))

@@ -189,7 +189,8 @@ def _diff(args: argparse.Namespace) -> int:
 def _activate(args: argparse.Namespace) -> int:
     from moss.states import diff, operations
 
-    if args.id not in {s.id for s in operations.list_states(args.directory)}:
+    states = operations.list_states(args.directory)
+    if args.id not in {s.id for s in states}:
         raise MossError(f"no state {args.id}; `moss state list` shows the states")
     active = operations.active_state(args.directory)
     if active == args.id:
@@ -199,6 +200,11 @@ def _activate(args: argparse.Namespace) -> int:
     print(f"Activating state {args.id} (the active state is {active}) will:")
     for line in changes or ["  change no package"]:
         print(line)
+    for pending in (s.id for s in states if s.pending):  # a plan says what happens to it
+        print(f"  pending  state {pending} is applied now instead of at the next boot"
+              if pending == args.id else
+              f"  pending  state {pending} is no longer applied at the next boot; it stays "
+              f"on disk (`moss state activate {pending}` applies it)")
     question = f"Activate state {args.id} (the active state is {active})?"
     if args.dry_run:
         print(f"Would activate state {args.id} (the active state is {active}).")

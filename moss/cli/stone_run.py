@@ -26,7 +26,7 @@ from moss.stone import (
     open_stone,
 )
 from moss.stonetools.extract import extract_each, extract_packages
-from moss.stonetools.index import build_index
+from moss.stonetools.index import index_folder
 from moss.stonetools.pack import pack_tree
 
 
@@ -105,11 +105,13 @@ def _add_derived(meta: PackageMeta, tree: Path) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    out = build_index(args.dir, output=args.output_dir)
+    result = index_folder(args.dir, output=args.output_dir)
     if not args.quiet:
-        with open_stone(out) as reader:
-            count = len(reader.payload_headers())
-        print(f"Wrote {out} ({count} packages)")
+        for old, kept in result.dropped:
+            print(f"Left out {old.uri}: {old.name} release {old.release} is older than "
+                  f"release {kept.release} ({kept.uri}); an index offers one release "
+                  "of each package")
+        print(f"Wrote {result.path} ({len(result.packages)} packages)")
     return 0
 
 

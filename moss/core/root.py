@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,43 @@ def write_cachedir_tag(cache: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def undone_without_state(root: Root) -> Iterator[None]:
+    """On a fresh root (no ``.moss`` yet), remove what the block created if it ends
+    without a state: ``.moss``, ``etc`` and the rest appear only when a transaction
+    succeeds, so a failed install into a misspelt ``-D`` leaves nothing behind.  A
+    state that went live or is pending keeps everything, whatever failed after it;
+    a root that moss already uses is never touched here."""
+    if os.path.lexists(root.moss):
+        yield
+        return
+    existed = root.path.is_dir()
+    before = set(os.listdir(root.path)) if existed else set()
+    try:
+        yield
+    finally:
+        states = root.states_dir
+        made = read_state_id(root.usr) is not None or (
+            states.is_dir() and any(name.isdigit() for name in os.listdir(states)))
+        if not made and not existed:
+            fs.remove_tree(root.path, ignore_errors=True)
+        elif not made:  # only what the skeleton makes: never another program's files
+            ours = {".moss", "usr", "etc", "var", "run", "tmp", *ROOT_LINKS}
+            for name in (set(os.listdir(root.path)) - before) & ours:
+                fs.remove_tree(root.path / name, ignore_errors=True)
+
+
+def check_moss_root(path: Path, installed: bool = True) -> None:
+    """Refuse a root moss has never used (or, with ``installed`` false, one that does
+    not exist), as real moss says the root is invalid: a misspelt ``-D`` must not read
+    as an empty system (an empty table, exit 0)."""
+    if not path.is_dir():
+        raise MossError(f"invalid root {path}: no such directory (check -D)")
+    if installed and not os.path.isdir(path / ".moss"):
+        raise MossError(f"invalid root {path}: moss has never installed anything there "
+                        "(no .moss folder; check -D)")
 
 
 def refuse_foreign_usr(root: Root) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.planning import imported, resolve, sysmodel
+from moss.planning.catalog import dependency_keys
 from moss.planning.selection import Selected
 from moss.planning.sysmodel import SystemModel
 from moss.repo import deltalist, metaquery
@@ -86,7 +87,7 @@ def resolve_request(request: Request) -> Wanted:
         return wanted
     offered = {key for meta in installed for key in resolve.provider_keys(meta)}
     unmet = [name for name in request.subscribed if name not in offered]
-    if request.names or unmet or request.sync:
+    if request.names or unmet or request.sync or local_needs(request, offered):
         choose_from_repositories(request, wanted, unmet)
     subscribed = list(request.subscribed)
     if request.subpackages:
@@ -171,19 +172,29 @@ def _result_names(current: Mapping[str, Selected], wanted: Wanted) -> set[str]:
     return names | {s.meta.name for s in wanted.install}
 
 
+def local_needs(request: Request, offered: Collection[str]) -> bool:
+    """Whether a local ``.stone`` needs something that neither the installed packages
+    nor the other local files provide: then the repositories are asked for it."""
+    local = {key for p in request.local for key in resolve.provider_keys(p.meta)}
+    return any(key not in offered and key not in local
+               for p in request.local for key in dependency_keys(p.meta.depends))
+
+
 def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[str]) -> None:
-    """Resolve names, unmet subscriptions or a sync against the indexes, into ``wanted``."""
+    """Resolve names, unmet subscriptions, a sync or what local files need against
+    the indexes, into ``wanted``."""
     installed, explicit = request.installed, request.explicit
     wanted.repositories = sysmodel.repositories(request.root)
     offers = load_offers(request.root, wanted.repositories)
-    if not offers:
+    if not offers and (request.names or unmet or request.sync):
         raise MossError("no repository index to install from: add one with "
                         "`moss repo add NAME URI`, then `moss repo update`")
     catalog = resolve.Catalog(offers)
     if request.sync:
         plan = resolve.sync(installed, explicit, catalog, upgrade_only=request.upgrade_only)
     else:
-        plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet)
+        plan = resolve.install(installed, explicit, catalog, request.names, implicit=unmet,
+                               local=[p.meta for p in request.local])
         wanted.mark = {n for n in plan.selected - explicit if n in request.current}
     _take(wanted, plan, explicit)
     wanted.remove += [m.name for m in plan.remove if m.name not in wanted.remove]
@@ -202,6 +213,8 @@ def _take(wanted: Wanted, plan: resolve.Plan, explicit: Collection[str] = ()) ->
     """A plan's additions and upgrades into ``wanted`` (each by its index's sha256);
     explicit are the names asked for and the plan's own selected ones."""
     for offer in [*plan.add, *(offer for _old, offer in plan.upgrade)]:
+        if offer.repository == resolve.LOCAL:
+            continue  # a local file: in ``wanted`` already, as given
         if not offer.meta.hash:
             raise MossError(f"{offer.meta.name}: the index of {offer.repository!r} "
                             "gives no PackageHash")

@@ -51,6 +51,7 @@ class Plan:
 
 
 _INSTALLED = "@installed"
+LOCAL = "@local"  # the repository of a local ``.stone`` file's offer
 
 
 def _as_offer(meta: PackageMeta) -> Offer:
@@ -259,17 +260,26 @@ def install(
     catalog: Catalog,
     names: Sequence[str],
     implicit: Sequence[str] = (),
+    local: Sequence[PackageMeta] = (),
 ) -> Plan:
     """Add ``names`` (package names or provider strings) with what they need.
 
     ``implicit`` names are resolved the same way but not selected explicitly:
     they are wanted by something else (a subscription) and go when it does.
+    ``local`` packages (``.stone`` files given on the command line) are taken as
+    they are, explicitly, and what they need comes from the installed packages and
+    the repositories, as ``apt install ./x.deb`` does; their offers in the plan
+    have the repository :data:`LOCAL`.
     """
     closure = _Closure(catalog, installed, prefer_installed=True, upgrade_only=False)
     for meta in installed:
         closure.choose(_as_offer(meta), None)
     closure.todo.clear()  # installed packages are consistent already
     new_selected = set(selected)
+    for meta in local:
+        closure.choose(Offer(meta, LOCAL, priority=0), None)
+        new_selected.add(meta.name)
+    closure.run()
     for name in [*names, *implicit]:
         explicit = name in names
         existing = closure.provided.get(name)
@@ -384,15 +394,3 @@ def sync(
     closure.check()
     return _plan(installed, closure, {n for n in selected if n in by_name})
 
-
-def upgrades(installed: Sequence[PackageMeta], catalog: Catalog) -> list[tuple[PackageMeta, Offer]]:
-    """Installed packages with a newer release in the repositories (``list sync``)."""
-    result = []
-    for meta in sorted(installed, key=lambda m: m.name):
-        offer = catalog.best(meta.name)
-        if offer is not None and (offer.meta.release, offer.meta.build_release) > (
-            meta.release,
-            meta.build_release,
-        ):
-            result.append((meta, offer))
-    return result

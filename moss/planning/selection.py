@@ -39,6 +39,11 @@ class Change:
     # and how many packages' files that leaves out (their content is known once fetched).
     disk_size: int = 0
     disk_unknown: int = 0
+    # Labels to mark in the plan: added packages nobody asked for by name (pulled in
+    # as dependencies), and replacements to an older release.
+    dependencies: set[str] = field(default_factory=set)
+    downgrades: set[str] = field(default_factory=set)
+    carried: str = ""  # what happens to a pending state this one builds on
 
     def is_empty(self) -> bool:
         return not (self.added or self.removed or self.replaced or self.marked)
@@ -84,17 +89,45 @@ def apply_changes(
             continue
         explicit = package.explicit or (old is not None and old.explicit)
         new[name] = Selected(package.id, package.meta, explicit)
+        label = _label(package.meta)
         if old is None:
-            change.added.append(_label(package.meta))
+            change.added.append(label)
+            if not explicit:
+                change.dependencies.add(label)
         else:
-            change.replaced.append((_label(old.meta), _label(package.meta)))
+            change.replaced.append((_label(old.meta), label))
+            if (package.meta.release, package.meta.build_release) < (
+                    old.meta.release, old.meta.build_release):
+                change.downgrades.add(label)
     for name in sorted(marked):
         old = new.get(name)
         if old is not None and not old.explicit:
             new[name] = Selected(old.id, old.meta, True)
             change.marked.append(_label(old.meta))
     check_conflicts(new.values())
+    check_dependencies(new.values())
     return new, change
+
+
+def check_dependencies(selected: Iterable[Selected]) -> None:
+    """Refuse a selection where a dependency has no provider, whatever the request.
+
+    The resolver meets every dependency it walks, but a state is the last word:
+    a state with an unmet dependency would make every later plan fail (issue 25),
+    so the new selection is checked as a whole before anything is built.
+    """
+    # Here, not at the top: queries read selections and must not load the index code.
+    from moss.planning.catalog import dependency_keys, provider_keys
+
+    items = sorted(selected, key=lambda s: s.meta.name)
+    provided = {key for item in items for key in provider_keys(item.meta)}
+    for item in items:
+        for key in dependency_keys(item.meta.depends):
+            if key not in provided:
+                raise MossError(
+                    f"nothing in the new state provides {key}, which {item.meta.name} "
+                    "needs: add a package that provides it, or a repository that offers one"
+                )
 
 
 def check_conflicts(selected: Iterable[Selected]) -> None:

@@ -404,14 +404,19 @@ def remove_repository(root: Path, repo_id: str) -> None:
 
 def set_active(root: Path, repo_id: str, active: bool) -> Repository:
     """Enable or disable by writing an override in ``etc`` (vendor files are never edited)."""
-    repo = get_repository(root, repo_id)
-    updated = replace(repo, active=active)
-    # An entry living in an admin file is rewritten there, so ids stay unique.
+    updated = replace(get_repository(root, repo_id), active=active)
+    put_repository(root, updated)
+    return updated
+
+
+def put_repository(root: Path, repo: Repository) -> None:
+    """Configure ``repo`` as given, replacing an entry of its id: an entry living in an
+    admin file is rewritten there, so ids stay unique; otherwise it goes to ``repo.d``
+    (a vendor entry is overridden, never edited)."""
     for path in reversed(_config_files(root, admin_only=True)):
         entries = _read_file(root, path)
-        if repo_id in entries:
-            entries[repo_id] = updated
+        if repo.id in entries:
+            entries[repo.id] = repo
             atomic_write(path, _encode(path, entries))
-            return updated
-    _write(root, updated)
-    return updated
+            return
+    _write(root, repo)

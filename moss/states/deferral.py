@@ -7,7 +7,8 @@ modules it booted with.  The state is archived and marked pending; its boot
 entry becomes the default, and the pivot agent activates it at the next boot.
 
 A later transaction before that reboot builds on the pending state and takes
-its place, so no update is lost and no superseded state stays the default.
+its place, so no update is lost and no superseded state stays the default; its
+plan says so before asking, and it waits for the reboot too unless ``--now``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from moss.core.fs import remove_tree
 from moss.core.root import Root
 from moss.db.databases import Databases
 from moss.planning.selection import Selected, selection_of
+from moss.states.diff import compare
 from moss.tree.plan import TreePlan
 
 REBOOT_PROVIDER = "moss-reboot-required"
@@ -49,11 +51,26 @@ def reboot_needed(dbs: Databases, running: int | None, plan: TreePlan,
     )
 
 
-def should_defer(root: Root, forced: bool | None, needed: bool) -> bool:
-    """``--defer``/``--now`` decide anywhere; otherwise defer only under a running system."""
+def should_defer(root: Root, forced: bool | None, needed: bool, pending: int | None = None
+                 ) -> bool:
+    """``--defer``/``--now`` decide anywhere; otherwise a state that carries a pending
+    one waits for the reboot as that one did, and a new reboot-needing change is
+    deferred only under a running system."""
     if forced is not None:
         return forced
-    return needed and root.path.resolve() == Path("/")
+    return pending is not None or (needed and root.path.resolve() == Path("/"))
+
+
+def carried_note(dbs: Databases, running: int | None, pending: int, now: bool) -> str:
+    """What the plan says about a pending state before asking (issue 25): its changes
+    are carried into the new state, which replaces it."""
+    diff = compare(dbs, running, pending)
+    parts = ([f"{n} {a} -> {b}" for n, a, b in diff.changed]
+             + [f"add {n} {v}" for n, v in diff.added]
+             + [f"remove {n} {v}" for n, v in diff.removed])
+    then = "is applied now (--now)" if now else "waits for the next boot in its place"
+    return (f"state {pending} (pending: {', '.join(parts) or 'no package changes'}) is "
+            f"carried into the new state, which replaces it and {then}")
 
 
 def stage_pending(root: Root, dbs: Databases, state_id: int) -> None:

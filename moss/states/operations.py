@@ -13,6 +13,7 @@ never a row naming a deleted blob, which would make a reinstall skip the blob.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -124,36 +125,16 @@ def _remove(root: Root, dbs: Databases, state_ids: list[int], progress: Progress
     collect_garbage(root, dbs, progress)
 
 
-def prune_cache(root_path: Path, wait_for_lock: bool = True,
-                progress: Progress = QUIET) -> int:
-    """``moss cache prune``: what no state uses, as real moss's; returns files deleted.
-
-    Packages no state selects (their rows and downloaded ``.stone``), downloads
-    no package row names (a fetch or install interrupted before recording), and
-    orphaned blobs.  Real moss also keeps packages of active repositories; here
-    the install database holds only packages some transaction brought in.
-    """
-    root = Root(root_path)
-    if not root.db.is_dir():
-        return 0
-    with mutating(root, wait=wait_for_lock, progress=progress) as dbs:
-        removed = collect_garbage(root, dbs, progress)
-        known = set(dbs.install.all_packages())
-        for path in _downloads(root):
-            if path.name not in known:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
-
-
-def _downloads(root: Root) -> list[Path]:
+def downloads(root: Root) -> list[Path]:
     """Every file in the download cache (``.part`` leftovers included)."""
     top = root.cache / "downloads" / "v1"
     return [Path(d) / name for d, _dirs, files in os.walk(top) for name in files]
 
 
-def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> int:
-    """Drop packages no state selects, their cached files, and unreferenced blobs.
+def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET,
+                    keep: Collection[str] = ()) -> int:
+    """Drop packages no state selects (but those in ``keep``), their cached files,
+    and unreferenced blobs.
 
     Every row goes before the file it names (layout and install rows before the
     cached ``.stone``, asset rows before the blob), each step committed on its
@@ -162,7 +143,7 @@ def collect_garbage(root: Root, dbs: Databases, progress: Progress = QUIET) -> i
     # A tree the database does not know is never deleted here: a lost row is
     # not a lost state, and :func:`moss.states.mutating.mutating` refused such a root.
     used = dbs.state.referenced_packages()
-    unused = [p for p in dbs.install.all_packages() if p not in used]
+    unused = [p for p in dbs.install.all_packages() if p not in used and p not in keep]
     dbs.layout.remove(unused)
     dbs.install.remove(unused)
     checkpoint("prune:packages-forgotten")

@@ -40,6 +40,7 @@ def recover(root: Root, dbs: Databases, progress: Progress = QUIET) -> list[str]
     _rehome_archived(root, done, progress)
     _settle_staging(root, dbs, done, progress)
     _drop_rows_without_tree(root, dbs, done)
+    remove_empty_dir(root.incoming)  # nothing unfinished in it: nothing to say
     if root.incoming.exists():
         _remove(root.incoming, "unfinished store files", progress, ignore_errors=True)
     update_root_links(root)

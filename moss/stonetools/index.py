@@ -10,6 +10,7 @@ replayed to roll them back (:mod:`moss.repo.index`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss.core.errors import MossError
@@ -33,15 +34,34 @@ def read_package_entry(path: Path, root: Path) -> PackageMeta:
     return meta
 
 
+@dataclass
+class IndexResult:
+    """What ``moss index`` wrote, and the files it left out: ``dropped`` pairs each
+    superseded package with the newer release of its name that the index holds."""
+
+    path: Path
+    packages: list[PackageMeta] = field(default_factory=list)
+    dropped: list[tuple[PackageMeta, PackageMeta]] = field(default_factory=list)
+
+
 def build_index(directory: Path, level: int = 3, output: Path | None = None,
                 deltas: bool = True) -> Path:
+    """Writes ``directory/stone.index`` for every ``*.stone`` below ``directory``
+    (see :func:`index_folder`)."""
+    return index_folder(directory, level, output, deltas).path
+
+
+def index_folder(directory: Path, level: int = 3, output: Path | None = None,
+                 deltas: bool = True) -> IndexResult:
     """Writes ``directory/stone.index`` for every ``*.stone`` below ``directory``.
 
     With ``output``, the index goes to ``output/stone.index`` instead and its
     package URIs are relative to ``output``, as real moss's ``index -o``.
 
-    The highest release of each name wins; two files with the same name and
-    release are an error, since an index cannot say which one is meant.
+    The highest release of each name wins (an index offers one package per name);
+    the older ones are returned as dropped, so the command can say so rather than
+    count fewer packages than files without a word.  Two files with the same name
+    and release are an error, since an index cannot say which one is meant.
     Deltas from older releases in the folder are written beside it
     (:mod:`moss.stonetools.delta`).
     """
@@ -67,7 +87,10 @@ def build_index(directory: Path, level: int = 3, output: Path | None = None,
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
     out = (output or directory) / INDEX_NAME
-    write_repository_index(out, [chosen[name] for name in sorted(chosen)], level=level)
+    packages = [chosen[name] for name in sorted(chosen)]
+    write_repository_index(out, packages, level=level)
     if deltas:
         write_deltas(output or directory, chosen, older, paths, level)
-    return out
+    dropped = [(meta, chosen[meta.name]) for found in older.values() for meta, _ in found]
+    dropped.sort(key=lambda pair: (pair[0].name, pair[0].release, pair[0].uri or ""))
+    return IndexResult(out, packages, dropped)

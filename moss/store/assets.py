@@ -194,8 +194,11 @@ def batch(root: Root) -> Iterator[Batch]:
         raise
     except BaseException:
         fs.remove_tree(directory, ignore_errors=True)
+        fs.remove_empty_dir(root.incoming)
         raise
     fs.remove_tree(directory, ignore_errors=True)
+    # An empty incoming/ left behind read as "unfinished store files" to the next run.
+    fs.remove_empty_dir(root.incoming)
 
 
 def stored_digests(root: Root) -> Iterator[tuple[str, Path]]:

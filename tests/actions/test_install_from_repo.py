@@ -152,4 +152,5 @@ def test_queries_over_repository_and_installed(signed_repo: tuple[Path, Path], s
     capsys.readouterr()
     assert moss(root, "list", "sync", "--json") == 0
     assert json.loads(capsys.readouterr().out) == [
-        {"name": "hello", "installed": "1.0-1", "available": "1.0-2", "repository": "main"}]
+        {"name": "hello", "installed": "1.0-1", "available": "1.0-2", "repository": "main",
+         "change": "upgrade"}]

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from moss import __version__
+from moss.stonetools.index import build_index
+from tests.repo.test_repo_rootindex import root_index
 from tests.support.packages import make_package
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -29,8 +31,8 @@ EXPECT: dict[str, list[str]] = {
     "moss state activate 1 --skip-triggers -y -D ROOT": ["State 1 is now active"],
     "moss state export -D ROOT": ["repositories {", "uri "],
     "moss sync --import ROOT/usr/lib/system-model.kdl -y -D ROOT": ["already in that state"],
-    "moss repo add other URI --root-index version=stream/unstable -D ROOT": [
-        "added repository other", "moss-root-index.json"],
+    "moss repo add other BASE --root-index version=stream/unstable -D ROOT": [
+        "added repository other", "moss-root-index.json", "other: 2 packages"],
     "moss -D ROOT list installed": ["hello", "zlib", "tool"],
     "moss list installed -D ROOT": ["hello", "zlib", "tool"],
     "moss -y -D ROOT remove tool": ["is now active"],
@@ -78,10 +80,10 @@ EXPECT: dict[str, list[str]] = {
     "moss remove tool -y -D ROOT": ["remove   tool", "is now active"],
     "moss rm tool -y -D ROOT": ["remove   tool", "is now active"],
     "moss remove --dry-run hello -D ROOT": ["Would", "hello"],
-    "moss repo add other URI -D ROOT": ["added repository other"],
-    "moss ar other URI -D ROOT": ["added repository other"],
+    "moss repo add other URI -D ROOT": ["added repository other", "other: 2 packages"],
+    "moss ar other URI -D ROOT": ["added repository other", "other: 2 packages"],
     "moss repo add other URI -c note -D ROOT": ["added repository other"],
-    "moss repo add other URI -p 5 -D ROOT": ["priority 5"],
+    "moss repo add other URI -p 5 -D ROOT": ["priority 5", "other: 2 packages"],
     "moss repo list -D ROOT": ["main"],
     "moss lr -D ROOT": ["main"],
     "moss repo remove main -D ROOT": ["removed repository main"],
@@ -142,7 +144,8 @@ def test_the_table_and_the_expectations_name_the_same_examples() -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """ROOT with two states, REPO with hello and zlib, PKG a local package."""
+    """ROOT with two states, REPO with hello and zlib, PKG a local package, BASE a
+    versioned repository (real moss's root index) whose stream/unstable is REPO's."""
     base = tmp_path_factory.mktemp("table")
     repo = base / "repo"
     repo.mkdir()
@@ -155,13 +158,18 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = base / "root"
     assert run(["moss", "index", str(repo)], base).returncode == 0
     uri = (repo / "stone.index").as_uri()
+    base = base / "versioned"
+    (base / "main").mkdir(parents=True)
+    (base / "main/moss-root-index.json").write_bytes(root_index({"unstable": "1"}, {"1": "v0"}))
+    build_index(repo, output=base / "main/history/1/x86_64")
     tool = make_package(base, "tool", {"bin/tool": "tool\n"})
     pkg = make_package(base, "extra", {"bin/extra": "extra\n"})
     for line in (f"moss -D {root} ar main {uri}", f"moss -D {root} ur",
                  f"moss -D {root} it -y hello", f"moss -D {root} it -y {tool}"):
         proc = run(line.split(), base)
         assert proc.returncode == 0, (line, proc.stderr)
-    return {"ROOT": root, "REPO": repo, "PKG": pkg, "URI": Path(uri)}
+    return {"ROOT": root, "REPO": repo, "PKG": pkg, "URI": Path(uri),
+            "BASE": Path(base.as_uri() + "/")}
 
 
 def run(words: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -179,8 +187,8 @@ def substitute(example: str, places: dict[str, Path], out: Path) -> list[str]:
         elif slash and head in places:
             word = str(places[head]) + slash + tail
         elif word in places:
-            word = str(places[word]) if word != "URI" else str(places[word]).replace(
-                "file:/", "file:///", 1)
+            word = str(places[word]) if word not in ("URI", "BASE") else str(
+                places[word]).replace("file:/", "file:///", 1) + "/" * (word == "BASE")
         words.append(word)
     return words
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from moss.core.errors import MossError
-from moss.planning.resolve import Catalog, install, remove, sync, upgrades
+from moss.planning.resolve import Catalog, install, remove, sync
 from moss.repo.index import Offer
 from moss.stone import Dependency, PackageMeta
 
@@ -144,7 +144,6 @@ def test_sync_upgrades_and_upgrade_only_never_downgrades() -> None:
     plan = sync(installed, {"a"}, catalog, upgrade_only=True)
     assert [(o.name, n.meta.release) for o, n in plan.upgrade] == [("a", 3)]
     assert names(plan.keep) == ["b"]
-    assert [(o.name, n.meta.release) for o, n in upgrades(installed, catalog)] == [("a", 3)]
 
 
 def test_sync_drops_what_is_no_longer_needed() -> None:

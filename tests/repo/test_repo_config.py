@@ -114,8 +114,11 @@ def test_disable_vendor_repository_writes_override(tmp_path: Path) -> None:
 
 
 def test_cli_add_list_disable_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(tmp_path, "repo", "add", "main", "https://m/stone.index", "-p", "3") == 0
-    assert run_cli(tmp_path, "ar", "local", "file:///srv/stone.index", "-c", "mine") == 0
+    # Neither index can be fetched: each add says so, and the repository stays added.
+    with pytest.raises(MossError, match="repository main is added, but its index could not"):
+        run_cli(tmp_path, "repo", "add", "main", "https://m/stone.index", "-p", "3")
+    with pytest.raises(MossError, match="`moss repo update local` tries again"):
+        run_cli(tmp_path, "ar", "local", "file:///srv/stone.index", "-c", "mine")
     assert run_cli(tmp_path, "repo", "disable", "local") == 0
     capsys.readouterr()
     assert run_cli(tmp_path, "lr", "--json") == 0

@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from moss.cli import main
 from moss.stone import FileType, PackageMeta, open_stone
@@ -70,3 +72,28 @@ def test_a_broken_package_stops_the_index(
     err = capsys.readouterr().err.strip()
     assert "junk.stone: not a .stone file" in err
     assert len(err.splitlines()) == 1
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(releases=st.dictionaries(st.sampled_from(["hello", "zlib", "tool"]),
+                                st.sets(st.integers(1, 9), min_size=1, max_size=3),
+                                min_size=1))
+def test_index_names_every_release_it_leaves_out_and_why(
+        tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+        releases: dict[str, set[int]]) -> None:
+    """Issue 25 item 15: three files, "2 packages", and not a word about the third."""
+    repo = tmp_path_factory.mktemp("repo") / "repo"
+    for name, numbers in releases.items():
+        for release in numbers:
+            make_package(repo, f"pool/{name}-{release}.stone", name, release)
+    capsys.readouterr()
+    assert main(["index", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert f"({len(releases)} packages)" in out
+    left_out = [line for line in out.splitlines() if line.startswith("Left out ")]
+    expected = sorted(f"Left out pool/{name}-{release}.stone: {name} release {release} is "
+                      f"older than release {max(numbers)} (pool/{name}-{max(numbers)}.stone)"
+                      for name, numbers in releases.items() for release in numbers
+                      if release != max(numbers))
+    assert sorted(line.split(";")[0] for line in left_out) == expected
