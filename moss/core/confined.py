@@ -41,11 +41,16 @@ def inside(top: Path, rel: str) -> Path:
     """Like :func:`resolve`, but what does not exist yet is kept as written
     (``..`` still stops at ``top``): a configured folder moss may create later.
 
-    Refused (MossError) only when the links loop.
+    Refused (MossError) when the links loop, or when a name in it is longer than a
+    filesystem takes (255 bytes; 4095 in all): no later ``stat`` of it can fail.
     """
     found = _walk(top, rel, missing_ok=True)
     if found is None:
-        raise MossError(f"{rel!r} leads through too many symbolic links in {top}")
+        raise MossError(f"{rel[:80]!r} leads through too many symbolic links in {top}")
+    encoded = os.fsencode(found)
+    if len(encoded) > 4095 or any(len(part) > 255 for part in encoded.split(b"/")):
+        raise MossError(f"{rel[:80]!r}: a name longer than 255 bytes (or a path longer "
+                        "than 4095) cannot be a folder here")
     return found
 
 

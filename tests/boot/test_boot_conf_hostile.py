@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from moss.cli import main
@@ -156,6 +156,8 @@ _VALUE = st.one_of(
         lambda pairs: "esp = /efi\n" + "".join(f"{k} = {v}\n" for k, v in pairs)).map(
         lambda text: text.encode("utf-8", "surrogatepass")),
 ))
+@example(b"esp = /efi\nesp = " + b"9" * 5000 + b"\n")  # ENAMETOOLONG (a CI run found it)
+@example(b"xbootldr = /a/" + b"b" * 300 + b"/c\n")
 def test_no_value_boot_conf_can_hold_is_a_traceback(world: tuple[Path, Path],
                                                     data: bytes) -> None:
     root, outside = world
