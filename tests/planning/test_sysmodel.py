@@ -201,7 +201,11 @@ def test_etc_system_model_s_repositories_are_the_ones_used(
         capsys.readouterr()
         assert moss(root, "repo", *argv) == 1
         err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 1 and "system-model.kdl" in err
+        # Real moss's notice comes first (the model is in effect), then the one error.
+        *notice, error = err.strip().splitlines()
+        assert notice[0].startswith("INFO: ") and "is present & therefore active" in notice[0]
+        assert not any(line.startswith("moss: ") for line in notice)
+        assert error.startswith("moss: error: ") and "system-model.kdl" in error
 
 
 def test_export_to_a_folder_uses_real_moss_s_file_name(
