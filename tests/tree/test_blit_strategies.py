@@ -20,23 +20,11 @@ from pathlib import Path
 import pytest
 
 from moss.core.root import Root
-from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, digest_bytes, xxh3_128
+from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry
 from moss.store.assets import asset_path
 from moss.tree.blit import STRATEGY_VARIABLE, Strategy, blit
 from moss.tree.plan import plan_tree
-
-
-def stored(root: Root, data: bytes, mode: int = 0o644) -> int:
-    digest = xxh3_128(data)
-    path = asset_path(root, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(mode)
-    return digest
-
-
-def regular(target: str, digest: int, mode: int = 0o644) -> LayoutEntry:
-    return LayoutEntry(0, 0, 0o100000 | mode, 0, FileKind.REGULAR, digest_bytes(digest), target)
+from tests.tree.test_blit import regular, stored
 
 
 def generated_entries(root: Root, seed: int) -> list[LayoutEntry]:
