@@ -158,26 +158,6 @@ def check_uri(uri: str) -> None:
         )
 
 
-def read_public_key(text_or_path: str) -> str:
-    """Accept a minisign public key as its base64 line, a whole ``.pub`` file, or a path.
-
-    Only the base64 line is stored: the comment line carries no trust.
-    """
-    candidate = Path(text_or_path)
-    text = text_or_path
-    if "\n" not in text_or_path and len(text_or_path) < 4096 and candidate.is_file():
-        text = confined.read_file(candidate, 64 * 1024)  # a .pub file is two short lines
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith("untrusted comment:")]
-    if len(lines) != 1:
-        raise MossError(f"not a minisign public key: {text_or_path!r}")
-    # Decode now so a typo is reported when the repository is added, not at update.
-    from moss.repo.signature import parse_public_key
-
-    parse_public_key(lines[0])
-    return lines[0]
-
-
 def _int(raw: dict[str, Any], name: str, default: int | None, where: str) -> int:
     value = raw.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PRIORITY:
@@ -365,16 +345,13 @@ def add_repository(
             f"'moss repo remove {repo_id}' then add it again, or add this one under "
             "another name"
         )
-    repo = Repository(
-        id=repo_id,
-        uri="" if source else uri,
-        description=description,
-        priority=priority,
-        active=True,
-        key=read_public_key(key) if key else None,
-        root_index=source,
-        mirrors=tuple(mirrors),
-    )
+    if key:
+        from moss.repo.signature import read_public_key  # cryptography only with a key
+
+        key = read_public_key(key)
+    repo = Repository(id=repo_id, uri="" if source else uri, description=description,
+                      priority=priority, active=True, key=key or None, root_index=source,
+                      mirrors=tuple(mirrors))
     _write(root, repo)
     return repo
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from moss.core import confined
 from moss.core.errors import MossError
 
 _TRUSTED_PREFIX = "trusted comment: "
@@ -108,3 +109,20 @@ def signed_timestamp(trusted_comment: str) -> int | None:
     """
     match = _TIMESTAMP.search(trusted_comment)
     return int(match[1]) if match else None
+
+
+def read_public_key(text_or_path: str) -> str:
+    """Accept a minisign public key as its base64 line, a whole ``.pub`` file, or a path.
+
+    Only the base64 line is stored: the comment line carries no trust.
+    """
+    candidate = Path(text_or_path)
+    text = text_or_path
+    if "\n" not in text_or_path and len(text_or_path) < 4096 and candidate.is_file():
+        text = confined.read_file(candidate, 64 * 1024)  # a .pub file is two short lines
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("untrusted comment:")]
+    if len(lines) != 1:
+        raise MossError(f"not a minisign public key: {text_or_path!r}")
+    parse_public_key(lines[0])  # a typo is reported when the repository is added
+    return lines[0]

@@ -254,14 +254,9 @@ def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int],
         record = records.get(key)
         path = asset_location(assets, digest)  # a str: this loop runs once per blob
         if record is None:
-            if not os.path.lexists(path):
-                if digest in brought or restorable:
-                    continue  # not in the store yet: this transaction brings it
-                raise _damaged(path, "missing from the store")
-            row = vouch_for(root, digest)
-            if row is None:
-                raise _damaged(path, "its content does not match its name")
-            unrecorded.append(row)
+            row = _unrecorded(root, digest, path, digest in brought or restorable)
+            if row is not None:
+                unrecorded.append(row)
             continue
         recorded_b3, size, mtime, inode = record
         try:
@@ -283,6 +278,19 @@ def check_blobs(root: Root, layout: LayoutDB, digests: Iterable[int],
         layout.refresh_assets(seen)
     if unrecorded:
         layout.add_assets(unrecorded)
+
+
+def _unrecorded(root: Root, digest: int, path: str, coming: bool) -> AssetRow | None:
+    """The record to make of a blob no record vouches for; None when it is not stored
+    and ``coming`` (brought, or to be restored); refused when missing or damaged."""
+    if not os.path.lexists(path):
+        if coming:
+            return None  # not in the store yet: this transaction brings it
+        raise _damaged(path, "missing from the store")
+    row = vouch_for(root, digest)
+    if row is None:
+        raise _damaged(path, "its content does not match its name")
+    return row
 
 
 def vouch_for(root: Root, digest: int) -> AssetRow | None:

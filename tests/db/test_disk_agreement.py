@@ -186,6 +186,9 @@ def test_delete_from_state_then_cache_prune_keeps_every_state(work: Path) -> Non
 
 def test_a_fresh_root_and_a_consistent_one_pass(tmp_path: Path, work: Path) -> None:
     fresh = tmp_path / "fresh"
+    missing = cli(fresh, "state", "verify")  # a misspelt -D: real moss's invalid root
+    assert missing.status == 1 and "invalid root" in missing.stderr and not fresh.exists()
+    (fresh / ".moss").mkdir(parents=True)  # moss's folder, nothing installed yet
     assert cli(fresh, "state", "verify").status == 0
     assert cli(fresh, "cache", "prune").status == 0
     root = work / "root"

@@ -102,8 +102,11 @@ def test_a_dead_and_a_stale_mirror_are_penalized_and_the_good_one_answers(
 
 def test_all_mirrors_failing_is_one_line_and_keeps_nothing_new(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    assert moss(root, "repo", "add", "main", dead_url(), "--mirror", dead_url()).returncode == 0
-    failed = moss(root, "repo", "update")
+    added = moss(root, "repo", "add", "main", dead_url(), "--mirror", dead_url())
+    assert added.returncode == 1  # `repo add` fetches at once (issue 25): it says so
+    assert len(added.stderr.strip().splitlines()) == 1
+    assert "no mirror served a usable index" in added.stderr
+    failed = moss(root, "repo", "update")  # the repository stays added
     assert failed.returncode == 1
     assert len(failed.stderr.strip().splitlines()) == 1
     assert "no mirror served a usable index" in failed.stderr

@@ -70,10 +70,9 @@ def test_no_change_refresh_moves_under_4_kib_and_stale_index_is_refused(
     first = index_bytes(tmp_path, 400)
     assert len(first) > 50_000  # the issue's "whole 92 KB index" scale
     publish_signed(nginx, tmp_path, first, sec, 1_700_000_000)
-    assert moss(root, "repo", "add", "main", nginx.url("repo/stone.index"),
-                "--key", str(pub)).returncode == 0
     nginx.clear_log()
-    assert moss(root, "repo", "update").returncode == 0
+    assert moss(root, "repo", "add", "main", nginx.url("repo/stone.index"),
+                "--key", str(pub)).returncode == 0  # fetches the index whole (issue 25)
     full = nginx.bytes_sent()
     assert full > len(first)
 
