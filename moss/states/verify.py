@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moss.core import namespace
+from moss.core.errors import MossError
 from moss.core.hashing import blake3_file
 from moss.core.progress import QUIET, Progress
 from moss.core.root import STATE_ID_FILE, Root, read_state_id
@@ -99,8 +101,21 @@ def verify(root_path: Path, repair: bool = False, progress: Progress = QUIET) ->
 
 def _writable(root: Root, repair: bool) -> bool:
     """Verify works under the lock where it can write (or must: ``repair``), and
-    records blobs it vouched for; on a read-only root it only reads."""
-    return repair or (root.moss.is_dir() and os.access(root.moss, os.W_OK))
+    records blobs it vouched for; on a read-only filesystem it only reads.
+
+    A read-only OS (a read-only mount of a writable filesystem) is writable to moss
+    in its own namespace, as for every changing command: there verify also settles
+    an interrupted switch and says so, as the first command after a cut must.
+    """
+    if repair:
+        return True
+    if not root.moss.is_dir():
+        return False
+    try:
+        namespace.enter_writable(root.path)
+    except MossError:
+        return False  # the filesystem itself is read-only, or no namespace here
+    return os.access(root.moss, os.W_OK)
 
 
 def _repair_trees(root: Root, broken: list[_Broken], lost: set[int],
