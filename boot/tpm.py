@@ -23,6 +23,7 @@ machines*).  Tokens are only read; nothing is ever written to a LUKS header.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +63,29 @@ def _pcrs(value: object) -> frozenset[int]:
 
 
 def by_uuid(volume: str) -> str | None:
-    """The device of a LUKS UUID: udev's link, else blkid's scan (no udev in a chroot)."""
+    """The device of a LUKS UUID: udev's link, else each block device probed directly.
+
+    Not ``blkid -U``: without udev it answers from blkid's cache, which keeps the
+    UUID a reused loop device had before (a full test run met exactly that).
+    """
     path = Path("/dev/disk/by-uuid") / volume
     if path.exists():
         return str(path)
     try:
-        return run(["blkid", "-U", volume]).stdout.strip() or None
-    except CommandError:
+        names = sorted(os.listdir("/sys/class/block"))
+    except OSError:
         return None
+    for name in names:
+        device = f"/dev/{name}"
+        if not os.path.exists(device):
+            continue
+        try:
+            found = run(["blkid", "-p", "-s", "UUID", "-o", "value", device]).stdout.strip()
+        except CommandError:
+            continue
+        if found == volume:
+            return device
+    return None
 
 
 def volumes(cmdline: str | None) -> list[str]:

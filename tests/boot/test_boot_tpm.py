@@ -125,3 +125,18 @@ def test_pcr_7_moves_when_a_file_signed_by_another_certificate_is_replaced(
     sealed = Binding("v", frozenset({7}), frozenset())
     assert "PCR 7" in " ".join(tpm.risks(sealed, Change([on_esp], False, ours)))
     assert tpm.risks(sealed, Change([on_esp], False, theirs)) == []
+
+
+def test_a_reused_loop_device_is_found_by_its_new_uuid(tmp_path: Path) -> None:
+    """``blkid -U`` answers from blkid's cache without udev: a loop device reused for
+    another LUKS volume kept the old UUID there, and the TPM check found no volume
+    (two full runs of the suite met it).  The lookup probes the devices themselves."""
+    if shutil.which("cryptsetup") is None or shutil.which("blkid") is None:
+        pytest.skip("needs cryptsetup and blkid (apt-get install cryptsetup util-linux)")
+    first = luks_image(tmp_path / "first.img", [])
+    second = luks_image(tmp_path / "second.img", [])
+    with loop_device(tmp_path / "first.img"):
+        subprocess.run(["blkid", "-U", first], capture_output=True, check=False)  # cached
+    with loop_device(tmp_path / "second.img") as device:
+        found = tpm.by_uuid(second)
+        assert found is not None and os.path.realpath(found) == os.path.realpath(device)
