@@ -24,6 +24,7 @@ from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry
 from moss.store.assets import asset_path
 from moss.tree.blit import STRATEGY_VARIABLE, Strategy, blit
 from moss.tree.plan import plan_tree
+from tests.support.blockdev import loop_device, mounted
 from tests.tree.test_blit import regular, stored
 
 
@@ -105,19 +106,12 @@ def cloning_fs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]
         pytest.skip("needs root to loop-mount a filesystem image (CI runs as root)")
     if mkfs is None:
         pytest.skip(f"needs mkfs for {kind}: apt-get install btrfs-progs xfsprogs")
-    image, mount = tmp_path / f"{kind}.img", tmp_path / kind
+    image = tmp_path / f"{kind}.img"
     with open(image, "wb") as f:
         f.truncate(512 << 20)  # xfs needs 300 MiB at least
     subprocess.run([*mkfs, str(image)], check=True, capture_output=True)
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-o", "loop", str(image), str(mount)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot loop-mount {kind} here: {proc.stderr.strip()}")
-    try:
+    with loop_device(image) as device, mounted(device, tmp_path / kind) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_reflinks_keep_the_store_apart_from_the_tree(
