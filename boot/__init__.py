@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from boot import bless as blessing
-from boot import bls, bootstatus, cbm, esp, espmount
+from boot import bootstatus, espmount
 from boot.config import BootConfig, load_config
+from boot.entries import bls, cbm
 from boot.model import BootState, BootStatus, EntryStatus, SyncReport
+from boot.writing import esp
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 
@@ -55,7 +57,7 @@ def sync(
 
 
 def _refuse_links(root: Path, config: BootConfig) -> None:
-    """No folder moss writes into may be a link (:func:`boot.esp.refuse_links`)."""
+    """No folder moss writes into may be a link (:func:`boot.writing.esp.refuse_links`)."""
     if config.backend == "cbm":
         stage = cbm.staging_root(root, config)
         if stage.is_relative_to(root):

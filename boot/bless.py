@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from boot import efivars
-from boot.bls import existing_entries, parse_entry_name, state_of
 from boot.config import BootConfig
-from boot.esp import fsync_renamed
+from boot.discovery import efivars
+from boot.entries.bls import existing_entries, parse_entry_name, state_of
+from boot.writing.esp import fsync_renamed
 from moss.core import ondisk
 
 BOOT_COUNT_PATH = "LoaderBootCountPath"

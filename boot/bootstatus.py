@@ -6,13 +6,15 @@ import fnmatch
 import shutil
 from pathlib import Path
 
-from boot import efivars, inroot, tpm
-from boot.bls import existing_entries, parse_entry_name, state_of
 from boot.config import BootConfig
-from boot.kernels import version_key
+from boot.discovery import efivars
+from boot.entries.bls import existing_entries, parse_entry_name, state_of
 from boot.model import BootStatus, EntryStatus
-from boot.signing import is_signed, verifies
-from boot.uki import UKI_NAME
+from boot.secureboot import tpm
+from boot.secureboot.signing import is_signed, verifies
+from boot.secureboot.uki import UKI_NAME
+from boot.statetree import inroot
+from boot.statetree.kernels import version_key
 from moss.core.errors import MossError
 
 MAX_ENTRY = 64 * 1024  # an entry is a handful of lines

@@ -32,8 +32,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import discovery, identity, inroot, topology
-from boot.cmdline import read_snippet
+from boot.discovery import partitions
+from boot.statetree import identity, inroot
+from boot.statetree.cmdline import read_snippet
+from boot.topology import rootstack
 from moss.core import confined
 from moss.core.errors import MossError
 
@@ -63,7 +65,7 @@ class BootConfig:
     esp_device: str | None = None
     secureboot_key: Path | None = None
     secureboot_cert: Path | None = None
-    # why the root= part could not be worked out (boot/topology.py): a sync refuses
+    # why the root= part could not be worked out (boot/topology/): a sync refuses
     cmdline_problem: str | None = None
 
     @property
@@ -155,7 +157,7 @@ def load_config(root: Path, *, esp: Path | None = None, boot: Path | None = None
     _set_local_paths(config, root, values, live, source)
     try:
         config.cmdline_root = _cmdline_root(root, values, live)
-    except topology.UnknownStack as exc:  # said by the sync that needs it, not by status
+    except rootstack.UnknownStack as exc:  # said by the sync that needs it, not by status
         config.cmdline_problem = str(exc)
     _set_partitions(config, root, values, live, esp, boot, source)
     if config.backend == "bls" and config.boot_dir is None and config.esp_device is None:
@@ -213,9 +215,10 @@ def _set_local_paths(config: BootConfig, root: Path, values: dict[str, str], liv
 
 def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
     """The ``root=`` part: configured, else ``/etc/kernel/cmdline``, else the block
-    devices under ``/`` (live) or under the mount ROOT is (``-D``), see :mod:`boot.topology`.
+    devices under ``/`` (live) or under the mount ROOT is (``-D``), see
+    :mod:`boot.topology.rootstack`.
 
-    ``/etc/kernel/cmdline`` is read inside the root (:mod:`boot.inroot`), never
+    ``/etc/kernel/cmdline`` is read inside the root (:mod:`boot.statetree.inroot`), never
     through a link out of it.
     """
     kernel_cmdline = inroot.resolve(root, "etc/kernel/cmdline")
@@ -223,16 +226,16 @@ def _cmdline_root(root: Path, values: dict[str, str], live: bool) -> str | None:
         return values["root"]
     if kernel_cmdline is not None and kernel_cmdline.is_file():
         return read_snippet(kernel_cmdline) or None
-    return topology.root_arguments(Path("/") if live else root.resolve(), live=live)
+    return rootstack.root_arguments(Path("/") if live else root.resolve(), live=live)
 
 
 def _set_partitions(config: BootConfig, root: Path, values: dict[str, str], live: bool,
                     esp: Path | None, boot: Path | None, source: str) -> None:
     """ESP and XBOOTLDR: the caller's, else configured, else (live only) the boot
-    loader's (:mod:`boot.discovery`)."""
+    loader's (:mod:`boot.discovery.partitions`)."""
     config.esp = esp or _written_path(root, values, "esp", source)
     config.xbootldr = boot or _written_path(root, values, "xbootldr", source)
     if config.esp is None and config.xbootldr is None and live:
-        config.esp, config.xbootldr, device = discovery.find(config.efivars)
+        config.esp, config.xbootldr, device = partitions.find(config.efivars)
         if config.boot_dir is None:
             config.esp_device = device

@@ -66,7 +66,7 @@ class BootStatus:
     pending: int | None
     active: int | None
     last_booted: str | None = None
-    root_args: str | None = None  # what entries say to reach the root (boot/topology.py)
+    root_args: str | None = None  # what entries say to reach the root (boot/topology/)
     root_problem: str | None = None  # why that could not be worked out
     secure_boot: bool | None = None  # the firmware's SecureBoot variable; None: not said
     # each file the firmware verifies on $BOOT -> "verifies", "does not verify",

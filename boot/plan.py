@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from boot.kernels import Kernel, discover
 from boot.model import BootState
+from boot.statetree.kernels import Kernel, discover
 from moss.core.errors import MossError
 
 

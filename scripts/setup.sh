@@ -12,7 +12,7 @@ APT_PACKAGES=(
     busybox-static cpio mtools dosfstools dracut-core kmod zstd e2fsprogs
     minisign util-linux ostree python3-solv
     mmdebstrap fdisk fusefat nginx
-    cryptsetup btrfs-progs lvm2 sbsigntool  # real machines: boot/topology, signing
+    cryptsetup btrfs-progs lvm2 sbsigntool  # real machines: boot/topology, boot/secureboot
     xfsprogs  # the blit's reflinks are tested on loop-mounted btrfs and xfs images
 )
 

@@ -9,7 +9,7 @@ were ``/`` (``chroot`` semantics: absolute targets start at the root, ``..``
 stops at it), the file is opened with ``O_NOFOLLOW`` and must be a regular file
 (a FIFO would block, a device would never end), and no more than a stated size
 is read: configuration files are small, and a parser given a gigabyte is a
-parser that wedges every command.  ``boot/inroot.py`` builds on the same
+parser that wedges every command.  ``boot/statetree/inroot.py`` builds on the same
 resolution for state trees.
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from boot import efivars
+from boot.discovery import efivars
 from moss.cli import main
 from tests.boot.test_boot_integration import hello, kernel_package, moss, root
 from tests.support.pivot import run_agent

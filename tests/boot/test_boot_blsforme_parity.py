@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import boot
-from boot.identity import former_ids, state_name
+from boot.statetree.identity import former_ids, state_name
 from tests.boot.test_boot_sync import config_for, make_state
 
 

@@ -285,7 +285,7 @@ def test_an_entry_template_is_read_inside_the_root_and_a_broken_one_is_one_line(
 
 
 def test_entries_and_efi_variables_linking_to_host_files_are_not_read(tmp_path: Path) -> None:
-    from boot.efivars import LOADER_GUID, encode
+    from boot.discovery.efivars import LOADER_GUID, encode
 
     root, outside = _make_world(tmp_path)
     (outside / "entry").write_bytes(b"title " + SECRET + b"\n")
@@ -308,7 +308,7 @@ def test_entries_and_efi_variables_linking_to_host_files_are_not_read(tmp_path: 
 
 
 def test_a_damaged_digest_store_is_as_good_as_none(tmp_path: Path) -> None:
-    from boot.filehash import STORE_NAME
+    from boot.writing.filehash import STORE_NAME
 
     root, _outside = _make_world(tmp_path)
     (root / ".moss" / STORE_NAME).write_text("[" * 100_000 + "]" * 100_000)

@@ -1,4 +1,4 @@
-"""Kernel digests kept between syncs (``boot/filehash.py``): a no-change sync hashes
+"""Kernel digests kept between syncs (``boot/writing/filehash.py``): a no-change sync hashes
 no state kernel it hashed before, and no kept digest ever hides a changed kernel."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import blake3
 import pytest
 
 import boot
-from boot import filehash
+from boot.writing import filehash
 from tests.boot.test_boot_sync import config_for, espdir, kernel_bytes, make_state, root
 
 __all__ = ["espdir", "root"]  # the fixtures, shared with test_boot_sync

@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boot import discovery
-from boot.discovery import ESP_TYPE, XBOOTLDR_TYPE, Partition
+from boot.discovery import partitions
+from boot.discovery.partitions import ESP_TYPE, XBOOTLDR_TYPE, Partition
 from tests.boot.test_boot_topology import Dev, lay_out
 
 LINUX_TYPE = "0fc63daf-8483-4772-8e79-3d69d8477de4"
@@ -42,17 +42,17 @@ TWO_DISKS = {
 
 
 def test_the_firmware_esp_wins_over_a_mounted_one_on_another_disk() -> None:
-    parts = discovery.parse_lsblk(json.dumps(TWO_DISKS))
+    parts = partitions.parse_lsblk(json.dumps(TWO_DISKS))
     assert [p.path for p in parts if p.parttype == ESP_TYPE] == ["/dev/sda1", "/dev/nvme0n1p1"]
     # systemd-boot was started from nvme0n1p1 (the variable is upper case)
-    esp, xbootldr = discovery.choose(parts, "BBBB0001-0000-4000-8000-000000000001", set())
+    esp, xbootldr = partitions.choose(parts, "BBBB0001-0000-4000-8000-000000000001", set())
     assert esp is not None and esp.path == "/dev/nvme0n1p1" and esp.mountpoint is None
     assert xbootldr is not None and xbootldr.mountpoint == "/boot"
     # no variable: the root's disk, not the first ESP listed
-    esp, _ = discovery.choose(parts, None, {"nvme0n1"})
+    esp, _ = partitions.choose(parts, None, {"nvme0n1"})
     assert esp is not None and esp.path == "/dev/nvme0n1p1"
     # nothing to go by: the first ESP, and no XBOOTLDR from a disk the loader never reads
-    esp, xbootldr = discovery.choose(parts, None, set())
+    esp, xbootldr = partitions.choose(parts, None, set())
     assert esp is not None and esp.path == "/dev/sda1" and xbootldr is None
 
 
@@ -62,8 +62,8 @@ def test_a_partition_is_on_the_disk_sysfs_nests_it_in(tmp_path: Path) -> None:
     (disk / "nvme0n1p3").mkdir(parents=True)
     (disk / "nvme0n1p3" / "partition").write_text("3\n")
     (sysfs / "class" / "block" / "nvme0n1p3").symlink_to(disk / "nvme0n1p3")
-    assert discovery.disk_of(sysfs, "nvme0n1p3") == "nvme0n1"
-    assert discovery.disk_of(sysfs, "dm-0") == "dm-0"
+    assert partitions.disk_of(sysfs, "nvme0n1p3") == "nvme0n1"
+    assert partitions.disk_of(sysfs, "dm-0") == "dm-0"
 
 
 kinds = st.sampled_from([ESP_TYPE, XBOOTLDR_TYPE, LINUX_TYPE])
@@ -78,7 +78,7 @@ def test_the_choice_follows_the_rule(
                        None) for i, (disk, kind) in enumerate(layout)]
     # -2: no variable; -1 or past the end: names a partition not listed
     loader = None if loader_index == -2 else f"{loader_index % 256:08X}-0000-4000-8000-000000000000"
-    esp, xbootldr = discovery.choose(parts, loader, root_disks)
+    esp, xbootldr = partitions.choose(parts, loader, root_disks)
     named = [p for p in parts if loader is not None and p.partuuid == loader.lower()]
     esps = [p for p in parts if p.parttype == ESP_TYPE]
     if named:

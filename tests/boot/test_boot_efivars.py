@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from boot import efivars
+from boot.discovery import efivars
 
 
 def test_variable_format_round_trip(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import boot
-from boot import bls, esp
+from boot.entries import bls
+from boot.writing import esp
 from moss.core.errors import MossError
 from tests.boot.test_boot_sync import bootctl, bootctl_list, config_for, make_state, root, snapshot
 

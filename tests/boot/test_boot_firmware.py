@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import boot
-from boot import efivars
+from boot.discovery import efivars
 from tests.boot.test_boot_sync import make_state, root
 
 __all__ = ["root"]  # the fixture, shared with the sync tests

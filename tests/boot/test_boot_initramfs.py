@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from boot import initramfs
+from boot.entries import initramfs
 from moss.cli import main
 from moss.core.errors import MossError
 from tests.support.blockdev import boot_root

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import boot
-from boot import cmdline, kernels, probe
+from boot.statetree import cmdline, kernels
+from boot.topology import probe
 from moss.core.errors import MossError
 from tests.boot.test_boot_sync import (
     bootctl,

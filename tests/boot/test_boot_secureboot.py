@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boot import signing
+from boot.secureboot import signing
 from moss.cli import main
 from tests.boot.test_boot_integration import hello
 from tests.support.blockdev import boot_root
@@ -257,8 +257,8 @@ def test_signing_with_clr_boot_manager_is_refused_not_silently_skipped(
 
 def test_a_real_debian_kernel_becomes_a_signed_unified_image(tmp_path: Path) -> None:
     """The sections sit after the stub's, in order, without overlap, and hold the inputs."""
-    from boot import uki
-    from boot.kernels import Kernel
+    from boot.secureboot import uki
+    from boot.statetree.kernels import Kernel
     from tests.support.debian_kernel import KernelUnavailable, debian_kernel
     try:
         real = debian_kernel()

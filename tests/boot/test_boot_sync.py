@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import boot
-from boot import efivars
 from boot.config import BootConfig
+from boot.discovery import efivars
 from moss.core.errors import MossError
 
 SD_BOOT = Path("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")

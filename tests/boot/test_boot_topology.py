@@ -21,8 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boot import probe, topology
-from boot.topology import UnknownStack
+from boot.topology import probe, rootstack
+from boot.topology.rootstack import UnknownStack
 from moss.cli import main
 from tests.boot.test_boot_integration import entry_options, kernel_package
 from tests.support.blockdev import boot_root, loop_device, mounted
@@ -64,7 +64,7 @@ def lay_out(sysfs: Path, devices: list[Dev]) -> Path:
 
 
 def args_for(sysfs: Path, mountinfo: str, where: str = "/", *, live: bool = True) -> str | None:
-    return topology.root_arguments(Path(where), live=live, mountinfo_text=mountinfo,
+    return rootstack.root_arguments(Path(where), live=live, mountinfo_text=mountinfo,
                                    sysfs=sysfs, device_id=lambda _dev: "UUID=fs-uuid")
 
 
@@ -93,7 +93,7 @@ def test_debian_luks_lvm_ext4_names_the_volume_group_and_lv(tmp_path: Path) -> N
     ])
     mountinfo = ("25 1 254:1 / / rw,relatime - ext4 /dev/mapper/debian--vg-root "
                  "rw,errors=remount-ro\n")
-    stack = topology.describe(probe.parse_mounts(mountinfo)[0], sysfs)
+    stack = rootstack.describe(probe.parse_mounts(mountinfo)[0], sysfs)
     assert stack.needs() == ["dm-crypt", "lvm"]
     assert args_for(sysfs, mountinfo) == (
         f"root=UUID=fs-uuid rw rd.luks.uuid={LUKS_DASHED} rd.lvm.lv=debian-vg/root")
@@ -137,7 +137,7 @@ lvm_names = st.from_regex(r"[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,12}", fullmatch=True
 @given(lvm_names, lvm_names)
 def test_lvm_dm_names_unescape_to_vg_and_lv(vg: str, lv: str) -> None:
     dm_name = f"{vg.replace('-', '--')}-{lv.replace('-', '--')}"
-    assert topology.lvm_name(dm_name) == f"{vg}/{lv}"
+    assert rootstack.lvm_name(dm_name) == f"{vg}/{lv}"
 
 
 @contextlib.contextmanager
@@ -189,7 +189,7 @@ def test_generated_stacks_ask_for_each_layer_once_and_in_order(
     with scratch() as tmp:
         sysfs = lay_out(tmp / "sys", devices)
         name = (btrfs_subvol or "").strip("/")
-        if name and topology.SUBVOL.fullmatch(name) is None:
+        if name and rootstack.SUBVOL.fullmatch(name) is None:
             with pytest.raises(UnknownStack, match="subvolume"):
                 args_for(sysfs, mountinfo)
             return
@@ -307,7 +307,7 @@ def test_real_luks2_btrfs_subvolume(tmp_path: Path) -> None:
         _run("mkfs.btrfs", "-q", mapped)
         with btrfs_subvolume(mapped, tmp_path, "@") as mnt:
             uuid = _run("blkid", "-s", "UUID", "-o", "value", mapped).strip()
-            assert topology.root_arguments(mnt, live=False) == (
+            assert rootstack.root_arguments(mnt, live=False) == (
                 f"root=UUID={uuid} rw rootflags=subvol=@ rd.luks.uuid={luks}")
 
 
@@ -325,7 +325,7 @@ def test_real_luks2_lvm_ext4(tmp_path: Path) -> None:
             _run("mkfs.ext4", "-q", lv)
             with mounted(lv, tmp_path / "mnt") as mnt:
                 uuid = _run("blkid", "-s", "UUID", "-o", "value", lv).strip()
-                assert topology.root_arguments(mnt, live=False) == (
+                assert rootstack.root_arguments(mnt, live=False) == (
                     f"root=UUID={uuid} rw rd.luks.uuid={luks} rd.lvm.lv={vg}/os-root")
         finally:
             subprocess.run(["lvm", "vgremove", "-q", "-f", vg], check=False)

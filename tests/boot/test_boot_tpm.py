@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boot import tpm
-from boot.tpm import Binding, Change
+from boot.secureboot import tpm
+from boot.secureboot.tpm import Binding, Change
 from moss.cli import main
 from tests.boot.test_boot_integration import kernel_package
 from tests.support.blockdev import boot_root, loop_device

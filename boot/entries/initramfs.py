@@ -7,7 +7,7 @@ while it writes its entry, and says when it is the one about to become the
 default.
 
 What the root needs is read from the entry's own command line (the words
-:mod:`boot.topology` writes, or an admin's ``root =`` in ``boot.conf``):
+:mod:`boot.topology.rootstack` writes, or an admin's ``root =`` in ``boot.conf``):
 ``rd.luks.*`` needs dm-crypt and a cryptsetup, ``rd.lvm.*`` the ``lvm`` tool and
 dm-mod, ``rootflags=subvol=``/``rootfstype=btrfs`` btrfs.  A module counts as
 present when its ``.ko`` (any compression) is in the initramfs or the kernel
@@ -29,9 +29,9 @@ from typing import BinaryIO
 
 import zstandard
 
-from boot.inroot import warn
-from boot.kernels import Kernel
 from boot.model import BootState
+from boot.statetree.inroot import warn
+from boot.statetree.kernels import Kernel
 from moss.core.errors import MossError
 
 _HEADER = 110

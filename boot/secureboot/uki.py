@@ -26,11 +26,11 @@ from pathlib import Path
 
 import blake3
 
-from boot import inroot
 from boot.config import BootConfig
-from boot.filehash import file_digest
-from boot.inroot import warn
-from boot.kernels import Kernel
+from boot.statetree import inroot
+from boot.statetree.inroot import warn
+from boot.statetree.kernels import Kernel
+from boot.writing.filehash import file_digest
 from moss.core.errors import MossError
 from moss.core.run import run
 

@@ -4,7 +4,7 @@ blsforme titles every entry from the os-release of the state it boots, so an
 entry of last year's state still says last year's name; and when an OS changes
 its id (``serpentos`` to ``aerynos``), ``os-info.json`` lists the ids it had
 (``metadata.identity.former_identities``), and entries and kernel folders under
-those ids are cleaned up.  Both are read inside the state (:mod:`boot.inroot`),
+those ids are cleaned up.  Both are read inside the state (:mod:`boot.statetree.inroot`),
 bounded, and anything unreadable counts as absent: a name is never worth a
 failed sync.
 """
@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from boot import inroot
+from boot.statetree import inroot
 from moss.core.errors import MossError
 
 MAX_BYTES = 64 * 1024  # an os-release or os-info.json is a few hundred bytes

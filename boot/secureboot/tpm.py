@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot.inroot import warn
-from boot.signing import is_signed, verifies
+from boot.secureboot.signing import is_signed, verifies
+from boot.statetree.inroot import warn
 from moss.core.run import CommandError, run
 
 

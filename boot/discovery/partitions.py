@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import efivars, probe, topology
+from boot.discovery import efivars
+from boot.topology import probe, rootstack
 from moss.core.errors import MossError
 from moss.core.run import CommandError, run
 
@@ -94,8 +95,8 @@ def root_disks(sysfs: Path = Path("/sys")) -> set[str]:
     if mount is None:
         return set()
     try:
-        stack = topology.describe(mount, sysfs)
-    except topology.UnknownStack:
+        stack = rootstack.describe(mount, sysfs)
+    except rootstack.UnknownStack:
         return set()
     return {disk_of(sysfs, leaf) for leaf in stack.leaves}
 

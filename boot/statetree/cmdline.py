@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from boot import inroot
-from boot.kernels import Kernel
+from boot.statetree import inroot
+from boot.statetree.kernels import Kernel
 from moss.core.errors import MossError
 
 # The kernel takes a few KiB of command line (COMMAND_LINE_SIZE); a snippet past this
@@ -26,7 +26,7 @@ MAX_SNIPPET = 64 * 1024
 def read_snippet(path: Path) -> str:
     """A snippet's words on one line; ``#`` comment lines are dropped.
 
-    ``path`` must already be resolved (:mod:`boot.inroot`): a symlink, FIFO or
+    ``path`` must already be resolved (:mod:`boot.statetree.inroot`): a symlink, FIFO or
     device is refused rather than followed or read.
     """
     try:

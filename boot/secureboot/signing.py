@@ -33,9 +33,9 @@ from pathlib import Path
 import blake3
 
 from boot.config import BootConfig
-from boot.esp import same_file
-from boot.filehash import file_digest
-from boot.inroot import warn
+from boot.statetree.inroot import warn
+from boot.writing.esp import same_file
+from boot.writing.filehash import file_digest
 from moss.core.errors import MossError
 from moss.core.run import CommandError, run
 

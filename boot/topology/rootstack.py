@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot import probe
+from boot.topology import probe
 from moss.core.errors import MossError
 
 LUKS_UUID = re.compile(r"CRYPT-LUKS[12]-([0-9a-fA-F]{32})-.*", re.DOTALL)

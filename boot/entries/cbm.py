@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import esp
-from boot.cmdline import assemble
 from boot.config import BootConfig
-from boot.kernels import Kernel
 from boot.model import BootState, SyncReport
 from boot.plan import choose
+from boot.statetree.cmdline import assemble
+from boot.statetree.kernels import Kernel
+from boot.writing import esp
 from moss.core.fs import atomic_symlink, fsync_dir
 from moss.core.progress import QUIET, Progress
 from moss.core.root import Root

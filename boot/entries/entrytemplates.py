@@ -16,11 +16,11 @@ from pathlib import Path
 
 import jinja2
 
-from boot import inroot
 from boot.config import BootConfig
+from boot.statetree import inroot
 from moss.core.errors import MossError
 
-PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+PACKAGED_TEMPLATES = Path(__file__).parent.parent / "templates"  # boot/templates/
 MAX_TEMPLATE = 64 * 1024  # an entry or loader.conf template is a dozen lines
 
 

@@ -20,14 +20,18 @@ from pathlib import Path
 
 import blake3
 
-from boot import efivars, esp, identity, initramfs, inroot, signing, tpm, uki
-from boot.cmdline import assemble
 from boot.config import BootConfig
-from boot.entrytemplates import render
-from boot.filehash import STORE_NAME, file_digest, remembering
-from boot.kernels import Kernel
+from boot.discovery import efivars
+from boot.entries import initramfs
+from boot.entries.entrytemplates import render
 from boot.model import BootState, SyncReport
 from boot.plan import choose
+from boot.secureboot import signing, tpm, uki
+from boot.statetree import identity, inroot
+from boot.statetree.cmdline import assemble
+from boot.statetree.kernels import Kernel
+from boot.writing import esp
+from boot.writing.filehash import STORE_NAME, file_digest, remembering
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 
@@ -131,7 +135,7 @@ def place_kernels(config: BootConfig, kernels: list[Kernel],
                   unify: Callable[[Kernel], Path] | None = None) -> dict[Kernel, KernelFiles]:
     """One folder per distinct kernel: ``EFI/<os-id>/<kver>``, or with a digest
     suffix when states ship different builds under the same version.  With
-    ``unify`` (Secure Boot, :mod:`boot.uki`) the folder holds one unified image."""
+    ``unify`` (Secure Boot, :mod:`boot.secureboot.uki`) the folder holds one unified image."""
     identity = {k: kernel_identity(k) for k in kernels}
     builds: dict[str, set[str]] = {}
     for kernel in kernels:

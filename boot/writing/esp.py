@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from boot.filehash import file_digest
-from boot.inroot import read_regular
+from boot.statetree.inroot import read_regular
+from boot.writing.filehash import file_digest
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, walk
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from boot import inroot
+from boot.statetree import inroot
 from moss.core.errors import MossError
 
 MAX_BOOT_JSON = 64 * 1024  # a kernel's boot.json names it in three short fields
@@ -64,7 +64,7 @@ class Refused(Exception):
 def discover(usr: Path, warn: Callable[[str], None] = inroot.warn) -> list[Kernel]:
     """All kernels in a ``/usr`` tree, newest version first (missing dir: none).
 
-    Every path is resolved inside the state (:mod:`boot.inroot`); a kernel with
+    Every path is resolved inside the state (:mod:`boot.statetree.inroot`); a kernel with
     a file that is not a regular file of the state, or a version that cannot
     name a file, is skipped with a warning naming it.
     """
