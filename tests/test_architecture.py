@@ -51,6 +51,25 @@ ONLY: dict[str, tuple[str, ...]] = {
 }
 
 
+# boot/'s rooms, the lowest first.  Inside ``boot`` (one layer above) a module
+# imports from its own room and the rooms before it, never from one after it.
+# The top level is split: ``config``, ``model`` and ``plan`` are what every
+# writer is handed (a BootConfig, the states, the chosen entries), so they sit
+# between the rooms that read the system and those that write to $BOOT; the
+# rest of the top level (``sync``, ``status``, ``bless``, ``espmount``,
+# ``bootstatus``) drives them all.  The longest matching prefix wins.
+BOOT_ROOMS: tuple[tuple[str, ...], ...] = (
+    ("boot.statetree",),  # a root's and a state's files, read inside them
+    ("boot.topology",),  # the block devices under the root -> root= words
+    ("boot.discovery",),  # which ESP and XBOOTLDR, EFI variables
+    ("boot.writing",),  # how a file reaches $BOOT
+    ("boot.config", "boot.model", "boot.plan"),  # what every writer is handed
+    ("boot.secureboot",),  # signing, unified images, TPM warnings
+    ("boot.entries",),  # the entry writers: bls, cbm
+    ("boot",),  # the orchestration
+)
+
+
 @dataclass(frozen=True)
 class Import:
     source: str  # the importing module
@@ -123,6 +142,36 @@ def test_no_import_reaches_up_or_sideways() -> None:
             wrong.append(f"{imp.source}:{imp.line} imports {imp.target} "
                          f"(rank {LAYERS[source]} -> {LAYERS[target]})")
     assert not wrong, "\n".join(wrong)
+
+
+def room_of(module: str) -> int:
+    """The index in BOOT_ROOMS of a module of ``boot``: its longest matching prefix."""
+    best, best_len = -1, -1
+    for index, room in enumerate(BOOT_ROOMS):
+        for prefix in room:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    assert best >= 0, f"{module} is in no room: add it to BOOT_ROOMS"
+    return best
+
+
+def test_boot_rooms_import_only_rooms_below() -> None:
+    wrong = [
+        f"{imp.source}:{imp.line} imports {imp.target} "
+        f"(room {room_of(imp.source)} -> {room_of(imp.target)})"
+        for imp in all_imports()
+        if layer_of(imp.source) == "boot" and layer_of(imp.target) == "boot"
+        and room_of(imp.target) > room_of(imp.source)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_boot_module_lies_in_a_room_of_its_own() -> None:
+    """A module left at the top level by mistake would land in the orchestration
+    room and could import anything: only the modules named here may live there."""
+    top = {m for m in project_modules()
+           if layer_of(m) == "boot" and room_of(m) == len(BOOT_ROOMS) - 1}
+    assert top == {"boot", "boot.bless", "boot.bootstatus", "boot.espmount"}
 
 
 @pytest.mark.parametrize("package", sorted(ONLY))
