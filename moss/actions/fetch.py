@@ -26,7 +26,7 @@ def fetch(root: Path, names: list[str], out_dir: Path, cache: Path | None = None
     catalog = Catalog(load_offers(root, repos))
     chosen: list[Offer] = []
     for name in names:
-        found = catalog.by_provider.get(name)
+        found = catalog.providers(name)
         if not found:
             raise MossError(f"no repository offers {name!r} (`moss repo update` fetches indexes)")
         chosen.append(found[0])
