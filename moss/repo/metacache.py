@@ -88,7 +88,9 @@ def decode(text: str) -> PackageMeta:
 def decode_all(records: list[str]) -> list[PackageMeta]:
     """The PackageMetas of many records, parsed as one JSON array: one call into the
     decoder instead of one per record (a quarter of decoding 30 000)."""
-    return [_meta_of(fields) for fields in json.loads(f"[{','.join(records)}]")]
+    step = 4096  # records per array: the joined text stays a few MB, not the whole index
+    return [_meta_of(fields) for start in range(0, len(records), step)
+            for fields in json.loads(f"[{','.join(records[start:start + step])}]")]
 
 
 def _meta_of(fields: list[Any]) -> PackageMeta:

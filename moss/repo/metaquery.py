@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from moss.core.heap import long_lived
 from moss.repo import index
 from moss.repo.config import Repository, cache_dir
 from moss.repo.index import Offer, index_path
@@ -176,16 +177,17 @@ def all_offers(root: Path, repos: Sequence[Repository]) -> list[Offer] | None:
         if dbs is None:
             return None
         offers: list[Offer] = []
-        try:
-            for repo, conn in dbs:
-                (count,) = conn.execute("SELECT packages FROM moss_py_source").fetchone()
-                records = [record for (record,) in conn.execute(
-                    "SELECT record FROM moss_py_offers ORDER BY seq")]
-                if len(records) != count:
-                    return None
-                offers += [Offer(meta, repo.id, repo.priority) for meta in decode_all(records)]
-        except (sqlite3.Error, ValueError, KeyError, TypeError):
-            return None  # a damaged database: the index says what is offered
+        with long_lived():  # some 400 000 objects that live as long as the command
+            try:
+                for repo, conn in dbs:
+                    (count,) = conn.execute("SELECT packages FROM moss_py_source").fetchone()
+                    records = [record for (record,) in conn.execute(
+                        "SELECT record FROM moss_py_offers ORDER BY seq")]
+                    if len(records) != count:
+                        return None
+                    offers += [Offer(meta, repo.id, repo.priority) for meta in decode_all(records)]
+            except (sqlite3.Error, ValueError, KeyError, TypeError):
+                return None  # a damaged database: the index says what is offered
         return offers
 
 
