@@ -14,19 +14,20 @@ from pathlib import Path, PurePosixPath
 from moss.core.errors import MossError
 from moss.core.progress import QUIET, Progress
 from moss.planning.resolve import Catalog
+from moss.repo import metaquery
 from moss.repo.cache import cache_root, fetch_packages
 from moss.repo.config import load_repositories
-from moss.repo.index import Offer, downloads_for, load_offers
+from moss.repo.index import Offer, downloads_for
 
 
 def fetch(root: Path, names: list[str], out_dir: Path, cache: Path | None = None,
           progress: Progress = QUIET) -> list[Path]:
     """The written files, in the order of ``names``; an unknown name fails before any download."""
     repos = load_repositories(root)
-    catalog = Catalog(load_offers(root, repos))
+    catalog = Catalog(metaquery.load_offers(root, repos))
     chosen: list[Offer] = []
     for name in names:
-        found = catalog.by_provider.get(name)
+        found = catalog.providers(name)
         if not found:
             raise MossError(f"no repository offers {name!r} (`moss repo update` fetches indexes)")
         chosen.append(found[0])

@@ -73,7 +73,7 @@ def _offers(root_path: Path, name: str, have: set[tuple[str, str, int]]) -> list
     catalog = Catalog(answering if answering is not None else load_offers(root_path, repos))
     seen: set[str] = set()
     offers = []
-    for offer in catalog.by_provider.get(name, []):
+    for offer in catalog.providers(name):
         meta = offer.meta
         if meta.name in seen or (meta.name, meta.version, meta.release) in have:
             continue

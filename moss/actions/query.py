@@ -133,7 +133,7 @@ def pending_changes(root_path: Path, upgrade_only: bool = False) -> list[Release
         return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
-    catalog = Catalog(load_offers(root_path, repositories(root_path)))
+    catalog = Catalog(metaquery.load_offers(root_path, repositories(root_path)))
     plan = sync([s.meta for s in current.values()],
                 {name for name, s in current.items() if s.explicit}, catalog,
                 upgrade_only=upgrade_only)

@@ -2,13 +2,18 @@
 
 A provider string is ``str(Dependency)`` (a bare name, ``soname(libc.so.6(x86_64))``,
 ``pkgconfig(zlib)``...); every package provides its own name too.  Building the
-index is half the cost of resolving against a large repository, so the keys are
-spelled inline, computed once per package, and lists of one offer are not sorted.
+index is half the cost of resolving against a large repository, and every object it
+leaves behind is one more for the cyclic GC to scan: a list per provider string
+(~90 000 for 30 000 packages) set off a full collection in most fresh resolves.  So
+the index is built by comprehensions and ``dict(zip(...))`` in C, keeps one offer
+per provider string (``best``), and makes lists only for the strings that two offers
+or more provide (``_crowded``), in the order a per-offer walk would give them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 from moss.repo.index import Offer
@@ -36,17 +41,22 @@ def _rank(offer: Offer) -> tuple[int, int, int, str]:
 
 
 class _Keys:
-    """Provider strings per package, computed once: ``str(Dependency)`` dominates otherwise."""
+    """Provider strings per package, computed once: ``str(Dependency)`` dominates otherwise.
 
-    def __init__(self) -> None:
-        self._provides: dict[int, tuple[str, ...]] = {}
+    ``provides`` starts with what the catalog computed for its offers' metas (keyed
+    by ``id``, valid while the catalog keeps them alive); other metas (installed
+    ones) are computed on first use and kept alive here.
+    """
+
+    def __init__(self, provides: dict[int, tuple[str, ...]] | None = None) -> None:
+        self.provides_by_id: dict[int, tuple[str, ...]] = provides if provides is not None else {}
         self._depends: dict[int, tuple[str, ...]] = {}
         self._keep: list[PackageMeta] = []  # ids stay valid while the metas live
 
     def provides(self, meta: PackageMeta) -> tuple[str, ...]:
-        found = self._provides.get(id(meta))
+        found = self.provides_by_id.get(id(meta))
         if found is None:
-            found = self._provides[id(meta)] = (meta.name, *dependency_keys(meta.provides))
+            found = self.provides_by_id[id(meta)] = (meta.name, *dependency_keys(meta.provides))
             self._keep.append(meta)
         return found
 
@@ -58,37 +68,71 @@ class _Keys:
         return found
 
 
+def _key_tuples(metas: list[PackageMeta]) -> list[tuple[str, ...]]:
+    """``(name, *provides)`` of each meta, as ``_Keys.provides`` spells them."""
+    kinds = KIND_NAMES
+    return [(meta.name, *[d.target if d.kind is _NAME else f"{kinds[d.kind]}({d.target})"
+                          for d in meta.provides]) for meta in metas]
+
+
+def _crowded_lists(offers: list[Offer], tuples: list[tuple[str, ...]],
+                   crowded: set[str]) -> dict[str, list[Offer]]:
+    """Every offer of each crowded key, best first; ties keep the per-offer walk's order."""
+    lists: dict[str, list[Offer]] = {key: [] for key in crowded}
+    for offer, keys in zip(offers, tuples, strict=True):
+        for key in keys:
+            found = lists.get(key)
+            if found is not None:
+                found.append(offer)
+    for found in lists.values():
+        found.sort(key=_rank)  # stable: equal ranks stay in walk order
+    return lists
+
+
 class Catalog:
     """What the repositories offer, indexed by provider; build once per transaction.
 
-    ``by_provider[key]`` lists every offer providing ``key`` (its name included),
-    best first (``_rank``); ``by_name`` is built from the offers on first use, as
-    only listings need it: ``best`` reads ``by_provider``, whose offers named
-    ``name`` come in the same order (a stable sort keeps any subsequence's order).
+    ``best(key)`` reads ``best_offer``: the best offer providing ``key`` (``_rank``);
+    ``providers(key)`` lists every offer providing it, best first, and
+    ``by_provider`` is that listing for every key, built on first use (listings and
+    lookups ask for it; resolution does not).  ``by_name`` is built likewise: offers
+    named ``name`` come first in ``providers(name)`` in the same order (a stable
+    sort keeps any subsequence's order).
     """
 
     def __init__(self, offers: Iterable[Offer]) -> None:
-        self.keys = _Keys()
-        self._offers = list(offers)  # keeps the metas alive: the keys are stored by id
-        self.by_provider: dict[str, list[Offer]] = {}
-        by_provider, stored = self.by_provider, self.keys._provides  # its cache, filled here
-        crowded: set[str] = set()  # keys with two offers or more: only those need a sort
-        for offer in self._offers:  # the hot loop of a fresh catalog: no calls
-            meta = offer.meta
-            keys = stored.get(id(meta))
-            if keys is None:  # _Keys.provides, inlined
-                keys = stored[id(meta)] = (meta.name, *[
-                    d.target if d.kind is _NAME else f"{KIND_NAMES[d.kind]}({d.target})"
-                    for d in meta.provides])
-            for key in keys:
-                found = by_provider.get(key)
-                if found is None:
-                    by_provider[key] = [offer]
-                else:
-                    found.append(offer)
-                    crowded.add(key)
-        for key in crowded:
-            by_provider[key].sort(key=_rank)
+        self._offers = offers = list(offers)  # keeps the metas alive: keys are by id
+        metas = [offer.meta for offer in offers]
+        tuples = _key_tuples(metas)
+        self.keys = _Keys(dict(zip(map(id, metas), tuples, strict=True)))
+        keys = [key for keys in tuples for key in keys]
+        owners = [offer for offer, keys in zip(offers, tuples, strict=True) for _ in keys]
+        # Reversed, so that the first offer of a key is the one that stays.
+        self.best_offer: dict[str, Offer] = dict(
+            zip(reversed(keys), reversed(owners), strict=True))
+        self._crowded: dict[str, list[Offer]] = {}
+        if len(self.best_offer) != len(keys):  # some key has two offers or more
+            crowded = {key for key, count in Counter(keys).items() if count > 1}
+            self._crowded = _crowded_lists(offers, tuples, crowded)
+            self.best_offer.update((key, found[0]) for key, found in self._crowded.items())
+
+    def providers(self, key: str) -> Sequence[Offer]:
+        """Every offer providing ``key``, best first (empty when none does)."""
+        found = self._crowded.get(key)
+        if found is not None:
+            return found
+        offer = self.best_offer.get(key)
+        return () if offer is None else (offer,)
+
+    @cached_property
+    def by_provider(self) -> dict[str, list[Offer]]:
+        """Every offer by provider string, best first."""
+        by_provider: dict[str, list[Offer]] = {}
+        for offer in self._offers:  # keys in the order of a per-offer walk
+            for key in self.keys.provides(offer.meta):
+                if key not in by_provider:
+                    by_provider[key] = list(self.providers(key))
+        return by_provider
 
     @cached_property
     def by_name(self) -> dict[str, list[Offer]]:
@@ -102,7 +146,8 @@ class Catalog:
         return by_name
 
     def best(self, name: str) -> Offer | None:
-        for offer in self.by_provider.get(name, ()):
+        """The best offer named ``name`` (an offer merely providing it does not count)."""
+        for offer in self.providers(name):
             if offer.meta.name == name:
                 return offer
         return None

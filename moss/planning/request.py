@@ -185,7 +185,7 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
     the indexes, into ``wanted``."""
     installed, explicit = request.installed, request.explicit
     wanted.repositories = sysmodel.repositories(request.root)
-    offers = load_offers(request.root, wanted.repositories)
+    offers = metaquery.load_offers(request.root, wanted.repositories)
     if not offers and (request.names or unmet or request.sync):
         raise MossError("no repository index to install from: add one with "
                         "`moss repo add NAME URI`, then `moss repo update`")
@@ -203,7 +203,7 @@ def choose_from_repositories(request: Request, wanted: Wanted, unmet: Sequence[s
 def choose_from_model(request: Request, model: SystemModel, wanted: Wanted) -> None:
     """The model's packages from the model's own (active) repositories, nothing else."""
     wanted.repositories = [r for r in model.repositories if r.active]
-    catalog = resolve.Catalog(load_offers(request.root, wanted.repositories))
+    catalog = resolve.Catalog(metaquery.load_offers(request.root, wanted.repositories))
     plan = imported.exactly(request.installed, catalog, model.packages)
     _take(wanted, plan)
     wanted.explicit = set(plan.selected)

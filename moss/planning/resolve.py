@@ -21,33 +21,18 @@ closure of thousands of packages out of tens of thousands costs milliseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from moss.core.errors import MossError
 from moss.planning.catalog import Catalog as Catalog
 from moss.planning.catalog import provider_keys as provider_keys
+from moss.planning.plan import Plan as Plan
+from moss.planning.removal import remove as remove
 from moss.repo.index import Offer
 from moss.stone import PackageMeta
+from moss.stone.dependency import KIND_NAMES
+from moss.stone.enums import DependencyKind
 
-
-@dataclass
-class Plan:
-    """What a transaction will do; ``selected`` are the explicit names afterwards."""
-
-    add: list[Offer] = field(default_factory=list)
-    remove: list[PackageMeta] = field(default_factory=list)
-    upgrade: list[tuple[PackageMeta, Offer]] = field(default_factory=list)
-    keep: list[PackageMeta] = field(default_factory=list)
-    selected: set[str] = field(default_factory=set)
-
-    @property
-    def changes(self) -> bool:
-        return bool(self.add or self.remove or self.upgrade)
-
-    def final(self) -> list[PackageMeta]:
-        """Every package of the resulting state, sorted by name."""
-        metas = [*self.keep, *(o.meta for o in self.add), *(o.meta for _, o in self.upgrade)]
-        return sorted(metas, key=lambda m: m.name)
+_NAME = DependencyKind.PACKAGE_NAME
 
 
 _INSTALLED = "@installed"
@@ -136,7 +121,7 @@ class _Closure:
             if meta is not None:
                 return _as_offer(meta)
         chosen = self.chosen
-        for offer in self.catalog.by_provider.get(key, ()):
+        for offer in self.catalog.providers(key):
             current = chosen.get(offer.meta.name)
             if current is not None and current.repository != _INSTALLED:
                 continue  # that name is already settled on a version lacking this provider
@@ -155,28 +140,33 @@ class _Closure:
         With nothing installed and no upgrade-only rule, pick() answers the best
         offer of a key when its name is still free, and choose() only records it:
         that case, nearly every edge of a large closure, is done here without the
-        two calls; any other goes through them.
+        two calls; any other goes through them.  Each walked package's dependencies
+        are spelled here, once (``_Keys.depends`` would cache what is never asked
+        again), and an offer's provider strings are the catalog's own.
         """
         todo, chosen, provided, walked = self.todo, self.chosen, self.provided, self.walked
-        depends, provides, reason = self.keys.depends, self.keys.provides, self.reason
-        offered = self.catalog.by_provider
-        plain = not self.installed_providers and not self.upgrade_only
+        reason, kinds, setdefault = self.reason, KIND_NAMES, provided.setdefault
+        offered: dict[str, Offer] = self.catalog.best_offer if (
+            not self.installed_providers and not self.upgrade_only) else {}
+        stored = self.keys.provides_by_id  # id(meta) -> provider strings, every offer's
         while todo:
             name = todo.pop()
             walked.add(name)
-            for key in depends(chosen[name].meta):
+            for d in chosen[name].meta.depends:
+                key = d.target if d.kind is _NAME else f"{kinds[d.kind]}({d.target})"
                 if key in provided:
                     continue
-                found = offered.get(key) if plain else None
-                if found and found[0].meta.name not in chosen:
-                    offer = found[0]
-                    new = offer.meta.name
-                    chosen[new] = offer
-                    reason.setdefault(new, (name, key))
-                    for provider_key in provides(offer.meta):
-                        provided.setdefault(provider_key, new)
-                    todo.append(new)
-                    continue
+                offer = offered.get(key)
+                if offer is not None:
+                    meta = offer.meta
+                    new = meta.name
+                    if new not in chosen:  # nor in reason: both grow together
+                        chosen[new] = offer
+                        reason[new] = (name, key)
+                        for provider_key in stored[id(meta)]:
+                            setdefault(provider_key, new)
+                        todo.append(new)
+                        continue
                 self._settle(name, key)
 
     def _settle(self, name: str, key: str) -> None:
@@ -201,6 +191,10 @@ class _Closure:
             self._check_all()
             return
         provided, walked, depends = self.provided, self.walked, self.keys.depends
+        if not self.chosen.keys() - walked:  # the common case: only conflicts are left
+            for meta in [o.meta for o in self.chosen.values() if o.meta.conflicts]:
+                _check_conflicts(meta, provided)
+            return
         for name, offer in self.chosen.items():
             meta = offer.meta
             if name not in walked:
@@ -239,6 +233,9 @@ def _plan(
 ) -> Plan:
     plan = Plan(selected=selected)
     chosen = closure.chosen
+    if not installed:  # everything is new
+        plan.add = [chosen[name] for name in sorted(chosen)]
+        return plan
     for name in sorted(chosen):  # names are unique: sorting them alone is the same order
         offer = chosen[name]
         old = closure.installed_by_name.get(name)
@@ -296,75 +293,6 @@ def install(
         closure.run()
     closure.check()
     return _plan(installed, closure, new_selected)
-
-
-def remove(
-    installed: Sequence[PackageMeta], selected: set[str], names: Sequence[str]
-) -> Plan:
-    """Remove ``names``, what needs them, and what only they needed (unless selected).
-
-    Like real moss, removing a package also removes the installed packages that
-    depend on it: the alternative is a state with broken dependencies.
-    """
-    by_name = {m.name: m for m in installed}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise MossError(f"not installed: {', '.join(missing)}")
-    providers: dict[str, set[str]] = {}
-    for meta in installed:
-        for key in provider_keys(meta):
-            providers.setdefault(key, set()).add(meta.name)
-    gone = _with_broken_dependents(by_name, providers, set(names))
-    remaining_selected = {n for n in selected if n in by_name and n not in gone}
-    reached = _reached_from(by_name, providers, gone, remaining_selected)
-    plan = Plan(selected=remaining_selected)
-    for meta in sorted(installed, key=lambda m: m.name):
-        if meta.name in reached:
-            plan.keep.append(meta)
-        else:
-            plan.remove.append(meta)
-    return plan
-
-
-def _with_broken_dependents(by_name: dict[str, PackageMeta], providers: dict[str, set[str]],
-                            gone: set[str]) -> set[str]:
-    """``gone`` and every package that a dependency with no provider left would break."""
-    dependents: dict[str, set[str]] = {}
-    for meta in by_name.values():
-        for dep in meta.depends:
-            for provider in providers.get(str(dep), ()):
-                dependents.setdefault(provider, set()).add(meta.name)
-    gone = set(gone)
-    todo = list(gone)
-    while todo:
-        name = todo.pop()
-        for user in dependents.get(name, ()):
-            if user in gone:
-                continue
-            broken = any(
-                not (providers.get(str(dep), set()) - gone) for dep in by_name[user].depends
-            )
-            if broken:
-                gone.add(user)
-                todo.append(user)
-    return gone
-
-
-def _reached_from(by_name: dict[str, PackageMeta], providers: dict[str, set[str]],
-                  gone: set[str], roots: set[str]) -> set[str]:
-    """What the remaining selected packages need; anything else is an orphan."""
-    reached: set[str] = set()
-    stack = list(roots)
-    while stack:
-        name = stack.pop()
-        if name in reached:
-            continue
-        reached.add(name)
-        for dep in by_name[name].depends:
-            candidates = sorted(providers.get(str(dep), set()) - gone)
-            if candidates and not any(c in reached for c in candidates):
-                stack.append(candidates[0])
-    return reached
 
 
 def sync(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from moss.core.errors import MossError
 from moss.core.fs import atomic_write, fsync_dir, remove_tree
+from moss.core.heap import long_lived
 from moss.core.progress import QUIET, Progress
 from moss.core.root import REPO_INDEX_NAME, Root
 from moss.repo import rootindex
@@ -292,10 +293,11 @@ def package_url(repo: Repository, meta_uri: str) -> str:
 def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
     """Every package of the active repositories whose index has been fetched."""
     offers: list[Offer] = []
-    for repo in repos:
-        path = index_path(root, repo)
-        if repo.active and path.is_file():
-            offers.extend(Offer(meta, repo.id, repo.priority) for meta in read_index(path))
+    with long_lived():  # the parsed metas live as long as the command
+        for repo in repos:
+            path = index_path(root, repo)
+            if repo.active and path.is_file():
+                offers.extend(Offer(meta, repo.id, repo.priority) for meta in read_index(path))
     return offers
 
 

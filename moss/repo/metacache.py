@@ -70,14 +70,32 @@ def encode(meta: PackageMeta) -> str:
                        meta.size], separators=(",", ":"))
 
 
+#: Each kind by its number: calling ``DependencyKind(kind)`` was a third of decoding.
+_KINDS: dict[int, DependencyKind] = {int(kind): kind for kind in DependencyKind}
+
+
 def _undeps(items: list[list[Any]]) -> list[Dependency]:
-    return [Dependency(DependencyKind(kind), target) for kind, target in items]
+    """The dependencies :func:`_deps` wrote; KeyError on a kind no moss knows."""
+    kinds = _KINDS
+    return [Dependency(kinds[kind], target) for kind, target in items]
 
 
 def decode(text: str) -> PackageMeta:
     """The PackageMeta :func:`encode` wrote."""
+    return _meta_of(json.loads(text))
+
+
+def decode_all(records: list[str]) -> list[PackageMeta]:
+    """The PackageMetas of many records, parsed as one JSON array: one call into the
+    decoder instead of one per record (a quarter of decoding 30 000)."""
+    step = 4096  # records per array: the joined text stays a few MB, not the whole index
+    return [_meta_of(fields) for start in range(0, len(records), step)
+            for fields in json.loads(f"[{','.join(records[start:start + step])}]")]
+
+
+def _meta_of(fields: list[Any]) -> PackageMeta:
     (name, version, release, build_release, architecture, summary, description, homepage,
-     source_id, licenses, depends, provides, conflicts, uri, hash_, size) = json.loads(text)
+     source_id, licenses, depends, provides, conflicts, uri, hash_, size) = fields
     return PackageMeta(name, version, release, build_release, architecture, summary,
                        description, homepage, source_id, list(licenses), _undeps(depends),
                        _undeps(provides), _undeps(conflicts), uri, hash_, size)
