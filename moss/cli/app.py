@@ -1,4 +1,4 @@
-"""Command-line entry point: global flags, dispatch, and error reporting.
+"""The full command line: global flags, dispatch, and error reporting.
 
 Each command group lives in its own module and exposes ``register(subparsers)``;
 the handlers it installs take the parsed arguments and return an exit status.
@@ -216,7 +216,3 @@ def _flush_quietly() -> None:
     except BrokenPipeError:
         failures.silence_stdout()
         sys.exit(BROKEN_PIPE)
-
-
-def run() -> None:
-    sys.exit(main())
