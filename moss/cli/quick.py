@@ -62,11 +62,11 @@ def _run(directory: Path, words: list[str]) -> int:
 
     context = failures.Context(False, [directory])
     try:
-        from moss.core.root import Root, check_moss_root, refuse_borrowed
+        from moss.core.rootpaths import RootPaths, check_moss_root, refuse_borrowed
 
         check_moss_root(directory, installed=True)  # the parser's root_needed: "state"
         context.started = True
-        refuse_borrowed(Root(directory))
+        refuse_borrowed(RootPaths(directory))
         from moss.cli.modelnotice import print_notice
 
         print_notice(directory, False)
@@ -82,9 +82,14 @@ def _run(directory: Path, words: list[str]) -> int:
 
 def _handle(directory: Path, words: list[str]) -> None:
     if words[0] == "state":
-        from moss.cli.state_output import print_states
+        from moss.cli.state_output import print_rows, print_states
+        from moss.states.quicklist import quick_states
 
-        print_states(directory, as_json=False)
+        rows = quick_states(directory)  # None: out of the ordinary, the full reader answers
+        if rows is None:
+            print_states(directory, as_json=False)
+        else:
+            print_rows(rows)
     elif words[0] == "info":
         from moss.cli.info_output import print_info
 

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from moss.cli.output import print_json, print_table
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds to import; mypy takes this as true
+if TYPE_CHECKING:
+    from moss.states.quicklist import Row
+
 
 def print_states(directory: Path, as_json: bool) -> None:
     """Every state, newest first, with its marks (``--json``: oldest first, as read)."""
@@ -16,10 +20,17 @@ def print_states(directory: Path, as_json: bool) -> None:
     if as_json:
         print_json([s.to_json() for s in states])
         return
+    print_rows([(s.id, s.created, s.summary, s.packages, s.active, s.pending, s.booted,
+                 s.activated) for s in states])
+
+
+def print_rows(states: list[Row]) -> None:
+    """The table of ``state list``: rows as :func:`moss.states.quicklist.state_rows`
+    gives them (StateInfo's fields), oldest first."""
     rows = []
-    for s in reversed(states):
-        marks = ",".join(m for m, on in (("active", s.active), ("booted", s.booted),
-                                         ("pending", s.pending)) if on)
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
-        rows.append((s.id, created, s.packages, marks, s.activated or "", s.summary))
+    for sid, created, summary, packages, active, pending, booted, activated in reversed(states):
+        marks = ",".join(m for m, on in (("active", active), ("booted", booted),
+                                         ("pending", pending)) if on)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+        rows.append((sid, when, packages, marks, activated or "", summary))
     print_table(("ID", "CREATED", "PKGS", "", "ACTIVATED BY", "SUMMARY"), rows)
