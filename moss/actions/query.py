@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
-from moss.planning.resolve import Catalog, sync
 from moss.planning.selection import Selected, selection_of
 from moss.planning.sysmodel import repositories
 from moss.repo import metaquery
-from moss.repo.config import Repository
-from moss.repo.index import load_offers
 from moss.stone import FileKind, LayoutEntry
+
+if TYPE_CHECKING:
+    from moss.repo.config import Repository
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,14 @@ def available_table(root_path: Path) -> list[tuple[str, ...]]:
     return [table_row(p) for p in _parsed(root_path, repos, installed_ids)[0]]
 
 
+def available_text(root_path: Path) -> str | None:
+    """``list available``'s whole table as printed, from the meta databases in one
+    string built by SQLite (:func:`moss.repo.metaquery.table_text`, issue 27); None
+    when they cannot answer (:func:`available_table` then gives the rows)."""
+    installed_ids = {p.id for p in installed(root_path)}
+    return metaquery.table_text(root_path, repositories(root_path), installed_ids)
+
+
 def table_row(p: AvailablePackage) -> tuple[str, str, str, str, str]:
     """How ``list available`` and ``search`` show an offer."""
     return (p.name, f"{p.version}-{p.release}", p.repository,
@@ -105,6 +113,9 @@ def _listed(rows: list[metaquery.Listed], installed_ids: set[str]) -> list[Avail
 def _parsed(root_path: Path, repos: list[Repository], installed_ids: set[str]
             ) -> tuple[list[AvailablePackage], set[str]]:
     """:func:`available` from the parsed indexes, and every name offered."""
+    from moss.planning.resolve import Catalog  # only when a meta database cannot answer
+    from moss.repo.index import load_offers
+
     catalog = Catalog(load_offers(root_path, repos))
     result = []
     for name in sorted(catalog.by_name):
@@ -133,6 +144,8 @@ def pending_changes(root_path: Path, upgrade_only: bool = False) -> list[Release
         return []
     with databases(root) as dbs:
         current = selection_of(dbs, read_state_id(root.usr))
+    from moss.planning.resolve import Catalog, sync
+
     catalog = Catalog(metaquery.load_offers(root_path, repositories(root_path)))
     plan = sync([s.meta for s in current.values()],
                 {name for name, s in current.items() if s.explicit}, catalog,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeGuard
 
 from moss.core.errors import (
     BOOT_NOT_UPDATED,
@@ -29,8 +28,11 @@ from moss.core.errors import (
 )
 from moss.core.progress import end_open_line
 
+# ``typing`` costs milliseconds to import; mypy takes any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
+    from typing import TypeGuard
 
 # What main() hands to report(): anything, since report() returns None for a bug.
 KNOWN = (Exception, KeyboardInterrupt)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from moss.core.errors import FAILED, Interrupted, MossError
 from moss.core.progress import Progress
+
+# ``typing`` costs milliseconds to import; mypy takes any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def print_json(value: Any) -> None:

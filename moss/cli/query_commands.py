@@ -6,14 +6,15 @@ Each handler imports the code it runs, so building the parser stays cheap (issue
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moss.cli.helptext import about
 from moss.cli.output import print_json, print_table, write_padded
-from moss.core.errors import MossError
 
 if TYPE_CHECKING:
-    from moss.actions import lookup, query
+    from moss.actions import query
 
 # Real moss's `search -p` kinds; `library` is its other name for soname.
 PROVIDER_KINDS = ["library", "name", "soname", "pkgconfig", "interpreter", "cmake", "python",
@@ -132,8 +133,19 @@ def _list_available(args: argparse.Namespace) -> int:
     if args.json:
         _print_available(query.available(args.directory), True)
     else:
-        _write_table(query.available_table(args.directory))
+        list_available(args.directory)
     return 0
+
+
+def list_available(directory: Path) -> None:
+    """``list available``: the table SQLite builds, written at once, else row by row."""
+    from moss.actions import query
+
+    text = query.available_text(directory)
+    if text is None:
+        _write_table(query.available_table(directory))
+    else:
+        sys.stdout.write(text)
 
 
 def _list_sync(args: argparse.Namespace) -> int:
@@ -186,61 +198,7 @@ def _search_file(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     """Real moss's ``info``: every NAME, every match; one unknown NAME fails the command."""
-    from moss.actions import lookup
+    from moss.cli.info_output import print_info
 
-    found = []
-    for name in args.names:
-        matches = lookup.candidates(args.directory, name)
-        if not matches:
-            raise MossError(f"{name}: no installed or available package is called that "
-                            "or provides it")
-        found.extend(matches)
-    if args.json:
-        out = [_info_json(args, c) for c in found]
-        print_json(out[0] if len(args.names) == 1 and len(out) == 1 else out)
-        return 0
-    for n, candidate in enumerate(found):
-        if n:
-            print()
-        _info_text(args, candidate)
+    print_info(args.directory, args.names, files=args.files, as_json=args.json)
     return 0
-
-
-def _info_json(args: argparse.Namespace, c: lookup.Candidate) -> dict[str, object]:
-    from moss.actions import lookup
-
-    out: dict[str, object] = {**lookup.details(c.meta), "installed": c.installed}
-    if c.selected is None:
-        out["repository"] = c.repository
-        return out
-    out.update(id=c.selected.id, explicit=c.selected.explicit)
-    if args.files:
-        from moss.actions import query  # the layout: it loads the resolver and repositories
-
-        layout = query.package_layout(args.directory, c.selected.id)
-        out["files"] = [query.describe_entry(e) for e in layout]
-        # Paths of "files" that the active state left out on purpose (subscriptions).
-        filtered = query.filtered_paths(args.directory)
-        out["filtered"] = [f"/usr/{e.target}" for e in layout if e.target in filtered]
-    return out
-
-
-def _info_text(args: argparse.Namespace, c: lookup.Candidate) -> None:
-    from moss.actions import lookup
-
-    details = lookup.details(c.meta)
-    for key in ("name", "version", "release", "summary", "description", "homepage"):
-        print(f"{key.capitalize():<13}{details[key]}")
-    for key in ("licenses", "depends", "provides", "conflicts"):
-        values = details[key]
-        assert isinstance(values, list)
-        print(f"{key.capitalize():<13}{', '.join(values) or '-'}")
-    print(f"{'Status':<13}{'installed' if c.installed else 'available in ' + str(c.repository)}")
-    if args.files and c.selected is not None:
-        from moss.actions import query  # the layout: it loads the resolver and repositories
-
-        filtered = query.filtered_paths(args.directory)
-        for entry in query.package_layout(args.directory, c.selected.id):
-            why = filtered.get(entry.target)
-            note = f"  [{why} by subscriptions]" if why else ""
-            print(query.describe_entry(entry) + note)

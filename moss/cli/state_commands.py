@@ -142,19 +142,9 @@ def _register_query(states: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _list(args: argparse.Namespace) -> int:
-    from moss.states import listing
+    from moss.cli.state_output import print_states
 
-    states = listing.list_states(args.directory)
-    if args.json:
-        print_json([s.to_json() for s in states])
-        return 0
-    rows = []
-    for s in reversed(states):
-        marks = ",".join(m for m, on in (("active", s.active), ("booted", s.booted),
-                                         ("pending", s.pending)) if on)
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
-        rows.append((s.id, created, s.packages, marks, s.activated or "", s.summary))
-    print_table(("ID", "CREATED", "PKGS", "", "ACTIVATED BY", "SUMMARY"), rows)
+    print_states(args.directory, args.json)
     return 0
 
 

@@ -16,7 +16,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
+
+# ``typing`` costs milliseconds to import; mypy takes any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _MIN_BAR = 10
 _REDRAW = 0.1  # seconds between redraws

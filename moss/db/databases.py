@@ -14,13 +14,13 @@ state.  SQLite errors raised while the databases are in use become one
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from moss.core.root import Root, read_state_id, refuse_borrowed
+from moss.core.root import Root, refuse_borrowed
+from moss.core.rootpaths import holds_states
 from moss.db import REBUILD_HINT, DatabaseError, describe_failure, legacyprobe, quick_check
 from moss.db import extras as extras_db
 from moss.db.extras import ExtrasDB
@@ -53,15 +53,7 @@ class Databases:
 
 def root_holds_states(root: Root) -> bool:
     """Whether the disk shows a system: a state tree, or blobs in the store."""
-    if read_state_id(root.usr) is not None:
-        return True
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(root.states_dir):
-            if entry.name.isdigit() and read_state_id(Path(entry.path) / "usr") is not None:
-                return True
-    with contextlib.suppress(OSError), os.scandir(root.assets) as blobs:
-        return any(True for _ in blobs)
-    return False
+    return holds_states(root)
 
 
 def open_databases(root: Root, *, writable: bool = True) -> Databases:

@@ -12,61 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck, schemas
 from moss.stone import Dependency, PackageMeta
 from moss.stone.dependency import KIND_NAMES
 
-# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/meta/schemas/v1_up.sql).
-MIGRATIONS = [
-    """
--- SPDX-FileCopyrightText: 2024 AerynOS Developers
--- SPDX-License-Identifier: MPL-2.0
-
-CREATE TABLE IF NOT EXISTS meta (
-    package TEXT NOT NULL PRIMARY KEY,
-    name TEXT NOT NULL,
-    version_identifier TEXT NOT NULL,
-    source_release INT NOT NULL,
-    build_release INT NOT NULL,
-    architecture TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    description TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    homepage TEXT NOT NULL,
-    uri TEXT NULL,
-    hash TEXT NULL,
-    download_size BIGINT NULL
-);
-
-CREATE TABLE IF NOT EXISTS meta_licenses (
-    package TEXT NOT NULL,
-    license TEXT NOT NULL,
-    PRIMARY KEY (package, license),
-    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
-);
-
-CREATE TABLE IF NOT EXISTS meta_dependencies (
-    package TEXT NOT NULL,
-    dependency TEXT NOT NULL,
-    PRIMARY KEY (package, dependency),
-    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
-);
-
-CREATE TABLE IF NOT EXISTS meta_providers (
-    package TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    PRIMARY KEY (package, provider),
-    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
-);
-
-CREATE TABLE IF NOT EXISTS meta_conflicts (
-    package TEXT NOT NULL,
-    conflict TEXT NOT NULL,
-    PRIMARY KEY (package, conflict),
-    FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
-);
-    """,
-]
+MIGRATIONS = schemas.INSTALL
 
 # The text columns of ``get``'s row, by position (2, 3 and 11 are integers, 9 and 10
 # may be NULL).

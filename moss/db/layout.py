@@ -19,34 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
+from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck, schemas
 from moss.db.extras import AssetRecord, AssetRow, ExtrasDB
 from moss.db.rowcheck import BadValue
 from moss.stone import FileKind, LayoutEntry
 
 __all__ = ["AssetRecord", "AssetRow", "LayoutDB", "decode_entry", "encode_entry"]
 
-# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/layout/schemas/v1_up.sql).
-MIGRATIONS = [
-    """
--- SPDX-FileCopyrightText: 2024 AerynOS Developers
--- SPDX-License-Identifier: MPL-2.0
-
--- Your SQL goes here
-
-CREATE TABLE IF NOT EXISTS layout (
-    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    package_id TEXT NOT NULL,
-    uid INTEGER NOT NULL,
-    gid INTEGER NOT NULL,
-    mode INTEGER NOT NULL,
-    tag INTEGER NOT NULL,
-    entry_type TEXT NOT NULL,
-    entry_value1 TEXT NULL,
-    entry_value2 TEXT NULL
-);
-    """,
-]
+MIGRATIONS = schemas.LAYOUT
 
 ENTRY_TYPES: dict[FileKind, str] = {
     FileKind.REGULAR: "regular",

@@ -11,8 +11,6 @@ state, and ``moss state rebuild``.
 
 from __future__ import annotations
 
-from moss.stone.targets import target_problem
-
 #: What the stone format, SQLite and the kernel all hold: signed 64-bit.
 INT64_MAX = (1 << 63) - 1
 #: uid, gid and tag are 32-bit in a layout record; ``(uid_t)-1`` means "no change"
@@ -68,6 +66,8 @@ def hex_digest(value: object, what: str, longest: int) -> str:
 
 def path(value: object, what: str) -> str:
     """A path relative to ``/usr`` that stays inside it, as a package's layout may hold."""
+    from moss.stone.targets import target_problem  # layouts only: not for `state list`
+
     checked = text(value, what)
     problem = target_problem(checked)
     if problem:

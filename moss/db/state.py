@@ -16,43 +16,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from moss.core.faults import checkpoint
 from moss.core.ondisk import parse_state_id
-from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck
+from moss.db import REBUILD_HINT, DatabaseError, open_database, schemas, staterows
 from moss.db.extras import ExtrasDB
 
-# Real moss's schema, verbatim (AerynOS/os-tools moss/src/db/state/schemas/v1_up.sql).
-MIGRATIONS = [
-    """
--- SPDX-FileCopyrightText: 2024 AerynOS Developers
--- SPDX-License-Identifier: MPL-2.0
-
-CREATE TABLE IF NOT EXISTS state (
-    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL,
-    created BIGINT NOT NULL DEFAULT (unixepoch()),
-    summary TEXT NULL,
-    description TEXT NULL
-);
-
-CREATE TABLE IF NOT EXISTS state_selections (
-    state_id INTEGER NOT NULL,
-    package_id TEXT NOT NULL,
-    explicit BOOLEAN NOT NULL,
-    reason TEXT NULL,
-    PRIMARY KEY(state_id, package_id),
-    FOREIGN KEY(state_id) REFERENCES state(id) ON DELETE CASCADE
-);
-    """,
-]
+MIGRATIONS = schemas.STATE
 
 #: ``state.type``: the only kind real moss knows (its ``state::Kind``).
 KIND = "transaction"
 
-PENDING_KEY = "pending"
+PENDING_KEY = staterows.PENDING_KEY
 
 
 @dataclass(frozen=True)
@@ -116,31 +92,11 @@ class StateDB:
         return state_id
 
     def get(self, state_id: int) -> StateRecord | None:
-        row = self.conn.execute(
-            "SELECT id, created, summary, description FROM state WHERE id = ?", (state_id,)
-        ).fetchone()
-        if row is None:
+        found = staterows.read_state(self.conn, self.path, state_id)
+        if found is None:
             return None
-        try:
-            return self._record(row)
-        except ValueError as exc:
-            raise DatabaseError(
-                f"database {self.path}: state {state_id}: {exc}; {REBUILD_HINT}") from exc
-
-    def _record(self, row: tuple[object, ...]) -> StateRecord:
-        """A ``state`` row and its selections, every value checked first."""
-        state_id = rowcheck.integer(row[0], "id", 1)
-        record = StateRecord(state_id, _timestamp(row[1]),
-                             rowcheck.optional_text(row[2], "summary") or "",
-                             rowcheck.optional_text(row[3], "description") or "")
-        record.selections = [
-            Selection(rowcheck.text(package, "package_id"), bool(explicit),
-                      rowcheck.optional_text(reason, "reason"))
-            for package, explicit, reason in self.conn.execute(
-                "SELECT package_id, explicit, reason FROM state_selections WHERE state_id = ?"
-                " ORDER BY package_id", (state_id,))
-        ]
-        return record
+        fields, selections = found
+        return StateRecord(*fields, [Selection(*s) for s in selections])
 
     def ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM state ORDER BY id")]
@@ -196,7 +152,8 @@ class StateDB:
     def created(self) -> dict[int, int]:
         """Each state's ``created``, by id."""
         try:
-            return {i: _timestamp(c) for i, c in self.conn.execute("SELECT id, created FROM state")}
+            return {i: staterows.timestamp(c)
+                    for i, c in self.conn.execute("SELECT id, created FROM state")}
         except ValueError as exc:
             raise DatabaseError(f"database {self.path}: {exc}; {REBUILD_HINT}") from exc
 
@@ -207,18 +164,7 @@ class StateDB:
             return True
         row = self.conn.execute("SELECT created FROM state WHERE id = ?", (state_id,)).fetchone()
         try:
-            return row is not None and _timestamp(row[0]) == claim
+            return row is not None and staterows.timestamp(row[0]) == claim
         except ValueError as exc:
             raise DatabaseError(
                 f"database {self.path}: state {state_id}: {exc}; {REBUILD_HINT}") from exc
-
-
-def _timestamp(value: object) -> int:
-    """``created`` as unix seconds: real moss writes an integer (``unixepoch()``);
-    a diesel-era root may hold ``YYYY-MM-DD HH:MM:SS`` text."""
-    if isinstance(value, int):
-        return rowcheck.integer(value, "created", 0, rowcheck.TIME_MAX)
-    try:
-        return int(datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp())
-    except ValueError:
-        return 0

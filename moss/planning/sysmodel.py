@@ -37,7 +37,6 @@ from pathlib import Path
 
 from moss.core import confined, kdl
 from moss.core.errors import MossError
-from moss.planning.resolve import provider_keys
 from moss.repo.config import MAX_PRIORITY, Repository, check_uri, load_repositories, resolved
 from moss.repo.rootindex import (
     DEFAULT_ARCH,
@@ -181,6 +180,8 @@ def synced_packages(model: SystemModel, explicit: Sequence[PackageMeta]) -> list
     """The model's package list after a transaction, as real moss's ``sync_packages``:
     entries no explicit package provides go, explicit packages not yet covered are added
     by name, and entries still met keep their spelling (``pkgconfig(zlib)`` stays)."""
+    from moss.planning.resolve import provider_keys  # the resolver: not for a query
+
     provided = {key for meta in explicit for key in provider_keys(meta)}
     kept = [p for p in model.packages if p in provided]
     added = [m.name for m in explicit if not set(provider_keys(m)) & set(kept)]

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import xxhash
-import yaml
 
 from moss.core import confined, kdl
 from moss.core.configfiles import FORMATS, config_files, is_vendor, read_data, system_folders
@@ -290,6 +289,8 @@ def _encode(path: Path, entries: dict[str, Repository]) -> bytes:
     """A configuration file's new content, in the file's own format."""
     if path.suffix == ".kdl":
         return kdl.dumps([r.to_kdl() for r in entries.values()]).encode()
+    import yaml  # only to write a YAML file: reading one goes through moss.core.yamlload
+
     body = {k: v.to_yaml_entry() for k, v in entries.items()}
     return yaml.safe_dump(body, sort_keys=False).encode()
 

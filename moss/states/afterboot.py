@@ -9,18 +9,17 @@ time in the state database.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from moss.core.errors import MossError
 from moss.core.progress import Progress
 from moss.core.root import Root, read_state_id
 from moss.db import extras
 from moss.db.databases import Databases
+from moss.states.quicklist import PIVOT_RECORD, pivot_record
 
-RECORD = Path("run/moss/pivot.json")
+RECORD = PIVOT_RECORD
 HANDLED_KEY = "pivot-record-handled"
 
 
@@ -35,21 +34,8 @@ class PivotRecord:
 
 
 def read_record(root: Root) -> PivotRecord | None:
-    path = root.path / RECORD
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deep
-        return None
-    if not isinstance(raw, dict):
-        return None
-
-    def number(key: str) -> int | None:
-        value = raw.get(key)
-        return value if isinstance(value, int) else None
-
-    return PivotRecord(number("requested"), number("previous"), number("active"),
-                       str(raw.get("result", "")), str(raw.get("reason", "")),
-                       float(raw.get("time", 0) or 0))
+    fields = pivot_record(root)
+    return None if fields is None else PivotRecord(*fields)
 
 
 def booted_state(root: Root) -> int | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from moss.core.root import Root, read_state_id
 from moss.db.databases import databases
-from moss.states.afterboot import booted_state
+from moss.states.quicklist import state_rows
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,8 @@ def list_states(root_path: Path) -> list[StateInfo]:
     if not root.db.is_dir():
         return []  # no state yet; and a query must not create databases
     with databases(root) as dbs:
-        active = read_state_id(root.usr)
-        pending = dbs.state.pending()
-        booted = booted_state(root)
-        how = {state: kind for state, kind, _, _ in dbs.extras.activations()}  # the last wins
-        return [
-            StateInfo(r.id, r.created, r.summary, len(r.selections), r.id == active,
-                      r.id == pending, r.id == booted, how.get(r.id))
-            for r in dbs.state.all()
-        ]
+        return [StateInfo(*row) for row in state_rows(root, dbs.state.conn, dbs.state.path,
+                                                      dbs.extras)]
 
 
 def active_state(root_path: Path) -> int | None:

@@ -127,3 +127,12 @@ def test_moss_stone_still_gives_every_name() -> None:
         assert getattr(moss.stone, name) is not None, name
     with pytest.raises(AttributeError):
         moss.stone.no_such_name  # noqa: B018
+
+
+def test_state_list_loads_no_dataclasses_typing_or_stone_format(root: Path) -> None:
+    """``dataclasses`` alone costs a third of Python's start-up: ``state list`` reads
+    its rows through moss.states.quicklist, which needs none of them (issue 27)."""
+    modules, out = imported("-D", str(root), "state", "list")
+    assert "install hello" in out
+    assert loaded(modules, ("dataclasses", "typing", "inspect", "ctypes", "moss.stone",
+                            "moss.db.state", "moss.db.databases", "moss.core.root")) == []

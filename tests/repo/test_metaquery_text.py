@@ -1,0 +1,94 @@
+"""``list available``'s table built by SQLite (issue 27) against the row-by-row path.
+
+:func:`moss.repo.metaquery.table_text` pads, ranks and trims in SQL; the rows
+:func:`moss.repo.metaquery.best_table` gives, padded by ``write_padded``, are what
+``list available`` printed before.  Both run here on real meta databases written by
+``repo update``'s own code, with what padding and trimming get wrong first: names
+and versions beyond ASCII, empty summaries and summaries ending in whitespace of
+every kind Python strips, names offered by several repositories at one priority and
+at different ones, and installed packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from moss.cli.output import write_padded
+from moss.repo import metaquery
+from moss.repo.config import Repository, cache_dir
+from moss.repo.metacache import write_tables
+from moss.repo.metadb import DB_NAME
+from moss.stone import PackageMeta
+
+
+def test_whitespace_is_what_python_strips() -> None:
+    spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert spaces == metaquery.WHITESPACE
+
+
+def _meta(name: str, release: int = 1, summary: str = "s", version: str = "1.0",
+          build: int = 1) -> PackageMeta:
+    return PackageMeta(name=name, version=version, release=release, build_release=build,
+                       summary=summary, hash=f"h-{name}-{release}-{build}-{version}")
+
+
+def _repo(root: Path, repo: Repository, metas: list[PackageMeta]) -> None:
+    folder = cache_dir(root, repo)
+    folder.mkdir(parents=True)
+    index = folder / "stone.index"
+    index.write_bytes(b"index")
+    conn = sqlite3.connect(folder / DB_NAME)
+    with conn:
+        write_tables(conn, metas, os.stat(index))
+    conn.close()
+
+
+def _both(root: Path, repos: list[Repository], installed: set[str]) -> tuple[str, str | None]:
+    rows = metaquery.best_table(root, repos, installed)
+    assert rows is not None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        write_padded([("NAME", "VERSION", "REPOSITORY", "", "SUMMARY"), *rows])
+    return out.getvalue(), metaquery.table_text(root, repos, installed)
+
+
+TRAILING = ["", " ", "x\t", "tail\u3000", "nbsp\xa0", "sep\x1c", "line\u2028", "   ",
+            "inner  space", "é ünïcode", "emoji 🦀"]
+
+
+@pytest.mark.parametrize("installed", [set(), {"h-zeta-2-1-1.0", "h-ünï-1-1-1.0"}])
+def test_sql_table_matches_the_padded_rows(tmp_path: Path, installed: set[str]) -> None:
+    main = Repository("main", "file:///main")
+    extra = Repository("extra-with-a-long-id", "file:///extra", priority=5)
+    same = Repository("same", "file:///same")
+    _repo(tmp_path, main, [_meta(f"p{i}", summary=s) for i, s in enumerate(TRAILING)]
+          + [_meta("zeta", 2), _meta("ünï", summary="non-ASCII name"),
+             _meta("tie", 3, build=2), _meta("over", 9), _meta("长名字包", version="1.0.0-β")])
+    _repo(tmp_path, extra, [_meta("over", 1, "extra wins by priority"),
+                            _meta("only-extra", 1, "")])
+    _repo(tmp_path, same, [_meta("tie", 3, "same loses the tie", build=2),
+                           _meta("zeta", 3, "same wins by release"),
+                           _meta("p0", 1, "same loses a tie to main")])
+    for repos in ([main], [main, same], [main, extra, same], [same, extra]):
+        ranked = sorted(repos, key=lambda r: (-r.priority, r.id))
+        padded, text = _both(tmp_path, ranked, installed)
+        assert text == padded
+
+
+def test_no_repository_prints_the_header(tmp_path: Path) -> None:
+    padded, text = _both(tmp_path, [], set())
+    assert text == padded == "NAME  VERSION  REPOSITORY    SUMMARY\n"
+
+
+def test_a_nul_in_a_cell_takes_the_row_path(tmp_path: Path) -> None:
+    """SQLite's length() and printf stop at a NUL; Python's do not."""
+    main = Repository("main", "file:///main")
+    _repo(tmp_path, main, [_meta("a", summary="nul\0here"), _meta("b")])
+    assert metaquery.table_text(tmp_path, [main], set()) is None
