@@ -148,6 +148,7 @@ def check_moss_root(path: Path, installed: bool = True) -> None:
     if not path.is_dir():
         raise MossError(f"invalid root {path}: no such directory (check -D)")
     if installed and not os.path.isdir(path / ".moss"):
+        refuse_borrowed(RootPaths(path))  # a /usr linked to another root's: say that first
         raise MossError(f"invalid root {path}: moss has never installed anything there "
                         "(no .moss folder; check -D)")
 
