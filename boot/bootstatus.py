@@ -115,6 +115,9 @@ def tpm_bindings(cmdline: str | None) -> list[str]:
             pcrs = ", ".join(str(p) for p in sorted(binding.pcrs))
             signed = ", ".join(str(p) for p in sorted(binding.signed_pcrs))
             lines.append(f"{volume}: PCR {pcrs or '-'}" + (f", signed {signed}" if signed else ""))
+    state = tpm.lockout() if lines else None
+    if state is not None:
+        lines.append(state.describe())
     return lines
 
 

@@ -57,6 +57,50 @@ def bindings(volume: str, device: str) -> list[Binding]:
     return found
 
 
+@dataclass(frozen=True)
+class Lockout:
+    """The TPM's dictionary-attack state, which no PCR policy helps past."""
+
+    failed: int  # TPM2_PT_LOCKOUT_COUNTER
+    allowed: int  # TPM2_PT_MAX_AUTH_FAIL
+    locked: bool  # inLockout
+
+    def describe(self) -> str:
+        if self.locked:
+            return (f"dictionary-attack lockout ({self.failed} of {self.allowed} failed tries): "
+                    "the next boot asks for the passphrase; `tpm2_dictionarylockout "
+                    "--clear-lockout` ends it")
+        return (f"dictionary-attack counter {self.failed} of {self.allowed} (with systemd < 256 "
+                "every power loss counts as a failed try: at the limit the boot asks for the "
+                "passphrase)")
+
+
+def lockout() -> Lockout | None:
+    """The running machine's TPM dictionary-attack counter (``tpm2_getcap``), or None.
+
+    systemd before 256 seals the LUKS key without ``TPMA_OBJECT_NODA``
+    (systemd #30330), so each unclean shutdown counts as a failed try; PC firmware
+    allows 32, an emulated TPM 3.  ``TPM2TOOLS_TCTI`` chooses another TPM, as for
+    every tpm2-tools command; without it, ``/dev/tpmrm0``.
+    """
+    tcti = [] if "TPM2TOOLS_TCTI" in os.environ else ["-T", "device:/dev/tpmrm0"]
+    if tcti and not os.path.exists("/dev/tpmrm0"):
+        return None  # no TPM here
+    try:
+        out = run(["tpm2_getcap", *tcti, "properties-variable"]).stdout
+    except CommandError:
+        return None
+    values = {}
+    for line in out.splitlines():
+        key, _, value = line.strip().partition(":")
+        values[key] = value.strip()
+    try:
+        return Lockout(int(values["TPM2_PT_LOCKOUT_COUNTER"], 0),
+                       int(values["TPM2_PT_MAX_AUTH_FAIL"], 0), values.get("inLockout") == "1")
+    except (KeyError, ValueError):
+        return None
+
+
 def _pcrs(value: object) -> frozenset[int]:
     return frozenset(v for v in value if isinstance(v, int)) if isinstance(value, list) else (
         frozenset())

@@ -140,3 +140,62 @@ def test_a_reused_loop_device_is_found_by_its_new_uuid(tmp_path: Path) -> None:
     with loop_device(tmp_path / "second.img") as device:
         found = tpm.by_uuid(second)
         assert found is not None and os.path.realpath(found) == os.path.realpath(device)
+
+
+@pytest.fixture
+def swtpm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real TPM 2.0 (swtpm) on a free TCP port, chosen for tpm2-tools by TPM2TOOLS_TCTI."""
+    if shutil.which("swtpm") is None or shutil.which("tpm2_getcap") is None:
+        pytest.skip("needs swtpm and tpm2-tools (scripts/setup.sh installs them)")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={tmp_path}",
+         "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+         "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+         "--flags", "not-need-init,startup-clear"])
+    tcti = f"swtpm:host=127.0.0.1,port={port}"
+    monkeypatch.setenv("TPM2TOOLS_TCTI", tcti)
+    try:
+        for _ in range(100):
+            if subprocess.run(["tpm2_getcap", "properties-variable"],
+                              capture_output=True).returncode == 0:
+                break
+            subprocess.run(["sleep", "0.05"])
+        yield tcti
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_dictionary_attack_counter_is_read_from_the_tpm(swtpm: str) -> None:
+    """What `boot status` says of a real TPM's lockout counter and its limit, which a
+    power loss moves when systemd < 256 sealed the key (no noDA)."""
+    fresh = tpm.lockout()
+    assert fresh == tpm.Lockout(failed=0, allowed=3, locked=False)  # swtpm's defaults
+    subprocess.run(["tpm2_dictionarylockout", "--setup-parameters", "--max-tries=32",
+                    "--recovery-time=7200", "--lockout-recovery-time=86400"], check=True,
+                   capture_output=True)
+    provisioned = tpm.lockout()
+    assert provisioned == tpm.Lockout(failed=0, allowed=32, locked=False)
+    assert "counter 0 of 32" in provisioned.describe()
+    # a wrong password for a DA-protected sealed object counts as a failed try
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"moss-da-{os.getpid()}"
+    work.mkdir()
+    steps = [["tpm2_createprimary", "-C", "o", "-c", "prim.ctx"],
+             ["tpm2_create", "-C", "prim.ctx", "-p", "right", "-i-", "-u", "k.pub", "-r",
+              "k.priv"],
+             ["tpm2_load", "-C", "prim.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"]]
+    for step in steps:  # no resource manager: flush each tool's transient objects
+        subprocess.run(step, input=b"data", cwd=work, check=True, capture_output=True)
+        subprocess.run(["tpm2_flushcontext", "-t"], cwd=work, check=True, capture_output=True)
+    wrong = subprocess.run(["tpm2_unseal", "-c", "k.ctx", "-p", "wrong"], cwd=work,
+                           capture_output=True)
+    shutil.rmtree(work)
+    assert wrong.returncode != 0
+    counted = tpm.lockout()
+    assert counted == tpm.Lockout(failed=1, allowed=32, locked=False)
+    assert "counter 1 of 32" in counted.describe()
