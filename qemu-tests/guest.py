@@ -39,6 +39,23 @@ QEMU_CACHE = CACHE / "qemu"
 # What the initramfs needs for an ext4 root on a virtio disk, and nothing else.
 DRACUT_MODULES = ("rootfs-block",)
 DRIVERS = ("virtio_pci", "virtio_blk", "ext4")
+
+
+@dataclass(frozen=True)
+class InitrdKind:
+    """Which dracut image a guest's kernel package carries."""
+
+    flavour: str  # tests.support.dracut.FLAVOURS: the busybox guest's plain one, or systemd
+    modules: tuple[str, ...]
+    drivers: tuple[str, ...]
+
+
+PLAIN = InitrdKind("plain", DRACUT_MODULES, DRIVERS)
+# The real-OS guest's machine: a LUKS2 root (btrfs in it, or LVM then ext4) unlocked by
+# systemd-cryptsetup with the TPM2 token (tpm2-tss brings the token plugin and libtss2),
+# and, for the installer's first boot only, a key file on a small ext4 disk.
+ENCRYPTED = InitrdKind("systemd", ("rootfs-block", "crypt", "dm", "lvm", "btrfs", "tpm2-tss"),
+                       ("virtio_pci", "virtio_blk", "ext4", "btrfs", "dm_crypt", "dm_mod"))
 # Every guest line the tests read starts with this, so kernel noise never matches.
 MARK = "GUEST "
 
@@ -104,14 +121,14 @@ def _tree_bytes(*dirs: Path) -> bytes:
     return b"\0\0".join(out)
 
 
-def guest_kernel(kernel: DebianKernel) -> GuestKernel:
+def guest_kernel(kernel: DebianKernel, kind: InitrdKind = PLAIN) -> GuestKernel:
     """The kernel with a dracut initramfs holding 90moss, built once per set of inputs."""
     key = _digest(
         kernel.package.encode(),
         kernel.vmlinuz.read_bytes(),
         _tree_bytes(PROJECT / "initrd", PROJECT / "dracut-module"),
         (PROJECT / "moss" / "core" / "ondisk.py").read_bytes(),  # installed beside the agent
-        " ".join((*DRACUT_MODULES, *DRIVERS)).encode(),
+        " ".join((kind.flavour, *kind.modules, *kind.drivers)).encode(),
         Path("/usr/lib/dracut/dracut-version.sh").read_bytes(),
     )
     final = QEMU_CACHE / f"initrd-{kernel.kver}-{key}"
@@ -123,12 +140,12 @@ def guest_kernel(kernel: DebianKernel) -> GuestKernel:
             try:
                 basedir = private_dracut(work / "dracut")
                 images = build_images(
-                    basedir, kernel, work, ["plain"], extra_modules=DRACUT_MODULES,
-                    drivers=DRIVERS,
+                    basedir, kernel, work, [kind.flavour], extra_modules=kind.modules,
+                    drivers=kind.drivers,
                 )
                 out = work / "out"
                 out.mkdir()
-                images["plain"].image.rename(out / "initrd.img")
+                images[kind.flavour].image.rename(out / "initrd.img")
                 if final.exists():
                     shutil.rmtree(final)
                 out.rename(final)

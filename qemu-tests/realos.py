@@ -38,9 +38,15 @@ from tests.support.debian_kernel import CACHE
 REALOS_CACHE = CACHE / "realos"
 SUITE = "bookworm"
 # The userland: init, device manager, module loader, mount, Python for moss;
-# systemd-boot for systemd-bless-boot (and the boot loader moss installs on the ESP).
+# systemd-boot for systemd-bless-boot (and the boot loader and systemd-stub moss uses);
+# for Secure Boot, what moss signs and builds unified images with (sbsigntool, objcopy
+# from binutils); for the encrypted root, cryptsetup (moss reads the LUKS2 tokens) and the
+# TPM2 libraries systemd-cryptenroll loads, and tpm2-tools for the installer's setting of
+# the TPM's dictionary-attack parameters (realvm.INSTALL).
 INCLUDE = ("systemd", "systemd-sysv", "systemd-boot", "udev", "kmod", "python3", "mount",
-           "util-linux")
+           "util-linux", "sbsigntool", "binutils", "cryptsetup-bin", "libtss2-esys-3.0.2-0",
+           "libtss2-rc0", "libtss2-mu0", "libtss2-tctildr0", "libtss2-tcti-device0",
+           "tpm2-tools")
 # moss's runtime dependencies, copied from the venv the tests run in (with theirs).
 
 

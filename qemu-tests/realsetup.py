@@ -1,10 +1,13 @@
-"""Fixtures of the real-OS guest: its packages and base disks, built once a session.
+"""Fixtures of the real-OS guest: its packages and base machine, built once a session.
 
 The base root is state 1: Debian's ``/usr``, moss, systemd-boot and the kernel
 (with the few modules a live moss needs), installed by ``moss -D ROOT`` on the
-host; the stones the scenarios install inside the guest lie in
-``/var/lib/qemu-guest/stones/``.  Each scenario copies the base disks and
-writes its own ``boot.d`` scripts into the copy with ``debugfs``.
+host, which signs systemd-boot and the kernel's unified image with the session's
+db key; the stones the scenarios install inside the guest lie in
+``/var/lib/qemu-stones/``.  The root is then encrypted (``cryptdisk.py``) and the
+installer's boot enrolls the TPM and lets the live moss write the entries.  Each
+scenario copies the machine (disks, VARS, TPM state) and gets its own scenario
+disk with its ``boot.d`` scripts.
 """
 
 from __future__ import annotations
@@ -12,20 +15,22 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cryptdisk
+import firmware
 import guest
 import pytest
 import realos
 import realvm
+from realboots import boot, one, succeeded
 
 from tests.support.debian_kernel import DebianKernel, KernelUnavailable, debian_kernel
 
-STONES = "/var/lib/qemu-guest/stones"
+STONES = "/var/lib/qemu-stones"
 # Power-cut instants per run (scenario 4), the issue's 10. Each costs a boot, a verify
 # and two transactions: 2-4.5 minutes under TCG on a loaded host.
 CUTS = int(os.environ.get("MOSS_QEMU_CUTS", "10"))
@@ -37,6 +42,7 @@ REAL_TEST_TIMEOUT = 3000
 @dataclass(frozen=True)
 class RealGuest:
     disks: realvm.Disks
+    stack: cryptdisk.Stack
     kver: str
     cloud_kver: str
     os_id: str
@@ -115,16 +121,32 @@ def conftest_cloud_kernel() -> DebianKernel:
     return _cloud_kernel()
 
 
-def build_real_guest(work: Path) -> RealGuest:
-    """Build the userland (cached), the packages, the root and its disks."""
-    for tool in ("mmdebstrap", "sfdisk", "mdir", "depmod"):
+# moss -D ROOT on the host: the ESP and the EFI variables are folders of ROOT; no root:
+# the installer's first boot gives it, then the live moss works it out.
+HOST_BOOT_CONF = """
+esp = /efi
+efivars = /efivars
+timeout = 0
+keep = 5
+secureboot-key = /etc/moss/keys/db.key
+secureboot-cert = /etc/moss/keys/db.crt
+"""
+
+
+def build_real_guest(work: Path, kind: str = "btrfs") -> RealGuest:
+    """Build the userland (cached), the packages, the root, its machine; then install."""
+    for tool in ("mmdebstrap", "sfdisk", "mdir", "depmod", "cryptsetup", "mkfs.btrfs",
+                 "lvcreate", "losetup"):
         if shutil.which(tool) is None:
-            pytest.skip(f"the real-OS guest needs {tool}")
+            pytest.skip(f"the real-OS guest needs {tool} (scripts/setup.sh installs it)")
+    missing = firmware.unavailable()
+    if missing:
+        pytest.skip(f"the real-OS guest's Secure Boot machine needs {missing}")
     started = time.monotonic()
     try:
         userland = realos.userland()
-        kernel = guest.guest_kernel(debian_kernel())
-        cloud = guest.guest_kernel(conftest_cloud_kernel())
+        kernel = guest.guest_kernel(debian_kernel(), guest.ENCRYPTED)
+        cloud = guest.guest_kernel(conftest_cloud_kernel(), guest.ENCRYPTED)
     except (realos.UserlandUnavailable, KernelUnavailable) as exc:
         pytest.skip(f"no Debian userland for the real-OS guest: {exc}")
     built = time.monotonic()
@@ -134,50 +156,71 @@ def build_real_guest(work: Path) -> RealGuest:
     # Debian's systemd-boot package brings the boot loader moss installs on the ESP
     base = [userland.stone, realos.moss_package(packages), bulk_package(packages, 1),
             guest.kernel_package(packages, kernel, modules=True)]
+    keys = firmware.make_keys(work / "keys")
     root = guest.new_root(work / "root", 0)
     realos.unpack_skeleton(userland, root)
+    realvm.install_harness(root, keys)
+    live_conf = (root / "etc/moss/boot.conf").read_text()
+    (root / "etc/moss/boot.conf").write_text(HOST_BOOT_CONF)
     guest.moss(root, "install", *map(str, base))
+    (root / "etc/moss/boot.conf").write_text(live_conf)
     stones = root / STONES.lstrip("/")
     stones.mkdir(parents=True)
     _markers(packages, stones)
     cloud = realvm.module_subset(cloud, work / "cloud-modules")
     shutil.copy(guest.kernel_package(packages, cloud, release=2, modules=True),
                 stones / "linux-cloud.stone")
-    realvm.install_harness(root, {})
-    # the ESP's content goes to its own disk; /efi stays an empty mount point
-    disks = realvm.make_disks(root, work / "disks")
+    disks, stack = realvm.make_disks(root, work / "disks", kind, keys)
     release = dict(line.split("=", 1) for line in
                    (root / "etc/os-release").read_text().splitlines() if "=" in line)
     shutil.rmtree(root)
     print(f"\n[realos] userland {built - started:.0f} s (cached or built), root and disks "
-          f"{time.monotonic() - built:.0f} s")
-    return RealGuest(disks, kernel.kver, cloud.kver, release["ID"].strip('"'),
+          f"({kind}) {time.monotonic() - built:.0f} s")
+    disks = install(disks, stack, work / "install")
+    return RealGuest(disks, stack, kernel.kver, cloud.kver, release["ID"].strip('"'),
                      release["NAME"].strip('"'))
 
 
+def install(disks: realvm.Disks, stack: cryptdisk.Stack, work: Path) -> realvm.Disks:
+    """The installer's first boot: its own entry (the root's arguments and the key file,
+    as an installer writes them), then the TPM enrolled and moss's own entries; the
+    machine without the key disk."""
+    entries = [e for e in realvm.esp_listing(disks, "loader/entries") if e.endswith(".conf")]
+    assert len(entries) == 1, entries
+    lines = realvm.esp_file(disks, f"loader/entries/{entries[0]}").splitlines()
+    entry = "\n".join(
+        f"options {stack.installer_arguments()} qemu.install {ln.removeprefix('options ')}"
+        if ln.startswith("options ") else
+        "title installer" if ln.startswith("title ") else ln
+        for ln in lines) + "\n"
+    realvm.esp_put(disks, "loader/entries/installer.conf", entry.encode(), work)
+    realvm.set_vars(disks.vars, {"LoaderEntryOneShot": "installer.conf"})
+    values = boot(disks, work, "installer")
+    succeeded(values, "da")
+    succeeded(values, "enroll")
+    succeeded(values, "sync")
+    assert one(values, "secureboot") == "1", values.get("secureboot")
+    after = realvm.Disks(disks.root, disks.esp, disks.vars, disks.tpm, disks.scenario)
+    assert "installer.conf" not in realvm.esp_listing(after, "loader/entries")
+    return after
+
+
 def write_boot_scripts(disks: realvm.Disks, scripts: dict[int, str], work: Path) -> None:
-    """Put ``boot.d/<n>`` into the root image (the harness runs script n at boot n)."""
-    work.mkdir(parents=True, exist_ok=True)
-    commands = ["cd /etc/qemu-guest/boot.d"]
-    for number, text in scripts.items():
-        (work / f"boot-{number}").write_text(text)
-        commands.append(f"write {work / f'boot-{number}'} {number}")
-    (work / "debugfs.cmds").write_text("\n".join(commands) + "\n")
-    realvm.run(["debugfs", "-w", "-f", str(work / "debugfs.cmds"), str(disks.root)])
+    """The scenario disk with ``boot.d/<n>`` (the harness runs script n at boot n)."""
+    realvm.write_scenario(disks, scripts, work)
 
 
-def write_readonly_conf(disks: realvm.Disks, text: str, work: Path) -> None:
-    """Replace the guest's ``/etc/moss/readonly.conf`` (``enabled = yes`` as built)."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "readonly.conf").write_text(text)
-    (work / "debugfs-readonly.cmds").write_text(
-        f"cd /etc/moss\nrm readonly.conf\nwrite {work / 'readonly.conf'} readonly.conf\n")
-    realvm.run(["debugfs", "-w", "-f", str(work / "debugfs-readonly.cmds"), str(disks.root)])
+# A boot that turns the read-only OS off for the boots after it (README, "A read-only
+# OS"): the agent reads the setting in the initramfs, before any scenario script runs.
+READONLY_OFF = """
+echo "enabled = no" > /etc/moss/readonly.conf
+say readonly-conf "$(cat /etc/moss/readonly.conf)"
+"""
 
 
 def read_report(disks: realvm.Disks, boot: int) -> list[str]:
-    """``/var/lib/qemu-guest/report-<boot>`` from the root image (the guest's own record)."""
-    return guest.read_root_file(disks.root, f"/var/lib/qemu-guest/report-{boot}").splitlines()
+    """``report-<boot>`` from the scenario disk (the guest's own record)."""
+    return realvm.scenario_file(disks, f"report-{boot}").splitlines()
 
 
 @pytest.fixture(scope="session")
@@ -197,10 +240,3 @@ def hard_timeout() -> Iterator[None]:
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
-
-
-def e2fsck_ok(disks: realvm.Disks) -> str:
-    """fsck's verdict on the root after the guest: journal replayed, then checked read-only."""
-    subprocess.run(["e2fsck", "-fy", "-E", "journal_only", str(disks.root)], capture_output=True)
-    proc = subprocess.run(["e2fsck", "-fn", str(disks.root)], capture_output=True, text=True)
-    return proc.stdout if proc.returncode else ""

@@ -24,7 +24,9 @@ EXPECTED = {
     "test_deferred_kernel_update_runs_at_the_next_boot_and_is_blessed": 200,
     "test_unblessed_pending_state_is_tried_three_times_then_rolled_back": 210,
     "test_menu_choice_of_the_previous_state_on_the_real_os": 180,
-    "test_a_system_trigger_runs_once_after_a_live_install_and_its_unit_starts": 130,
+    "test_a_system_trigger_runs_once_after_a_live_install_and_its_unit_starts": 230,
+    "test_live_update_on_luks_lvm_ext4_boots_the_new_state_with_tpm_unlock": 450,
+    "test_a_tampered_image_is_refused_and_the_previous_state_still_boots": 300,
     "test_a_cut_after_the_exchange_boots_the_old_state_and_after_the_sync_the_new": 320,
 }
 PER_CUT = 130  # one boot: the check of the last cut (verify), a transaction, the cut

@@ -38,6 +38,9 @@ say bulk "$(cat /usr/share/qemu-guest/bulk)"
 # What every boot after a cut checks (boot n); then (CUT) the next update, killed.
 CHECK = f"""
 say bulk "$(cat /usr/share/qemu-guest/bulk)"
+# each cut is a non-orderly TPM shutdown: the dictionary-attack counter it moved
+say tpm-lockout "$(TPM2TOOLS_TCTI=device:/dev/tpmrm0 tpm2_getcap properties-variable |
+    grep LOCKOUT_COUNTER | tr -d ' ')"
 step verify moss state verify
 step next moss -y install {STONES}/mark$n.stone
 """
@@ -124,7 +127,8 @@ def test_power_cuts_during_a_live_update_leave_a_bootable_complete_state(
             missed = f"after the end at {took:.2f} s"
             window = min(window, took)
         print(f"[realos] cut {n - 1}: {instant:.2f} s of {window:.2f} s ({missed}); "
-              f"booted state {one(values, 'stateid')} ({outcomes[-1] if outcomes else 'first'})")
+              f"booted state {one(values, 'stateid')} ({outcomes[-1] if outcomes else 'first'}), "
+              f"{values.get('tpm-lockout', ['?'])[0]} (of 32)")
 
     final = boot(disks, tmp_path, "after the last cut")
     outcomes.append(check_after_cut(final, before, last))

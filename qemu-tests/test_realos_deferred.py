@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import guest
 import realsetup
 import realvm
 from realboots import boot, one, succeeded
@@ -41,7 +40,7 @@ def test_deferred_kernel_update_runs_at_the_next_boot_and_is_blessed(
     succeeded(staged, "defer")
     assert one(staged, "stateid") == "1"  # /usr untouched
     states = {s["id"]: s for s in json.loads(
-        guest.read_root_file(disks.root, "/var/lib/qemu-guest/states.json"))}
+        realvm.scenario_file(disks, "states.json"))}
     assert states[2]["pending"] and not states[2]["active"], states
     assert f"{pending}+3.conf" in realvm.esp_listing(disks, "loader/entries")
 

@@ -12,7 +12,6 @@ import json
 import re
 from pathlib import Path
 
-import guest
 import realsetup
 import realvm
 from realboots import BOOT_TIMEOUT, SILENCE, boot, guest_lines, one, succeeded
@@ -62,7 +61,7 @@ def test_menu_choice_of_the_previous_state_on_the_real_os(
     assert one(chosen, "stateid") == "1"
     assert "moss.fstx=1" in one(chosen, "cmdline").split()
     states = {s["id"]: s for s in json.loads(
-        guest.read_root_file(disks.root, "/var/lib/qemu-guest/states.json"))}
+        realvm.scenario_file(disks, "states.json"))}
     assert states[1]["booted"] and states[1]["active"], states
     assert not states[2]["active"]
     succeeded(chosen, "next")

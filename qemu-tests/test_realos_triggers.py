@@ -32,9 +32,11 @@ def test_a_system_trigger_runs_once_after_a_live_install_and_its_unit_starts(
     real_guest: RealGuest, tmp_path: Path
 ) -> None:
     disks = realvm.copy_disks(real_guest.disks, tmp_path / "disks")
-    write_boot_scripts(disks, {1: SCRIPT}, tmp_path / "scripts")
     # this scenario runs with the read-only OS turned off: /usr is writable as before it
-    realsetup.write_readonly_conf(disks, "enabled = no\n", tmp_path / "scripts")
+    # (the encrypted root is only written from inside the guest: a boot turns it off)
+    write_boot_scripts(disks, {1: realsetup.READONLY_OFF, 2: SCRIPT}, tmp_path / "scripts")
+    off = boot(disks, tmp_path, "read-only OS turned off")
+    assert one(off, "readonly-conf") == "enabled = no"
 
     values = boot(disks, tmp_path, "live install with a system trigger")
 

@@ -14,6 +14,7 @@ APT_PACKAGES=(
     mmdebstrap fdisk fusefat nginx
     cryptsetup btrfs-progs lvm2 sbsigntool  # real machines: boot/topology, boot/secureboot
     xfsprogs  # the blit's reflinks are tested on loop-mounted btrfs and xfs images
+    swtpm swtpm-tools tpm2-tools openssl  # the real-OS guest's TPM; dracut's tpm2-tss needs tpm2
 )
 
 missing=()
