@@ -92,10 +92,12 @@ def available_table(root_path: Path) -> list[tuple[str, ...]]:
 
 def available_text(root_path: Path) -> str | None:
     """``list available``'s whole table as printed, from the meta databases in one
-    string built by SQLite (:func:`moss.repo.metaquery.table_text`, issue 27); None
+    string built by SQLite (:func:`moss.repo.metatable.table_text`, issue 27); None
     when they cannot answer (:func:`available_table` then gives the rows)."""
+    from moss.repo.metatable import table_text
+
     installed_ids = {p.id for p in installed(root_path)}
-    return metaquery.table_text(root_path, repositories(root_path), installed_ids)
+    return table_text(root_path, repositories(root_path), installed_ids)
 
 
 def table_row(p: AvailablePackage) -> tuple[str, str, str, str, str]:

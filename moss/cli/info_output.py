@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from moss.cli.output import print_json
 from moss.core.errors import MossError
 
+# ``typing`` costs milliseconds to import; mypy takes any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from moss.actions import lookup
 
@@ -52,17 +54,28 @@ def _info_json(directory: Path, files: bool, c: lookup.Candidate) -> dict[str, o
     return out
 
 
-def _info_text(directory: Path, files: bool, c: lookup.Candidate) -> None:
-    from moss.actions import lookup
+def print_details(found: Sequence[Mapping[str, object]]) -> None:
+    """``info``'s text of installed packages (:func:`moss.actions.quickinfo.quick_info`)."""
+    print("\n\n".join("\n".join(info_lines(details, "installed")) for details in found))
 
-    details = lookup.details(c.meta)
-    for key in ("name", "version", "release", "summary", "description", "homepage"):
-        print(f"{key.capitalize():<13}{details[key]}")
+
+def info_lines(details: Mapping[str, object], status: str) -> list[str]:
+    """One package's lines of ``info``, from :func:`moss.actions.lookup.details`: the
+    one text both the quick and the full path print."""
+    lines = [f"{key.capitalize():<13}{details[key]}"
+             for key in ("name", "version", "release", "summary", "description", "homepage")]
     for key in ("licenses", "depends", "provides", "conflicts"):
         values = details[key]
         assert isinstance(values, list)
-        print(f"{key.capitalize():<13}{', '.join(values) or '-'}")
-    print(f"{'Status':<13}{'installed' if c.installed else 'available in ' + str(c.repository)}")
+        lines.append(f"{key.capitalize():<13}{', '.join(values) or '-'}")
+    return [*lines, f"{'Status':<13}{status}"]
+
+
+def _info_text(directory: Path, files: bool, c: lookup.Candidate) -> None:
+    from moss.actions import lookup
+
+    status = "installed" if c.installed else "available in " + str(c.repository)
+    print("\n".join(info_lines(lookup.details(c.meta), status)))
     if files and c.selected is not None:
         from moss.actions import query  # the layout: it loads the resolver and repositories
 

@@ -91,9 +91,14 @@ def _handle(directory: Path, words: list[str]) -> None:
         else:
             print_rows(rows)
     elif words[0] == "info":
-        from moss.cli.info_output import print_info
+        from moss.actions.quickinfo import quick_info
+        from moss.cli.info_output import print_details, print_info
 
-        print_info(directory, words[1:], files=False, as_json=False)
+        found = quick_info(directory, words[1:])  # None: the full reader answers
+        if found is None:
+            print_info(directory, words[1:], files=False, as_json=False)
+        else:
+            print_details(found)
     else:
         from moss.cli.query_commands import list_available
 

@@ -9,39 +9,29 @@ select packages, and ``state prune`` drops unused rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
-from moss.db import REBUILD_HINT, DatabaseError, open_database, rowcheck, schemas
-from moss.stone import Dependency, PackageMeta
+from moss.db import installrows, open_database, schemas
+from moss.stone import Dependency, DependencyKind, PackageMeta
 from moss.stone.dependency import KIND_NAMES
 
 MIGRATIONS = schemas.INSTALL
 
-# The text columns of ``get``'s row, by position (2, 3 and 11 are integers, 9 and 10
-# may be NULL).
-_TEXT_COLUMNS = {0: "name", 1: "version_identifier", 4: "architecture", 5: "summary",
-                 6: "description", 7: "homepage", 8: "source_id"}
-_LISTS = (("meta_licenses", "license"), ("meta_dependencies", "dependency"),
-          ("meta_providers", "provider"), ("meta_conflicts", "conflict"))
-
-
-def _meta_of(row: Sequence[object], lists: dict[str, list[object]]) -> PackageMeta:
-    """A ``meta`` row and its lists as moss uses them, every value checked first."""
-    t, n = rowcheck.text, rowcheck.integer
-    texts = [t(row[i], column) for i, column in _TEXT_COLUMNS.items()]
-    strings = {table: [t(v, table) for v in values] for table, values in lists.items()}
+def _meta_of(fields: installrows.MetaFields) -> PackageMeta:
+    """The checked fields as moss uses them."""
+    (name, version, release, build_release, architecture, summary, description, homepage,
+     source_id, uri, hash_, size, licenses, depends, provides, conflicts) = fields
     return PackageMeta(
-        name=texts[0], version=texts[1], release=n(row[2], "source_release"),
-        build_release=n(row[3], "build_release"), architecture=texts[2], summary=texts[3],
-        description=texts[4], homepage=texts[5], source_id=texts[6],
-        uri=rowcheck.optional_text(row[9], "uri"), hash=rowcheck.optional_text(row[10], "hash"),
-        size=rowcheck.optional_integer(row[11], "download_size"),
-        licenses=strings["meta_licenses"],
-        depends=[Dependency.parse(d) for d in strings["meta_dependencies"]],
-        provides=[Dependency.parse(p) for p in strings["meta_providers"]],
-        conflicts=[Dependency.parse(c) for c in strings["meta_conflicts"]],
-    )
+        name=name, version=version, release=release, build_release=build_release,
+        architecture=architecture, summary=summary, description=description,
+        homepage=homepage, source_id=source_id, uri=uri, hash=hash_, size=size,
+        licenses=licenses, depends=_deps(depends), provides=_deps(provides),
+        conflicts=_deps(conflicts))
+
+
+def _deps(pairs: installrows.Deps) -> list[Dependency]:
+    return [Dependency(DependencyKind(kind), target) for kind, target in pairs]
 
 
 def db_form(dependency: Dependency) -> str:
@@ -80,31 +70,15 @@ class InstallDB:
                 "meta_providers": [db_form(p) for p in meta.provides],
                 "meta_conflicts": [db_form(c) for c in meta.conflicts],
             }
-            for table, column in _LISTS:
+            for table, column in installrows.LISTS:
                 self.conn.executemany(
                     f"INSERT OR IGNORE INTO {table} (package, {column}) VALUES (?, ?)",
                     [(package, v) for v in values[table]],
                 )
 
     def get(self, package: str) -> PackageMeta | None:
-        row = self.conn.execute(
-            "SELECT name, version_identifier, source_release, build_release, architecture,"
-            " summary, description, homepage, source_id, uri, hash, download_size"
-            " FROM meta WHERE package = ?",
-            (package,),
-        ).fetchone()
-        if row is None:
-            return None
-        lists = {
-            table: [r[0] for r in self.conn.execute(
-                f"SELECT {column} FROM {table} WHERE package = ? ORDER BY rowid", (package,))]
-            for table, column in _LISTS
-        }
-        try:
-            return _meta_of(row, lists)
-        except ValueError as exc:  # BadValue, or a dependency that does not parse
-            raise DatabaseError(
-                f"database {self.path}: package {package}: {exc}; {REBUILD_HINT}") from exc
+        fields = installrows.read_meta(self.conn, self.path, package)
+        return None if fields is None else _meta_of(fields)
 
     def all_packages(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT package FROM meta ORDER BY name")]

@@ -51,8 +51,8 @@ _TABLE_RANK = (2, 5, 6)
 
 
 @contextmanager
-def _current(root: Path, repos: Sequence[Repository]
-             ) -> Iterator[list[tuple[Repository, sqlite3.Connection]] | None]:
+def current_dbs(root: Path, repos: Sequence[Repository]
+                ) -> Iterator[list[tuple[Repository, sqlite3.Connection]] | None]:
     """Each active repository's database, read-only; None when one is missing or stale."""
     opened: list[tuple[Repository, sqlite3.Connection]] = []
     try:
@@ -71,8 +71,8 @@ def _current(root: Path, repos: Sequence[Repository]
             conn.close()
 
 
-def _ranked(dbs: list[tuple[Repository, sqlite3.Connection]]
-            ) -> list[tuple[Repository, sqlite3.Connection]]:
+def ranked(dbs: list[tuple[Repository, sqlite3.Connection]]
+           ) -> list[tuple[Repository, sqlite3.Connection]]:
     """Most preferred first: the Catalog's rank of a repository (priority, then id)."""
     return sorted(dbs, key=lambda pair: (-pair[0].priority, pair[0].id))
 
@@ -106,23 +106,23 @@ def best_table(root: Path, repos: Sequence[Repository], installed_ids: set[str]
     SQLite: no Python object per offer but the row itself; None to parse instead."""
     import json  # the installed ids, for SQLite's json_each
 
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
         ids = json.dumps(sorted(installed_ids))
         batches = [(repo.priority, conn.execute(_TABLE, (repo.id, ids)).fetchall())
-                   for repo, conn in _ranked(dbs)]
+                   for repo, conn in ranked(dbs)]
     return _merge(batches, _TABLE_RANK)
 
 
 def best_listings(root: Path, repos: Sequence[Repository]) -> list[Listed] | None:
     """Each offered name's best offer, by name, as ``list available`` shows it; None
     to parse the indexes instead."""
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
         batches = [(repo.priority, conn.execute(_LIST, (repo.id,)).fetchall())
-                   for repo, conn in _ranked(dbs)]
+                   for repo, conn in ranked(dbs)]
     return _merge(batches)
 
 
@@ -135,10 +135,10 @@ def search_listings(root: Path, repos: Sequence[Repository], needle: str,
     another's does: so every repository's offer of each name that matched anywhere is
     ranked, and the winner kept only if it matches itself.
     """
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
-        dbs = _ranked(dbs)
+        dbs = ranked(dbs)
         batches = [(repo.priority, conn.execute(_BEST + " WHERE hit ORDER BY name",
                                                 (repo.id, needle)).fetchall())
                    for repo, conn in dbs]
@@ -173,7 +173,7 @@ def all_offers(root: Path, repos: Sequence[Repository]) -> list[Offer] | None:
     The records lack only the unmodelled ``extra`` records of the index, which neither
     resolution nor the databases keep (``offers_providing`` answers ``lookup`` so too).
     """
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
         offers: list[Offer] = []
@@ -200,7 +200,7 @@ def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
 
 def offers_providing(root: Path, repos: Sequence[Repository], key: str) -> list[Offer] | None:
     """The offers called ``key`` or providing it, in load order; None to parse instead."""
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
         return [Offer(decode(record), repo.id, repo.priority) for repo, conn in dbs
@@ -217,102 +217,9 @@ def offered_among(root: Path, repos: Sequence[Repository], names: Sequence[str]
     not read a 100 000-package index (a subpackage toggle asks at every transaction).
     """
     wanted = json.dumps(sorted(set(names)))
-    with _current(root, repos) as dbs:
+    with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
         return {name for _repo, conn in dbs for (name,) in conn.execute(
             "SELECT name FROM moss_py_best WHERE name IN (SELECT value FROM json_each(?))",
             (wanted,))}
-
-
-#: What Python's ``str.rstrip()`` strips: every code point whose ``isspace()`` is true
-#: (tests/repo/test_metaquery_text.py checks it against Python's own).
-WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-_HEADER = ("NAME", "VERSION", "REPOSITORY", "", "SUMMARY")
-
-
-def _arm(schema: str, rank: int, ranked: list[tuple[Repository, str]], installed: bool,
-         line: str) -> str:
-    """One repository's rows that no other repository's offer of the name outranks
-    (:func:`_merge`'s rule: a higher priority wins; at the same priority a higher
-    (release, build release), then the earlier repository), with ``line`` as ``l``."""
-    repo = ranked[rank][0]
-    inst = ("CASE WHEN coalesce(t.hash, '') IN (SELECT value FROM json_each(:ids)) "
-            "THEN 'installed' ELSE '' END") if installed else "''"
-    beaten = []
-    for other, (rival, rival_schema) in enumerate(ranked):
-        if other == rank or rival.priority < repo.priority:
-            continue
-        better = ("" if rival.priority > repo.priority else
-                  " AND (u.release, u.build_release) " + (">=" if other < rank else ">")
-                  + " (t.release, t.build_release)")
-        beaten.append(f"EXISTS (SELECT 1 FROM {rival_schema}.moss_py_best AS u "
-                      f"WHERE u.name = t.name{better})")
-    where = f" WHERE NOT ({' OR '.join(beaten)})" if beaten else ""
-    cells = (f"t.name AS k, t.version || '-' || t.release AS vr, :r{rank} AS repo, "
-             f"{inst} AS inst, t.summary AS summary")
-    return (f"SELECT {line} FROM (SELECT {cells} FROM {schema}.moss_py_best AS t{where})")
-
-
-def table_text(root: Path, repos: Sequence[Repository], installed_ids: set[str]
-               ) -> str | None:
-    """``list available``'s whole table as printed, header to last newline, built by
-    SQLite from the meta databases (one string: no Python object per offer); None to
-    take the row-by-row path (a database missing or stale, a NUL in a cell).
-
-    The databases are attached to the first one's connection, each repository's
-    winning rows come from its own ``moss_py_best`` in name order, and SQLite merges
-    them (``UNION ALL ... ORDER BY``, no sort) and pads them with ``printf``, widths in
-    characters as Python's ``len`` (``%-!*s``), trailing whitespace cut as
-    ``str.rstrip`` cuts it.  ``group_concat`` keeps the order of its ordered subquery:
-    SQLite drops a subquery's ORDER BY only under an outer ORDER BY or a join.
-    """
-    with _current(root, repos) as dbs:
-        if dbs is None:
-            return None
-        ranked = _ranked(dbs)
-        if any("\0" in repo.id for repo, _ in ranked):
-            return None
-        return _table_text(ranked, root, installed_ids)
-
-
-def _table_text(dbs: list[tuple[Repository, sqlite3.Connection]], root: Path,
-                installed_ids: set[str]) -> str | None:
-    import json  # the installed ids, for SQLite's json_each
-
-    if not dbs:
-        return _header(0, 0, 0, 0) + "\n"
-    conn = dbs[0][1]
-    schemas = [(repo, "main" if n == 0 else f"r{n}") for n, (repo, _) in enumerate(dbs)]
-    for n, (repo, _) in enumerate(dbs[1:], start=1):
-        uri = f"{(cache_dir(root, repo) / DB_NAME).resolve().as_uri()}?mode=ro"
-        conn.execute(f"ATTACH DATABASE ? AS r{n}", (uri,))
-    params: dict[str, object] = {f"r{n}": repo.id for n, (repo, _) in enumerate(dbs)}
-    params["ids"] = json.dumps(sorted(installed_ids))
-    installed = bool(installed_ids)
-    sizes = " UNION ALL ".join(
-        _arm(schema, n, schemas, installed, "k, vr, repo, inst, summary")
-        for n, (_, schema) in enumerate(schemas))
-    widths = conn.execute(
-        "SELECT max(length(k)), max(length(vr)), max(length(repo)), max(length(inst)), "
-        "max(instr(k, char(0)) + instr(vr, char(0)) + instr(summary, char(0))) "
-        f"FROM ({sizes})", params).fetchone()
-    if widths[4]:
-        return None  # SQLite's length() and printf stop at a NUL; Python's do not
-    cols = [max(len(head), found or 0) for head, found in zip(_HEADER, widths[:4], strict=False)]
-    params.update(w1=cols[0], w2=cols[1], w3=cols[2], w4=cols[3], ws=WHITESPACE)
-    line = ("k, rtrim(printf('%-!*s  %-!*s  %-!*s  %-!*s  %s', :w1, k, :w2, vr, :w3, repo, "
-            ":w4, inst, summary), :ws) AS l")
-    arms = " UNION ALL ".join(_arm(schema, n, schemas, installed, line)
-                              for n, (_, schema) in enumerate(schemas))
-    body = conn.execute(f"SELECT group_concat(l, char(10)) FROM ({arms} ORDER BY k)",
-                        params).fetchone()[0]
-    return _header(*cols) + "\n" + (body + "\n" if body is not None else "")
-
-
-def _header(*widths: int) -> str:
-    """The table's first line, padded as its rows (``write_padded``'s rule)."""
-    cells = [head.ljust(max(width, len(head))) for head, width in zip(_HEADER, widths,
-                                                                      strict=False)]
-    return ("  ".join([*cells, _HEADER[4]])).rstrip()

@@ -2,13 +2,11 @@
 
 The rows come from :func:`state_rows`, which :func:`moss.states.listing.list_states`
 uses too, so both give the same answer from the same databases.  :func:`quick_states`
-opens the databases as :func:`moss.db.databases.open_databases` does read-only (the
-same files, order, checks and refusals, through :func:`moss.db.open_database`) but
-without the classes that load the stone format and ``dataclasses``, which cost more
-than the rest of the command.  Whenever anything is out of the ordinary (a database
-that fails to open, a legacy schema, a bad value, any error), it answers None and the
-full reader runs from the start: that one converts, refuses or names the damaged file,
-so the quick path never decides what is wrong, only that nothing is.
+opens the databases through :func:`moss.db.quickopen.open_quietly`, without the
+classes that load the stone format and ``dataclasses``, which cost more than the rest
+of the command.  Whenever anything is out of the ordinary (a database that fails to
+open, a legacy schema, a bad value, any error), it answers None and the full reader
+runs from the start.
 """
 
 from __future__ import annotations
@@ -17,11 +15,10 @@ import sqlite3
 from pathlib import Path
 
 from moss.core.ondisk import parse_state_id
-from moss.core.rootpaths import RootPaths, holds_states, read_state_id, refuse_borrowed
-from moss.db import extras as extras_db
-from moss.db import open_database, schemas, staterows
+from moss.core.rootpaths import RootPaths, read_state_id, refuse_borrowed
+from moss.db import staterows
 from moss.db.extras import ExtrasDB
-from moss.db.legacyprobe import current_paths, marked
+from moss.db.quickopen import close, open_quietly
 
 #: StateInfo's fields in order: id, created, summary, packages, active, pending,
 #: booted, activated.
@@ -84,22 +81,13 @@ def quick_states(root_path: Path) -> list[Row] | None:
     if not root.db.is_dir():
         return []  # no state yet; and a query must not create databases
     refuse_borrowed(root)
-    paths = current_paths(root.moss)
-    blank = holds_states(root)
-    opened: list[sqlite3.Connection] = []
+    opened = open_quietly(root)
+    if opened is None:
+        return None
+    paths, extras, install, state, layout = opened
     try:
-        extras = ExtrasDB(paths[extras_db.NAME], writable=False)
-        opened.append(extras.conn)
-        for name, migrations in (("install", schemas.INSTALL), ("state", schemas.STATE),
-                                 ("layout", schemas.LAYOUT)):
-            opened.append(open_database(paths[name], migrations, writable=False,
-                                        refuse_blank=blank))
-        if marked(zip(("install", "state", "layout"), opened[1:], strict=True)):
-            return None  # a legacy schema: converted in memory by the full reader
-        return state_rows(root, opened[2], paths["state"], extras)
+        return state_rows(root, state, paths["state"], extras)
     except Exception:  # the full reader meets it again and reports it
         return None
     finally:
-        for conn in opened:
-            conn.close()
-
+        close([extras.conn, install, state, layout])

@@ -11,9 +11,12 @@ writer import (issue 18: start-up time).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# ``typing`` costs milliseconds to import; mypy takes any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from moss.stone.dependency import Dependency
     from moss.stone.digest import EMPTY_DIGEST, digest_bytes, digest_hex, xxh3_128
     from moss.stone.enums import (

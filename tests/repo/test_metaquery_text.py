@@ -1,6 +1,6 @@
 """``list available``'s table built by SQLite (issue 27) against the row-by-row path.
 
-:func:`moss.repo.metaquery.table_text` pads, ranks and trims in SQL; the rows
+:func:`moss.repo.metatable.table_text` pads, ranks and trims in SQL; the rows
 :func:`moss.repo.metaquery.best_table` gives, padded by ``write_padded``, are what
 ``list available`` printed before.  Both run here on real meta databases written by
 ``repo update``'s own code, with what padding and trimming get wrong first: names
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from moss.cli.output import write_padded
-from moss.repo import metaquery
+from moss.repo import metaquery, metatable
 from moss.repo.config import Repository, cache_dir
 from moss.repo.metacache import write_tables
 from moss.repo.metadb import DB_NAME
@@ -30,7 +30,7 @@ from moss.stone import PackageMeta
 
 def test_whitespace_is_what_python_strips() -> None:
     spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-    assert spaces == metaquery.WHITESPACE
+    assert spaces == metatable.WHITESPACE
 
 
 def _meta(name: str, release: int = 1, summary: str = "s", version: str = "1.0",
@@ -56,7 +56,7 @@ def _both(root: Path, repos: list[Repository], installed: set[str]) -> tuple[str
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         write_padded([("NAME", "VERSION", "REPOSITORY", "", "SUMMARY"), *rows])
-    return out.getvalue(), metaquery.table_text(root, repos, installed)
+    return out.getvalue(), metatable.table_text(root, repos, installed)
 
 
 TRAILING = ["", " ", "x\t", "tail\u3000", "nbsp\xa0", "sep\x1c", "line\u2028", "   ",
@@ -91,4 +91,18 @@ def test_a_nul_in_a_cell_takes_the_row_path(tmp_path: Path) -> None:
     """SQLite's length() and printf stop at a NUL; Python's do not."""
     main = Repository("main", "file:///main")
     _repo(tmp_path, main, [_meta("a", summary="nul\0here"), _meta("b")])
-    assert metaquery.table_text(tmp_path, [main], set()) is None
+    assert metatable.table_text(tmp_path, [main], set()) is None
+
+
+def test_widths_come_from_the_shown_rows_only(tmp_path: Path) -> None:
+    """Each database's longest cells may belong to offers another repository beats:
+    a beaten repository's long id, a beaten offer's long version or its "installed"
+    mark must not widen the table's columns."""
+    main = Repository("main", "file:///main", priority=5)
+    beaten = Repository("a-beaten-repository-id", "file:///beaten")
+    _repo(tmp_path, main, [_meta("a"), _meta("b", summary="")])
+    _repo(tmp_path, beaten, [_meta("a", 7, version="1.0.0.0.0.0.0.0-long"), _meta("b", 2)])
+    for installed in (set(), {"h-a-7-1-1.0.0.0.0.0.0.0-long"}):
+        padded, text = _both(tmp_path, [main, beaten], installed)
+        assert text == padded
+        assert "a-beaten" not in padded and "installed" not in padded
