@@ -59,6 +59,9 @@ def _runtime_dependencies() -> tuple[str, ...]:
 
 
 MOSS_DEPS = _runtime_dependencies()
+# This file as it was imported: the userland's cache key must describe the package list
+# this process builds with, not a newer copy edited on disk meanwhile.
+_SOURCE = Path(__file__).read_text()
 PROJECT = Path(__file__).resolve().parent.parent
 GUEST_PYTHON = "python3.11"
 BUILD_TIMEOUT = 1500  # seconds for mmdebstrap on a loaded host (cold: ~6 min idle)
@@ -131,7 +134,7 @@ def _run(cmd: list[str], timeout: float = 600) -> str:
 
 def userland() -> Userland:
     """The cached Debian userland, built on first use (one builder at a time)."""
-    final = REALOS_CACHE / f"userland-{_key(Path(__file__).read_text(), *mirror_lines())}"
+    final = REALOS_CACHE / f"userland-{_key(_SOURCE, *mirror_lines())}"
     REALOS_CACHE.mkdir(parents=True, exist_ok=True)
     with open(REALOS_CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
