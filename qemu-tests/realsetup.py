@@ -31,9 +31,10 @@ from realboots import boot, one, succeeded
 from tests.support.debian_kernel import DebianKernel, KernelUnavailable, debian_kernel
 
 STONES = "/var/lib/qemu-stones"
-# Power-cut instants per run (scenario 4), the issue's 10. Each costs a boot, a verify
-# and two transactions: 2-4.5 minutes under TCG on a loaded host.
-CUTS = int(os.environ.get("MOSS_QEMU_CUTS", "10"))
+# Power-cut instants per run (scenario 4): issue 24 asks at least 5, issue 15 had 10.
+# Each costs a boot, a verify (a re-hash of the store) and two transactions: 4-7 minutes
+# under TCG on a loaded host, so CI runs 6 and MOSS_QEMU_CUTS=10 the full count.
+CUTS = int(os.environ.get("MOSS_QEMU_CUTS", "6"))
 BULK_FILES = 1500
 # One scenario runs several boots of ~2-4 minutes each under TCG on a loaded host.
 REAL_TEST_TIMEOUT = 3000
