@@ -8,7 +8,8 @@ opened by :func:`moss.db.quickopen.open_quietly`, and matched by name or provide
 :func:`moss.actions.lookup.answers` matches.  Whenever anything is out of the ordinary
 (a repository configured, a database the quick open declines, a bad value, a NAME
 nothing answers, any error), the answer is None and :func:`moss.actions.lookup.candidates`
-answers from the start, reporting what is wrong.
+answers from the start, reporting what is wrong.  ``list available`` reads the
+installed package ids the same way (:func:`installed_ids`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ def _answers(details: Details, name: str) -> bool:
 def _installed(root_path: Path) -> list[Details] | None:
     """The active state's packages, as :func:`moss.planning.selection.selection_of`
     holds them (the last of a name wins its place); None for the full reader."""
+    selected = selected_rows(root_path)
+    return None if selected is None else [details(fields) for _, fields in selected]
+
+
+def installed_ids(root_path: Path) -> set[str] | None:
+    """The active state's package ids, as :func:`moss.actions.query.installed` gives
+    them (``list available`` marks those offers); None for the full reader."""
+    selected = selected_rows(root_path)
+    return None if selected is None else {package for package, _ in selected}
+
+
+def selected_rows(root_path: Path) -> list[tuple[str, installrows.MetaFields]] | None:
+    """The active state's packages and their checked rows, as
+    :func:`moss.planning.selection.selection_of` holds them (the last of a name wins
+    its place); None for the full reader."""
     root = RootPaths(root_path)
     if not root.db.is_dir():
         return []  # a query must not create databases
@@ -66,12 +82,12 @@ def _installed(root_path: Path) -> list[Details] | None:
         state_id = read_state_id(root.usr)
         record = None if state_id is None else staterows.read_state(state, paths["state"],
                                                                     state_id)
-        selected: dict[str, Details] = {}
+        selected: dict[str, tuple[str, installrows.MetaFields]] = {}
         for package, _explicit, _reason in record[1] if record else []:
             fields = installrows.read_meta(install, paths["install"], package)
             if fields is None:
                 return None  # the full reader names the state and the package
-            selected[fields[0]] = details(fields)
+            selected[fields[0]] = (package, fields)
         return list(selected.values())
     except Exception:  # the full reader meets it again and reports it
         return None

@@ -100,6 +100,26 @@ def _handle(directory: Path, words: list[str]) -> None:
         else:
             print_details(found)
     else:
+        _list_available(directory)
+
+
+def _list_available(directory: Path) -> None:
+    """The table SQLite builds (:func:`moss.repo.metatable.table_text`), the installed
+    packages read without the dataclasses; anything out of the ordinary (a database
+    the quick reader declines, a meta database that cannot answer) goes to the full
+    handler, which reads everything again and reports what is wrong."""
+    from moss.actions.quickinfo import installed_ids
+
+    ids = installed_ids(directory)
+    text = None
+    if ids is not None:
+        from moss.planning.sysmodel import repositories
+        from moss.repo.metatable import table_text
+
+        text = table_text(directory, repositories(directory), ids)
+    if text is None:
         from moss.cli.query_commands import list_available
 
         list_available(directory)
+    else:
+        sys.stdout.write(text)

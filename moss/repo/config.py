@@ -37,7 +37,6 @@ import xxhash
 from moss.core import confined, kdl
 from moss.core.configfiles import FORMATS, config_files, is_vendor, read_data, system_folders
 from moss.core.errors import MossError
-from moss.core.fs import atomic_write, remove_tree
 from moss.core.root import Root
 from moss.repo.rootindex import (
     DEFAULT_ARCH,
@@ -295,9 +294,16 @@ def _encode(path: Path, entries: dict[str, Repository]) -> bytes:
     return yaml.safe_dump(body, sort_keys=False).encode()
 
 
+def _save(path: Path, entries: dict[str, Repository]) -> None:
+    """Write a config file whole: moss.core.fs (tempfile, ctypes) only then, not for queries."""
+    from moss.core.fs import atomic_write
+
+    atomic_write(path, _encode(path, entries))
+
+
 def _write(root: Path, repo: Repository) -> None:
     path = confined.inside(root, ADMIN_DIR.as_posix()) / f"{repo.id}.kdl"  # never via a link out
-    atomic_write(path, _encode(path, {repo.id: repo}))
+    _save(path, {repo.id: repo})
 
 
 def _admin_files(root: Path) -> list[Path]:
@@ -310,17 +316,10 @@ def _admin_files(root: Path) -> list[Path]:
     return [p for p in files if p.suffix in FORMATS and p.is_file()]
 
 
-def add_repository(
-    root: Path,
-    repo_id: str,
-    uri: str,
-    *,
-    priority: int = 0,
-    description: str = "",
-    key: str | None = None,
-    root_index: str | None = None,
-    mirrors: tuple[str, ...] = (),
-) -> Repository:
+def add_repository(root: Path, repo_id: str, uri: str, *, priority: int = 0,
+                   description: str = "", key: str | None = None,
+                   root_index: str | None = None, mirrors: tuple[str, ...] = ()
+                   ) -> Repository:
     """Write ``etc/moss/repo.d/<id>.kdl``; an existing id is an error, not a silent edit.
 
     With ``root_index`` (real moss's ``--root-index version=...`` options) ``uri`` is
@@ -368,7 +367,7 @@ def remove_repository(root: Path, repo_id: str) -> None:
         found = True
         del entries[repo_id]
         if entries:
-            atomic_write(path, _encode(path, entries))
+            _save(path, entries)
         else:
             path.unlink()
     if not found:
@@ -376,7 +375,8 @@ def remove_repository(root: Path, repo_id: str) -> None:
             f"repository {repo_id!r} is provided by the system in {VENDOR_DIR}; "
             f"disable it with 'moss repo disable {repo_id}'"
         )
-    # Its downloaded index goes with it, as real moss removes its cache folder.
+    from moss.core.fs import remove_tree  # the fetched index goes too, as in real moss
+
     remove_tree(cache_dir(root, repo), ignore_errors=True)
 
 
@@ -395,6 +395,6 @@ def put_repository(root: Path, repo: Repository) -> None:
         entries = _read_file(root, path)
         if repo.id in entries:
             entries[repo.id] = repo
-            atomic_write(path, _encode(path, entries))
+            _save(path, entries)
             return
     _write(root, repo)

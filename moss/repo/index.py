@@ -33,9 +33,10 @@ from moss.core.errors import MossError
 from moss.core.fs import atomic_write, fsync_dir, remove_tree
 from moss.core.heap import long_lived
 from moss.core.progress import QUIET, Progress
-from moss.core.root import REPO_INDEX_NAME, Root
 from moss.repo import rootindex
 from moss.repo.config import Repository, cache_dir
+from moss.repo.indexpath import INDEX_NAME as INDEX_NAME
+from moss.repo.indexpath import index_path as index_path
 from moss.repo.metadb import write_meta_db
 from moss.stone.errors import StoneError
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from moss.repo.fetch import Fetched, FetchOptions, Validators
     from moss.stone import PackageMeta
 
-INDEX_NAME = REPO_INDEX_NAME
 SIGNATURE_SUFFIX = ".minisig"
 
 
@@ -55,14 +55,6 @@ class Offer:
     meta: PackageMeta
     repository: str
     priority: int
-
-
-def index_path(root: Path, repo: Repository) -> Path:
-    """Where ``repo``'s fetched index lies under ``root``: real moss's folder, else the
-    ``.moss/repo/<id>/`` an older moss used, while that is the only one there."""
-    path = cache_dir(root, repo) / INDEX_NAME
-    legacy = Root(root).repo_index(repo.id)
-    return legacy if not path.is_file() and legacy.is_file() else path
 
 
 def resolve_uri(repo: Repository, target: Path, options: FetchOptions | None) -> Repository:

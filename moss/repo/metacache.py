@@ -23,7 +23,9 @@ file, tables that real moss never reads (issue 18):
   in order without sorting or ranking 100 000 offers, and ``search`` matches with
   SQLite's ``instr`` on those copies, which is Python's ``needle in text.lower()``
   exactly (substrings of code points are substrings of their UTF-8), where SQLite's own
-  ``lower()`` and ``LIKE`` fold only ASCII.
+  ``lower()`` and ``LIKE`` fold only ASCII;
+* ``moss_py_widths`` and ``moss_py_lines``: ``list available``'s rows as it prints them
+  (:mod:`moss.repo.metalines`).
 
 Reading opens the file read-only and never writes: queries work on a read-only root.
 """
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from moss.repo.metalines import write_lines
 from moss.stone import Dependency, DependencyKind, PackageMeta
 
 #: Bumped when these tables change shape: an older file then reads as not current.
@@ -125,9 +128,11 @@ def write_tables(conn: sqlite3.Connection, metas: Sequence[PackageMeta],
     conn.executemany("INSERT INTO moss_py_keys VALUES (?, ?)",
                      ((key, seq) for seq, m in enumerate(metas)
                       for key in dict.fromkeys([m.name, *(str(p) for p in m.provides)])))
+    best = best_by_name(metas)
     conn.executemany("INSERT INTO moss_py_best VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      ((m.name, m.version, m.release, m.build_release, m.summary, m.hash,
-                       m.name.lower(), m.summary.lower()) for m in best_by_name(metas)))
+                       m.name.lower(), m.summary.lower()) for m in best))
+    write_lines(conn, best, FORMAT, source)
 
 
 def open_current(db: Path, index: Path) -> sqlite3.Connection | None:

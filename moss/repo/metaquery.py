@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from moss.core.heap import long_lived
-from moss.repo import index
 from moss.repo.config import Repository, cache_dir
-from moss.repo.index import Offer, index_path
+from moss.repo.indexpath import index_path
 from moss.repo.metacache import decode, decode_all, open_current
 from moss.repo.metadb import DB_NAME
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from moss.repo.index import Offer
 
 #: What ``list available`` and ``search`` show of an offer: name, version, release,
 #: summary, repository id and the package hash (to tell whether it is installed), then
@@ -173,6 +176,8 @@ def all_offers(root: Path, repos: Sequence[Repository]) -> list[Offer] | None:
     The records lack only the unmodelled ``extra`` records of the index, which neither
     resolution nor the databases keep (``offers_providing`` answers ``lookup`` so too).
     """
+    from moss.repo.index import Offer  # fetching's module: not for list available
+
     with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None
@@ -194,12 +199,16 @@ def all_offers(root: Path, repos: Sequence[Repository]) -> list[Offer] | None:
 def load_offers(root: Path, repos: Sequence[Repository]) -> list[Offer]:
     """Every offer of the active repositories: from the meta databases when they are
     current, else parsed from the indexes (:func:`moss.repo.index.load_offers`)."""
+    from moss.repo import index
+
     from_db = all_offers(root, repos)
     return from_db if from_db is not None else index.load_offers(root, repos)
 
 
 def offers_providing(root: Path, repos: Sequence[Repository], key: str) -> list[Offer] | None:
     """The offers called ``key`` or providing it, in load order; None to parse instead."""
+    from moss.repo.index import Offer
+
     with current_dbs(root, repos) as dbs:
         if dbs is None:
             return None

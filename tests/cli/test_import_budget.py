@@ -136,3 +136,12 @@ def test_state_list_loads_no_dataclasses_typing_or_stone_format(root: Path) -> N
     assert "install hello" in out
     assert loaded(modules, ("dataclasses", "typing", "inspect", "ctypes", "moss.stone",
                             "moss.db.state", "moss.db.databases", "moss.core.root")) == []
+
+
+def test_list_available_loads_no_full_reader_or_writer(root: Path) -> None:
+    """``list available`` reads the installed ids with the quick reader and the
+    configuration without its writing code (issue 27: start-up is most of its time)."""
+    modules, out = imported("-D", str(root), "list", "available")
+    assert out.startswith("NAME")
+    assert loaded(modules, ("moss.actions.query", "moss.db.databases", "moss.repo.index",
+                            "moss.core.fs", "tempfile", "argparse")) == []

@@ -50,6 +50,14 @@ def _repo(root: Path, repo: Repository, metas: list[PackageMeta]) -> None:
     conn.close()
 
 
+def _unstore(root: Path, repo: Repository) -> None:
+    """The database as real moss or an older moss leaves it: no stored widths or lines."""
+    conn = sqlite3.connect(cache_dir(root, repo) / DB_NAME)
+    with conn:
+        conn.executescript("DROP TABLE moss_py_widths; DROP TABLE moss_py_lines;")
+    conn.close()
+
+
 def _both(root: Path, repos: list[Repository], installed: set[str]) -> tuple[str, str | None]:
     rows = metaquery.best_table(root, repos, installed)
     assert rows is not None
@@ -82,15 +90,54 @@ def test_sql_table_matches_the_padded_rows(tmp_path: Path, installed: set[str]) 
         assert text == padded
 
 
+@pytest.mark.parametrize("installed", [set(), {"h-zeta-2-1-1.0"}])
+def test_databases_without_stored_widths_are_measured(tmp_path: Path, installed: set[str]
+                                                      ) -> None:
+    """A database real moss or an older moss wrote has no ``moss_py_widths``: its
+    cells are measured, beside databases whose widths are stored or alone."""
+    main = Repository("main", "file:///main")
+    same = Repository("same-but-longer", "file:///same")
+    wide = Repository("wide", "file:///wide", priority=3)
+    _repo(tmp_path, main, [_meta(f"p{i}", summary=s) for i, s in enumerate(TRAILING)]
+          + [_meta("zeta", 2), _meta("ünï", summary="non-ASCII name")])
+    _repo(tmp_path, same, [_meta("zeta", 3, "same wins"), _meta("long-name-here", 1, "")])
+    _repo(tmp_path, wide, [_meta("w", version="1.0.0.0.0.0.0-wide", summary="x ")])
+    _unstore(tmp_path, main)
+    for repos in ([main], [wide, main], [wide, main, same]):
+        padded, text = _both(tmp_path, repos, installed)
+        assert text == padded
+    _unstore(tmp_path, same)
+    _unstore(tmp_path, wide)
+    padded, text = _both(tmp_path, [wide, main, same], installed)
+    assert text == padded
+
+
+def test_stale_stored_widths_are_not_trusted(tmp_path: Path) -> None:
+    """Widths whose index identity is not the database's own (another write, a hand
+    edit) are measured instead: stored widths too small would misalign every row."""
+    main = Repository("main", "file:///main")
+    _repo(tmp_path, main, [_meta("a-long-name", version="1.0.0.0.0-long"), _meta("b")])
+    padded, _ = _both(tmp_path, [main], set())
+    conn = sqlite3.connect(cache_dir(tmp_path, main) / DB_NAME)
+    with conn:
+        conn.execute("UPDATE moss_py_widths SET size = size + 1, name = 1, version = 1")
+        conn.execute("UPDATE moss_py_lines SET prefix = 'x'")
+    conn.close()
+    assert metatable.table_text(tmp_path, [main], set()) == padded
+
+
 def test_no_repository_prints_the_header(tmp_path: Path) -> None:
     padded, text = _both(tmp_path, [], set())
     assert text == padded == "NAME  VERSION  REPOSITORY    SUMMARY\n"
 
 
-def test_a_nul_in_a_cell_takes_the_row_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_nul_in_a_cell_takes_the_row_path(tmp_path: Path, stored: bool) -> None:
     """SQLite's length() and printf stop at a NUL; Python's do not."""
     main = Repository("main", "file:///main")
     _repo(tmp_path, main, [_meta("a", summary="nul\0here"), _meta("b")])
+    if not stored:
+        _unstore(tmp_path, main)
     assert metatable.table_text(tmp_path, [main], set()) is None
 
 
