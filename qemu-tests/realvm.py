@@ -117,7 +117,7 @@ systemctl poweroff -ff
 # First the TPM's dictionary-attack parameters, as PC firmware and Windows provision them
 # (32 tries, one forgiven every 2 hours), instead of swtpm's 3: systemd 252 seals without
 # TPMA_OBJECT_NODA (systemd #30330, fixed in 256), so every power cut counts as a failed
-# try, and with 3 the fourth cut in a row ends at the passphrase prompt.
+# try, and with 3 the boot after the third cut in a row stops at the passphrase prompt.
 INSTALL = """
 export TPM2TOOLS_TCTI=device:/dev/tpmrm0
 step da tpm2_dictionarylockout --setup-parameters --max-tries=32 --recovery-time=7200 \\
