@@ -67,7 +67,7 @@ def parse_state_id(text: str) -> int | None:
     if not (0 < len(digits) <= _MAX_DIGITS and digits.isascii() and digits.isdigit()):
         return None
     value = int(digits)
-    return value if value <= MAX_STATE_ID else None
+    return value if 0 < value <= MAX_STATE_ID else None  # ids start at 1, as the table's
 
 
 def slot_state_id(name: str) -> int | None:

@@ -41,6 +41,8 @@ ODD_IDS: list[tuple[str, bytes, int | None]] = [
     ("largest id", b"9223372036854775807", 2**63 - 1),
     ("one too large", b"9223372036854775808", None),
     ("twenty digits", b"00000000000000000002", None),
+    ("zero", b"0", None),  # ids start at 1, as the state table's; generated, test_disk_agreement
+    ("zeros", b"000\n", None),
 ]
 
 
