@@ -317,6 +317,12 @@ def virt_fw_vars() -> str:
     return found
 
 
+def text_variable(name: str, text: str) -> dict[str, object]:
+    """A systemd-boot variable holding ``text`` (UTF-16, NUL-ended), as virt-fw-vars' JSON."""
+    return {"name": name, "guid": SYSTEMD_BOOT_GUID, "attr": 7,
+            "data": (text + "\0").encode("utf-16-le").hex()}
+
+
 def write_vars(efivars: Path, store: Path, extra: dict[str, str]) -> None:
     """A copy of OVMF's empty VARS with moss's variable files (and ``extra``) set."""
     variables = [
@@ -324,9 +330,7 @@ def write_vars(efivars: Path, store: Path, extra: dict[str, str]) -> None:
         for f in sorted(efivars.iterdir())
         if f.name[:-37] not in extra
     ]
-    for name, text in extra.items():
-        data = (text + "\0").encode("utf-16-le").hex()
-        variables.append({"name": name, "guid": SYSTEMD_BOOT_GUID, "attr": 7, "data": data})
+    variables += [text_variable(name, text) for name, text in extra.items()]
     if not variables:
         shutil.copyfile(OVMF_VARS, store)
         return

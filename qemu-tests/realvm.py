@@ -315,8 +315,7 @@ def set_vars(store: Path, text_vars: dict[str, str]) -> None:
     """Set systemd-boot variables (UTF-16 text) in a VARS store, the rest kept."""
     spec = store.with_suffix(".set.json")
     spec.write_text(json.dumps({"version": 2, "variables": [
-        {"name": name, "guid": guest.SYSTEMD_BOOT_GUID, "attr": 7,
-         "data": (text + "\0").encode("utf-16-le").hex()} for name, text in text_vars.items()]}))
+        guest.text_variable(name, text) for name, text in text_vars.items()]}))
     tmp = store.with_suffix(".setting")
     run([guest.virt_fw_vars(), "-i", str(store), "-o", str(tmp), "--set-json", str(spec)])
     tmp.replace(store)
