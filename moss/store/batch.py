@@ -232,9 +232,9 @@ class Batch:
         caller to record."""
         self.place()
         rows, self._rows = self._rows, []
-        extra = list(also)
-        if rows or extra:
-            fs.sync_interruptibly(self.root.assets, *extra)
+        durable = [*([self.root.assets] if rows else []), *also]
+        if durable:
+            fs.sync_interruptibly(*durable)
         return rows
 
 
