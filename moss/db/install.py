@@ -9,7 +9,7 @@ select packages, and ``state prune`` drops unused rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from moss.db import installrows, open_database, schemas
@@ -53,28 +53,37 @@ class InstallDB:
 
     def add(self, package: str, meta: PackageMeta) -> None:
         """Record ``meta`` under ``package``; replaces an earlier row of the same id."""
+        self.add_packages([(package, meta)])
+
+    def add_packages(self, packages: Sequence[tuple[str, PackageMeta]]) -> None:
+        """:meth:`add` for each, in one commit: a transaction's packages cost one
+        journal flush, not one each."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self._delete(package)
-            self.conn.execute(
-                "INSERT INTO meta (package, name, version_identifier, source_release,"
-                " build_release, architecture, summary, description, source_id, homepage,"
-                " uri, hash, download_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (package, meta.name, meta.version, meta.release, meta.build_release,
-                 meta.architecture, meta.summary, meta.description, meta.source_id,
-                 meta.homepage, meta.uri, meta.hash, meta.size),
+            for package, meta in packages:
+                self._insert(package, meta)
+
+    def _insert(self, package: str, meta: PackageMeta) -> None:
+        self._delete(package)
+        self.conn.execute(
+            "INSERT INTO meta (package, name, version_identifier, source_release,"
+            " build_release, architecture, summary, description, source_id, homepage,"
+            " uri, hash, download_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (package, meta.name, meta.version, meta.release, meta.build_release,
+             meta.architecture, meta.summary, meta.description, meta.source_id,
+             meta.homepage, meta.uri, meta.hash, meta.size),
+        )
+        values: dict[str, list[str]] = {
+            "meta_licenses": list(meta.licenses),
+            "meta_dependencies": [db_form(d) for d in meta.depends],
+            "meta_providers": [db_form(p) for p in meta.provides],
+            "meta_conflicts": [db_form(c) for c in meta.conflicts],
+        }
+        for table, column in installrows.LISTS:
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO {table} (package, {column}) VALUES (?, ?)",
+                [(package, v) for v in values[table]],
             )
-            values: dict[str, list[str]] = {
-                "meta_licenses": list(meta.licenses),
-                "meta_dependencies": [db_form(d) for d in meta.depends],
-                "meta_providers": [db_form(p) for p in meta.provides],
-                "meta_conflicts": [db_form(c) for c in meta.conflicts],
-            }
-            for table, column in installrows.LISTS:
-                self.conn.executemany(
-                    f"INSERT OR IGNORE INTO {table} (package, {column}) VALUES (?, ?)",
-                    [(package, v) for v in values[table]],
-                )
 
     def get(self, package: str) -> PackageMeta | None:
         fields = installrows.read_meta(self.conn, self.path, package)

@@ -94,13 +94,20 @@ class LayoutDB:
         return row is not None
 
     def add(self, package: str, entries: Sequence[LayoutEntry]) -> None:
+        self.add_packages([(package, entries)])
+
+    def add_packages(self, packages: Sequence[tuple[str, Sequence[LayoutEntry]]]) -> None:
+        """Each package's entries, replacing any it had, in one commit: a transaction's
+        packages cost one journal flush, not one each."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("DELETE FROM layout WHERE package_id = ?", (package,))
+            self.conn.executemany("DELETE FROM layout WHERE package_id = ?",
+                                  [(package,) for package, _ in packages])
             self.conn.executemany(
                 "INSERT INTO layout (package_id, uid, gid, mode, tag, entry_type, entry_value1,"
                 " entry_value2) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(package, e.uid, e.gid, e.mode, e.tag, *encode_entry(e)) for e in entries],
+                [(package, e.uid, e.gid, e.mode, e.tag, *encode_entry(e))
+                 for package, entries in packages for e in entries],
             )
 
     def entries(self, package: str) -> list[LayoutEntry]:
@@ -126,6 +133,12 @@ class LayoutDB:
                 "SELECT DISTINCT entry_value1 FROM layout WHERE entry_type = 'regular'")}
         except BadValue as exc:
             raise DatabaseError(f"database {self.path}: {exc}; {REBUILD_HINT}") from exc
+
+    def names_blob(self, digest: int) -> bool:
+        """Whether any package's layout names this regular file's XXH3-128."""
+        return self.conn.execute(
+            "SELECT 1 FROM layout WHERE entry_type = 'regular' AND entry_value1 = ? LIMIT 1",
+            (str(digest),)).fetchone() is not None
 
     # The store's blobs: kept in the extras database (see the module docstring).
     def add_assets(self, assets: Iterable[AssetRow]) -> None:

@@ -44,7 +44,8 @@ from moss.states.consistency import UNRECOVERED
 from moss.states.recovery import state_tree_ids
 from moss.stone import EMPTY_DIGEST, FileKind, LayoutEntry, StoneError, digest_hex, open_stone
 from moss.stone.digest import xxh3_128
-from moss.store.assets import asset_path, batch, stored_digests
+from moss.store.assets import asset_path, stored_digests
+from moss.store.batch import batch
 from moss.store.incoming import IncomingPackage, read_package
 
 SUMMARY = "rebuilt from its tree on disk"

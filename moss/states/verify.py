@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moss.core import namespace
+from moss.core import fs, namespace
 from moss.core.errors import MossError
 from moss.core.hashing import blake3_file
 from moss.core.progress import QUIET, Progress
@@ -171,7 +171,10 @@ def _check_store(root: Root, dbs: Databases, report: VerifyReport,
         report.assets += 1
         progress.advance()
     progress.done()
-    if record:
+    if record and vouched:
+        # Intact as read, perhaps only in the page cache (an install killed before its
+        # syncfs): durable before it is recorded, as every blob is.
+        fs.sync_interruptibly(root.assets)
         dbs.layout.add_assets(vouched)
     return damaged
 

@@ -124,15 +124,22 @@ def read_delta_package(path: Path, package_id: str, offered: PackageMeta,
     return IncomingPackage(package_id, path, meta, delta.layout, delta, fallback)
 
 
-def cache_package(root: Root, package: IncomingPackage) -> Path:
-    """Keep a copy of the ``.stone`` so states can be verified and repaired offline."""
+def copy_to_cache(root: Root, package: IncomingPackage) -> Path | None:
+    """A copy of the ``.stone`` beside its cache name, so states can be verified and
+    repaired offline; None when it is cached already.
+
+    The copy is a ``.part`` until :func:`keep_cached` names it, which the caller
+    does once a ``syncfs`` has made it durable: a cached name always has its bytes.
+    """
     dest = root.cached_package(package.id)
     if dest.exists():
-        return dest
+        return None
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     shutil.copyfile(package.path, part)
-    with open(part, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(part, dest)
-    return dest
+    return part
+
+
+def keep_cached(part: Path) -> None:
+    """Name a durable copy made by :func:`copy_to_cache`."""
+    os.replace(part, part.with_name(part.name.removesuffix(".part")))

@@ -16,7 +16,8 @@ from moss.core.errors import MossError
 from moss.core.root import Root
 from moss.db.databases import Databases
 from moss.stone import FileKind, StoneError, open_stone
-from moss.store.assets import asset_path, batch
+from moss.store.assets import asset_path
+from moss.store.batch import batch
 
 
 def restore_blobs(root: Root, dbs: Databases, wanted: set[int],

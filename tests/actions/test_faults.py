@@ -25,8 +25,9 @@ from moss.states import operations
 from tests.support.packages import Snapshot, make_package, tree_snapshot
 
 TX_POINTS = [
-    "tx:planned", "unpack:blobs-stored", "unpack:assets-recorded", "unpack:layout-recorded",
-    "tx:unpacked", "tx:extras-recorded", "tx:recorded", "tx:built",
+    "tx:planned", "unpack:blobs-written", "unpack:blobs-placed", "unpack:blobs-stored",
+    "unpack:assets-recorded", "unpack:layout-recorded", "tx:unpacked", "tx:extras-recorded",
+    "tx:recorded", "tx:built",
     "activate:before-exchange", "activate:exchanged", "activate:archived", "tx:activated",
 ]
 ACTIVATE_POINTS = ["activate:before-exchange", "activate:exchanged", "activate:archived"]
@@ -202,8 +203,8 @@ def test_legacy_upgrade_killed(point: str, tmp_path: Path) -> None:
 
 
 
-@pytest.mark.parametrize("point", ["unpack:assets-recorded", "tx:extras-recorded",
-                                   "tx:recorded", "activate:exchanged"])
+@pytest.mark.parametrize("point", ["unpack:blobs-placed", "unpack:assets-recorded",
+                                   "tx:extras-recorded", "tx:recorded", "activate:exchanged"])
 def test_install_killed_on_a_real_moss_root(point: str, tmp_path: Path) -> None:
     """Killed building state 2 on a root real moss built: real moss's own query then
     sees state 1 alone, or 1 and a complete 2, matching the live /usr."""
