@@ -28,6 +28,7 @@ from bench import (
     pivot_time,
     prune,
     qemu_share,
+    reflink,
     repo_query,
     resolve,
     startup,
@@ -38,6 +39,7 @@ from bench.common import Result, print_results
 
 BENCHMARKS: dict[str, Callable[[bool], list[Result]]] = {
     "blit": blit.run,
+    "reflink": reflink.run,
     "install": install.run,
     "growth": growth.run,
     "activation": activation.run,

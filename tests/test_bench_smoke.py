@@ -26,6 +26,7 @@ from bench import (
     pivot_time,
     prune,
     qemu_share,
+    reflink,
     repo_query,
     resolve,
     stone_memory,
@@ -56,6 +57,18 @@ def test_blit_against_link_loop_cp_and_ostree() -> None:
     check_rows(rows)
     assert [r.baseline_name for r in rows] == [
         "os.link loop (limit)", "cp -al", "ostree checkout -H"]
+
+
+def test_reflink_rows_on_btrfs_and_xfs() -> None:
+    """Measured where root can loop-mount an image (CI), else labelled rows; where
+    measured, the note says the store stayed intact after a write through the tree."""
+    rows = reflink.measure(100, 1)
+    check_rows(rows)
+    assert {r.name.split(":")[0] for r in rows} == {
+        "blit by reflink on btrfs", "blit by reflink on xfs"}
+    for row in rows:
+        assert row.value is None or "store intact after a write through the tree: yes" \
+            in row.note, row
 
 
 def test_prune_against_rm_rf_with_progress() -> None:
