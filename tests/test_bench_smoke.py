@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,18 @@ def test_growth_rows_per_size() -> None:
         "growth: install of 4 packages", "growth: peak memory, install of 4 packages",
         "growth: blit of 300 files", "growth: peak memory, blit of 300 files"]
     assert rows[0].baseline_name == "2 packages × 2 (linear)"
+
+
+def test_growth_peak_is_the_childs_own() -> None:
+    """A large parent's RSS must not reach a child's figure (ru_maxrss would carry it)."""
+    ballast = bytearray(400 << 20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1  # touched: resident
+    code = "from bench.growth import high_water_mark; print(high_water_mark())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent).stdout
+    assert int(out) < 200 << 20
+    del ballast
 
 
 def test_activation_rows_per_size() -> None:
